@@ -1,0 +1,43 @@
+"""ParkGuard wire contract shared by edge nodes and the control center.
+
+Neither side imports the other: both import this package. Everything that travels over
+MQTT is defined here (message models, topic names, the contract version).
+"""
+
+from protocol.ids import new_event_id
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    AlertEvent,
+    CameraHealth,
+    CameraState,
+    DetectedObject,
+    EventPhase,
+    EvidenceRef,
+    Heartbeat,
+    NodeState,
+    NodeStatus,
+    RuleType,
+    Severity,
+    now_ms,
+)
+from protocol.topics import Topic, TopicKind, parse_topic
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AlertEvent",
+    "CameraHealth",
+    "CameraState",
+    "DetectedObject",
+    "EventPhase",
+    "EvidenceRef",
+    "Heartbeat",
+    "NodeState",
+    "NodeStatus",
+    "RuleType",
+    "Severity",
+    "Topic",
+    "TopicKind",
+    "new_event_id",
+    "now_ms",
+    "parse_topic",
+]

@@ -1,0 +1,41 @@
+"""Identifiers: UUIDv7 (RFC 9562), time-ordered so event ids sort by creation time."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_event_id(ts_ms: int | None = None) -> str:
+    """Return a new UUIDv7 string; ids made in one process are strictly increasing."""
+    global _last_ms, _counter
+    with _lock:
+        ms = int(time.time() * 1000) if ts_ms is None else int(ts_ms)
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter > 0xFFF:  # 12-bit counter exhausted: borrow the next millisecond
+                ms += 1
+                _counter = 0
+        else:
+            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        _last_ms = ms
+        counter = _counter
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= counter << 64
+    value |= 0b10 << 62
+    value |= rand_b
+    return str(uuid.UUID(int=value))
+
+
+def event_id_ms(event_id: str) -> int:
+    """The creation time (epoch ms) encoded in a UUIDv7."""
+    return uuid.UUID(event_id).int >> 80

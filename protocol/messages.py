@@ -1,0 +1,173 @@
+"""Message models of wire contract v1 (pydantic v2).
+
+Times on the wire are UTC epoch milliseconds. Boxes are normalised to 0–1 of the frame
+(``[x1, y1, x2, y2]``) so they survive a change of stream resolution.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+PROTOCOL_VERSION = 1
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # up to year 3000
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, str_max_length=512)
+
+
+class EventPhase(StrEnum):
+    NEW = "new"
+    UPDATE = "update"
+    END = "end"
+
+
+class Severity(StrEnum):
+    """一般 / 较大 / 重大."""
+
+    GENERAL = "general"
+    SIGNIFICANT = "significant"
+    MAJOR = "major"
+
+
+class RuleType(StrEnum):
+    INTRUSION = "intrusion"
+    POST_UNATTENDED = "post_unattended"
+    OVERCROWDING = "overcrowding"
+    LOITERING = "loitering"
+    MAN_DOWN = "man_down"
+    PHONE_USE = "phone_use"
+    VEHICLE_PROXIMITY = "vehicle_proximity"
+    LINE_CROSSING = "line_crossing"
+    MISSING_PPE = "missing_ppe"
+    SMOKING = "smoking"
+    FIRE_SMOKE = "fire_smoke"
+
+
+class DetectedObject(_Msg):
+    label: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    score: Unit
+    box: tuple[Unit, Unit, Unit, Unit] = Field(description="[x1, y1, x2, y2], normalised 0–1")
+    track: int | None = Field(default=None, ge=0)
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if box[0] > box[2] or box[1] > box[3]:
+            raise ValueError("box must be [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2")
+        return box
+
+
+class EvidenceItem(_Msg):
+    kind: Literal["snapshot", "clip"]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    content_type: Literal["image/jpeg", "video/mp4"]
+    size: int = Field(ge=0, le=512 * 1024 * 1024)
+
+
+# Kept as a name for the evidence reference carried by an event.
+EvidenceRef = EvidenceItem
+
+
+class AlertEvent(_Msg):
+    """One unsafe situation, told as ``new`` → ``update``… → ``end`` under one event id."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    event_id: str = Field(description="UUIDv7, the same for the whole life of the event")
+    phase: EventPhase
+    seq: int = Field(ge=0, le=1_000_000_000, description="message number within the event, new = 0")
+    site: Id
+    node: Id
+    camera: Id
+    enterprise: Id | None = None
+    rule_id: Id
+    rule_type: RuleType
+    rule_name: Annotated[str, StringConstraints(max_length=128)] = ""
+    severity: Severity
+    started_ms: EpochMs
+    last_ms: EpochMs
+    ended_ms: EpochMs | None = None
+    zone: Id | None = None
+    count: int = Field(default=0, ge=0, le=10_000)
+    score: Unit = 0.0
+    objects: list[DetectedObject] = Field(default_factory=list, max_length=200)
+    evidence: list[EvidenceItem] = Field(default_factory=list, max_length=8)
+    sent_ms: EpochMs = Field(default_factory=now_ms)
+
+    @field_validator("event_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        if not _UUID.match(value):
+            raise ValueError("event_id must be a lowercase UUID string")
+        return value
+
+    @model_validator(mode="after")
+    def _times(self) -> AlertEvent:
+        if self.last_ms < self.started_ms:
+            raise ValueError("last_ms is before started_ms")
+        if self.phase is EventPhase.END and self.ended_ms is None:
+            raise ValueError("an 'end' message needs ended_ms")
+        if self.ended_ms is not None and self.ended_ms < self.started_ms:
+            raise ValueError("ended_ms is before started_ms")
+        if self.phase is EventPhase.NEW and self.seq != 0:
+            raise ValueError("a 'new' message has seq 0")
+        return self
+
+
+class NodeState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"  # last will: the node vanished
+    STOPPED = "stopped"  # clean shutdown
+
+
+class NodeStatus(_Msg):
+    """Birth / death of a node; published retained on ``…/status``."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    site: Id
+    node: Id
+    state: NodeState
+    ts_ms: EpochMs
+    software: Annotated[str, StringConstraints(max_length=64)] = ""
+    cameras: list[Id] = Field(default_factory=list, max_length=256)
+    config_version: int | None = Field(default=None, ge=0)
+
+
+class CameraState(StrEnum):
+    STARTING = "starting"
+    ONLINE = "online"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+
+
+class CameraHealth(_Msg):
+    camera: Id
+    state: CameraState
+    fps_in: float = Field(ge=0, le=1000)
+    fps_out: float = Field(ge=0, le=1000)
+    infer_ms: float = Field(ge=0, le=600_000)
+    dropped_frames: int = Field(ge=0)
+    last_frame_ms: EpochMs | None = None
+    error: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+class Heartbeat(_Msg):
+    v: Literal[1] = PROTOCOL_VERSION
+    site: Id
+    node: Id
+    ts_ms: EpochMs
+    uptime_s: float = Field(ge=0)
+    cameras: list[CameraHealth] = Field(default_factory=list, max_length=256)

@@ -1,0 +1,61 @@
+"""MQTT topic names: ``parkguard/v1/{site}/{node}/{kind}``.
+
+Edge → center: ``event`` (QoS 1), ``status`` (retained birth/death), ``heartbeat``.
+Center → edge: ``config`` (retained).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ROOT = "parkguard/v1"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class TopicKind(StrEnum):
+    EVENT = "event"
+    STATUS = "status"
+    HEARTBEAT = "heartbeat"
+    CONFIG = "config"
+
+
+def valid_segment(value: str) -> bool:
+    """A site or node id usable as one topic level (no wildcards, no slashes)."""
+    return bool(_SEGMENT.match(value))
+
+
+@dataclass(frozen=True)
+class Topic:
+    site: str
+    node: str
+    kind: TopicKind
+
+    def __str__(self) -> str:
+        return f"{ROOT}/{self.site}/{self.node}/{self.kind.value}"
+
+    @classmethod
+    def of(cls, site: str, node: str, kind: TopicKind | str) -> str:
+        if not valid_segment(site) or not valid_segment(node):
+            raise ValueError(f"invalid site/node id for a topic: {site!r}/{node!r}")
+        return str(cls(site, node, TopicKind(kind)))
+
+
+def subscription(kind: TopicKind | str, site: str = "+", node: str = "+") -> str:
+    """A subscription filter, e.g. ``parkguard/v1/+/+/event``."""
+    return f"{ROOT}/{site}/{node}/{TopicKind(kind).value}"
+
+
+def parse_topic(topic: str) -> Topic | None:
+    """Parse a concrete topic; None when it is not a ParkGuard v1 topic."""
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != ROOT:
+        return None
+    site, node, kind = parts[2], parts[3], parts[4]
+    if not (valid_segment(site) and valid_segment(node)):
+        return None
+    try:
+        return Topic(site, node, TopicKind(kind))
+    except ValueError:
+        return None
