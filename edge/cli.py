@@ -1,0 +1,187 @@
+"""``parkguard-edge``: ``run`` the node, ``analyze`` a recorded clip, ``check`` a config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from edge import __version__
+from edge.config import ConfigError, load_edge_config
+
+log = logging.getLogger("parkguard.edge")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="parkguard-edge", description="ParkGuard edge node")
+    p.add_argument("--version", action="version", version=f"parkguard-edge {__version__}")
+    p.add_argument("--log-level", default="INFO")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the node: cameras → detection → rules → MQTT")
+    run.add_argument("--config", required=True, type=Path)
+    an = sub.add_parser("analyze", help="analyse a recorded clip as fast as the machine allows")
+    an.add_argument("--config", required=True, type=Path)
+    an.add_argument("--camera", required=True, help="camera id whose zones and rules apply")
+    an.add_argument("--source", required=True, type=Path, help="video file")
+    an.add_argument("--out", required=True, type=Path, help="EVENTS.jsonl: one alert event a line")
+    an.add_argument("--detections", type=Path, help="DETECTIONS.jsonl: the objects of every analysed frame")
+    an.add_argument("--fps", type=float, help="analysis rate (default: the camera's or the node's)")
+    an.add_argument("--start", help="wall-clock time of the clip's first frame, ISO 8601 (default: now)")
+    an.add_argument("--no-evidence", action="store_true", help="do not write snapshots")
+    chk = sub.add_parser("check", help="validate a config and its models, then exit")
+    chk.add_argument("--config", required=True, type=Path)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from edge.logs import setup_logging
+
+    setup_logging(args.log_level)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "analyze":
+            return cmd_analyze(args)
+        if args.command == "check":
+            return cmd_check(args)
+    except ConfigError as exc:
+        print(f"parkguard-edge: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.node import load_detector
+    from edge.rules import build_rules
+
+    cfg = load_edge_config(args.config)
+    det = load_detector(cfg)
+    for cam in cfg.cameras:
+        build_rules(cam, cfg.timezone, det.labels)
+    print(f"{args.config}: OK ({len(cfg.cameras)} camera(s), model {det.model.entry.name})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.node import EdgeNode
+
+    cfg = load_edge_config(args.config)
+    node = EdgeNode(cfg)
+
+    def _stop(signum: int, frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        node.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    node.run()
+    return 0
+
+
+class Progress:
+    """A progress line on a terminal; a line every few seconds otherwise."""
+
+    def __init__(self, total: int | None, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, done: int, events: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        rate = done / max(now - self.t0, 1e-6)
+        pct = f"{100 * done / self.total:5.1f}% " if self.total else ""
+        of = f"/{self.total}" if self.total else ""
+        line = f"analyze: {pct}{done}{of} frames, {rate:.1f} frames/s, {events} event message(s)"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import av
+
+    from edge.detections import Detections
+    from edge.evidence import EvidenceStore
+    from edge.node import load_detector
+    from edge.pipeline import CameraPipeline
+    from edge.stream import iter_file_frames
+
+    cfg = load_edge_config(args.config)
+    camera = cfg.camera(args.camera)
+    if not args.source.is_file():
+        raise ConfigError(f"--source: {args.source}: no such file")
+    fps = args.fps or camera.analysis_fps or cfg.analysis_fps
+    if fps <= 0:
+        raise ConfigError("--fps: must be > 0")
+    if args.start:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            raise ConfigError(f"--start: {args.start!r} is not an ISO 8601 time") from None
+        start_ms = int(start.timestamp() * 1000)
+    else:
+        start_ms = int(time.time() * 1000)
+    detector = load_detector(cfg)
+    evidence = None if args.no_evidence else EvidenceStore(cfg.evidence_dir)
+    pipeline = CameraPipeline(cfg, camera, detector.labels, evidence)
+    try:
+        with av.open(str(args.source)) as c:
+            vs = c.streams.video[0]
+            duration = float(vs.duration * vs.time_base) if vs.duration else (c.duration or 0) / 1e6
+    except av.error.FFmpegError as exc:
+        raise ConfigError(f"--source: {args.source}: cannot be read as video: {exc}") from None
+    total = int(duration * fps) + 1 if duration else None
+    progress = Progress(total)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    n_events = 0
+    done = 0
+    det_fh = args.detections.open("w", encoding="utf-8") if args.detections else None
+    last_ts = start_ms
+    try:
+        with args.out.open("w", encoding="utf-8") as out:
+            for index, t, frame in iter_file_frames(str(args.source), 1.0 / fps):
+                ts_ms = start_ms + round(t * 1000)
+                img = frame.to_ndarray(format="bgr24")
+                dets: Detections = detector.detect(img)
+                if det_fh:
+                    det_fh.write(
+                        json.dumps(
+                            {"frame": index, "ts_ms": ts_ms, "camera": camera.id, "objects": dets.to_json()}
+                        )
+                        + "\n"
+                    )
+                for ev in pipeline.process(img, ts_ms, dets):
+                    out.write(ev.model_dump_json() + "\n")
+                    n_events += 1
+                done += 1
+                last_ts = ts_ms
+                progress.update(done, n_events)
+            # the clip is over: close what is still open, as a camera going dark would
+            for ev in pipeline.finish(last_ts):
+                out.write(ev.model_dump_json() + "\n")
+                n_events += 1
+    finally:
+        if det_fh:
+            det_fh.close()
+    progress.update(done, n_events, final=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Vectorised geometry helpers: letterbox, IoU, NMS, point-in-polygon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame was resized and padded into the model input; maps boxes back."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+    src_w: int
+    src_h: int
+
+    def to_normalised(self, boxes: np.ndarray) -> np.ndarray:
+        """Model-input pixel boxes (N,4 xyxy) → frame-normalised 0–1 boxes, clipped."""
+        out = boxes.astype(np.float32, copy=True)
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / (self.scale * self.src_w)
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / (self.scale * self.src_h)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+
+def letterbox(
+    frame: np.ndarray, width: int, height: int, pad_value: int = 114
+) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio and pad to (height, width), image centred."""
+    h, w = frame.shape[:2]
+    scale = min(width / w, height / h)
+    nw, nh = round(w * scale), round(h * scale)
+    resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else frame
+    px, py = (width - nw) // 2, (height - nh) // 2
+    canvas = np.full((height, width, frame.shape[2]), pad_value, dtype=frame.dtype)
+    canvas[py : py + nh, px : px + nw] = resized
+    return canvas, Letterbox(scale, float(px), float(py), w, h)
+
+
+def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_out: int = 300) -> np.ndarray:
+    """Greedy non-maximum suppression; returns kept indices, best first."""
+    if len(boxes) == 0:
+        return np.empty(0, dtype=np.int64)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size and len(keep) < max_out:
+        i = int(order[0])
+        keep.append(i)
+        if order.size == 1:
+            break
+        rest = order[1:]
+        order = rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def batched_nms(
+    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_threshold: float, max_out: int = 300
+) -> np.ndarray:
+    """Per-class NMS in one pass by offsetting each class's boxes far apart."""
+    if len(boxes) == 0:
+        return np.empty(0, dtype=np.int64)
+    span = float(boxes.max()) + 1.0
+    shifted = boxes + (classes.astype(np.float32) * span)[:, None]
+    return nms(shifted, scores, iou_threshold, max_out)
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd test of N points (N,2) against one polygon (M,2); vectorised over points."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=bool)
+    x = points[:, 0][:, None]
+    y = points[:, 1][:, None]
+    x1, y1 = polygon[:, 0][None, :], polygon[:, 1][None, :]
+    x2, y2 = np.roll(polygon[:, 0], -1)[None, :], np.roll(polygon[:, 1], -1)[None, :]
+    crosses = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = (x2 - x1) * (y - y1) / (y2 - y1) + x1
+    inside = crosses & (x < x_at)
+    return (inside.sum(axis=1) % 2) == 1
+
+
+def anchors(boxes: np.ndarray, kind: str = "bottom_center") -> np.ndarray:
+    """The point of each box (N,4 xyxy) that decides zone membership."""
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    y = boxes[:, 3] if kind == "bottom_center" else (boxes[:, 1] + boxes[:, 3]) / 2
+    return np.stack([cx, y], axis=1)

@@ -1,0 +1,219 @@
+"""Camera readers: one thread per camera, PyAV, reconnect with backoff, latest frame wins.
+
+A reader never queues frames: the analyser takes the newest one and whatever it did not
+take is counted as skipped. A stalled stream (no frame within the read timeout) is torn
+down and reopened. Files loop and are paced to real time, so a file stands in for a camera.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from edge.config import StreamOptions
+from protocol import CameraState
+
+log = logging.getLogger("parkguard.edge.stream")
+
+
+@dataclass
+class FramePacket:
+    camera: str
+    seq: int  # frames decoded since start, across reconnects
+    ts_ms: int  # wall-clock capture time, epoch ms
+    frame: av.VideoFrame
+
+    def to_bgr(self) -> np.ndarray:
+        return self.frame.to_ndarray(format="bgr24")
+
+
+def is_file_source(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def open_options(url: str, opts: StreamOptions) -> dict[str, str]:
+    if url.lower().startswith(("rtsp://", "rtsps://")):
+        return {
+            "rtsp_transport": opts.rtsp_transport,
+            "analyzeduration": "500000",
+            "probesize": "262144",
+            "fflags": "nobuffer",
+            "max_delay": "500000",
+        }
+    return {}
+
+
+class CameraStream:
+    def __init__(self, camera_id: str, url: str, opts: StreamOptions, realtime: bool = True) -> None:
+        self.camera_id = camera_id
+        self.url = url
+        self.opts = opts
+        self.realtime = realtime
+        self.is_file = is_file_source(url)
+        self.state = CameraState.STARTING
+        self.error: str | None = None
+        self.frames_in = 0
+        self.decode_errors = 0
+        self.reconnects = 0
+        self.last_frame_ms: int | None = None
+        self._latest: FramePacket | None = None
+        self._taken_seq = 0
+        self.skipped = 0
+        self._lock = threading.Lock()
+        self._new_frame = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._container: av.container.InputContainer | None = None
+
+    # -- consumer side -------------------------------------------------------------------
+    def take(self) -> FramePacket | None:
+        """The newest frame not taken yet, or None."""
+        with self._lock:
+            pkt = self._latest
+            if pkt is None or pkt.seq <= self._taken_seq:
+                return None
+            self.skipped += max(0, pkt.seq - self._taken_seq - 1)
+            self._taken_seq = pkt.seq
+            return pkt
+
+    def wait_frame(self, timeout: float) -> bool:
+        with self._new_frame:
+            return self._new_frame.wait_for(
+                lambda: self._latest is not None and self._latest.seq > self._taken_seq, timeout
+            )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"cam-{self.camera_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _set_state(self, state: CameraState, error: str | None = None) -> None:
+        if state is not self.state:
+            level = logging.INFO if state is CameraState.ONLINE else logging.WARNING
+            log.log(
+                level,
+                "camera %s: %s → %s%s",
+                self.camera_id,
+                self.state.value,
+                state.value,
+                f" ({error})" if error else "",
+            )
+        self.state = state
+        self.error = error
+
+    def _run(self) -> None:
+        backoff = self.opts.backoff_initial_s
+        while not self._stop.is_set():
+            got_frames = False
+            try:
+                for pkt in self._read_once():
+                    got_frames = True
+                    with self._new_frame:
+                        self._latest = pkt
+                        self._new_frame.notify_all()
+                if self.is_file and got_frames:
+                    continue  # loop the file
+                if not self._stop.is_set():
+                    self._set_state(CameraState.OFFLINE, "stream ended")
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                msg = f"{type(exc).__name__}: {exc}"
+                stalled = self.state is CameraState.ONLINE and (
+                    "timed out" in msg.lower() or "Timeout" in msg
+                )
+                self._set_state(CameraState.STALLED if stalled else CameraState.OFFLINE, msg[:300])
+            if got_frames:
+                backoff = self.opts.backoff_initial_s
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, self.opts.backoff_max_s)
+            self.reconnects += 1
+        self._set_state(CameraState.OFFLINE, "stopped")
+
+    def _read_once(self) -> Iterator[FramePacket]:
+        if self.is_file and not Path(self.url.removeprefix("file://")).exists():
+            raise FileNotFoundError(f"no such file: {self.url}")
+        container = av.open(
+            self.url.removeprefix("file://"),
+            options=open_options(self.url, self.opts),
+            timeout=(self.opts.open_timeout_s, self.opts.read_timeout_s),
+        )
+        self._container = container
+        try:
+            stream = container.streams.video[0]
+            t0_wall: float | None = None
+            t0_pts = 0.0
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    return
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # a corrupt packet: drop it, count it, go on
+                    self.decode_errors += 1
+                    log.debug("camera %s: decode error %s", self.camera_id, exc)
+                    continue
+                for frame in frames:
+                    if self.is_file and self.realtime and frame.time is not None:
+                        if t0_wall is None:
+                            t0_wall, t0_pts = time.monotonic(), frame.time
+                        delay = t0_wall + (frame.time - t0_pts) - time.monotonic()
+                        if delay > 0 and self._stop.wait(delay):
+                            return
+                    now = int(time.time() * 1000)
+                    self.frames_in += 1
+                    self.last_frame_ms = now
+                    if self.state is not CameraState.ONLINE:
+                        self._set_state(CameraState.ONLINE)
+                    yield FramePacket(self.camera_id, self.frames_in, now, frame)
+        finally:
+            self._container = None
+            with contextlib.suppress(Exception):
+                container.close()
+
+    def check_stall(self, now_ms: int) -> None:
+        """Called by the node's watchdog: mark a camera that sends nothing as stalled."""
+        if (
+            self.state is CameraState.ONLINE
+            and self.last_frame_ms is not None
+            and now_ms - self.last_frame_ms > self.opts.stall_timeout_s * 1000
+        ):
+            self._set_state(CameraState.STALLED, f"no frame for {(now_ms - self.last_frame_ms) / 1000:.1f} s")
+
+
+def iter_file_frames(path: str, every_s: float) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """Frames of a recorded clip sampled every ``every_s`` seconds of media time, as fast as decoding goes.
+
+    Yields (frame index, media time in seconds, frame).
+    """
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        next_t = 0.0
+        index = -1
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                index += 1
+                t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
+                if t + 1e-6 < next_t:
+                    continue
+                while next_t <= t + 1e-6:
+                    next_t += every_s
+                yield index, t, frame
