@@ -12,7 +12,6 @@ from enum import Enum
 
 from protocol import DetectedObject, EventPhase, new_event_id
 
-
 MIN_UPDATE_GAP_MS = 1000
 
 
