@@ -1,0 +1,75 @@
+"""Edge pipeline throughput vs raw ONNX Runtime throughput, measured in the same run.
+
+    python bench/edge_throughput.py [--frames 150] [--rounds 3] [--threads 2]
+
+Raw: ``session.run`` alone on tensors prepared in advance (the ceiling).
+Pipeline: decoded frame → BGR → letterbox/normalise → session.run → decode + NMS → rules →
+events, the per-frame work the node does. Rounds alternate raw and pipeline so that noise
+from a shared machine hits both; the median of each is reported with the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import av
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge.config import load_edge_config  # noqa: E402
+from edge.node import load_detector  # noqa: E402
+from edge.pipeline import CameraPipeline  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, default=REPO / "configs" / "demo-edge.yaml")
+    ap.add_argument("--clip", type=Path, default=REPO / "samples" / "vtest-walkway.mp4")
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: config)")
+    args = ap.parse_args()
+
+    cfg = load_edge_config(args.config)
+    if args.threads is not None:
+        cfg.models.threads = args.threads
+    det = load_detector(cfg)
+    det.warmup(3)
+    cam = cfg.cameras[0]
+    with av.open(str(args.clip)) as c:
+        frames = [f for _, f in zip(range(args.frames), c.decode(video=0))]
+    tensors = [det.adapter.preprocess(f.to_ndarray(format="bgr24"))[0] for f in frames]
+    print(f"clip {args.clip.name}: {len(frames)} frames {frames[0].width}x{frames[0].height}; "
+          f"model {det.model.entry.name} ({det.adapter.width}x{det.adapter.height}); "
+          f"threads={cfg.models.threads or 'default'}", flush=True)
+
+    raw_fps, pipe_fps = [], []
+    for r in range(args.rounds):
+        t0 = time.perf_counter()
+        for t in tensors:
+            det.run_raw(t)
+        raw_fps.append(len(tensors) / (time.perf_counter() - t0))
+
+        pipeline = CameraPipeline(cfg, cam, det.labels, evidence=None)
+        ts = 1_795_827_600_000
+        t0 = time.perf_counter()
+        for i, f in enumerate(frames):
+            img = f.to_ndarray(format="bgr24")
+            pipeline.process(img, ts + i * 100, det.detect(img))
+        pipe_fps.append(len(frames) / (time.perf_counter() - t0))
+        print(f"round {r + 1}: raw {raw_fps[-1]:.1f} frames/s, pipeline {pipe_fps[-1]:.1f} frames/s", flush=True)
+
+    raw, pipe = statistics.median(raw_fps), statistics.median(pipe_fps)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"RESULT raw_session_run_fps={raw:.1f} pipeline_fps={pipe:.1f} ratio={pipe / raw:.3f} "
+          f"raw_ms={1000 / raw:.1f} pipeline_ms={1000 / pipe:.1f} max_rss_mb={rss_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
