@@ -11,13 +11,14 @@ import onnxruntime as ort
 
 from edge.config import ConfigError
 from edge.detections import Detections
-from edge.geometry import Letterbox, batched_nms, letterbox
+from edge.geometry import Letterbox, batched_nms, stretch
 from edge.manifest import ResolvedModel
 
 log = logging.getLogger("parkguard.edge.detector")
 
-IMAGENET_MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
-IMAGENET_STD_RGB = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+# NanoDet's own normalisation, applied to BGR 0–255 (ImageNet statistics in BGR order).
+NANODET_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
+NANODET_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
 
 
 class Adapter:
@@ -46,6 +47,11 @@ class Adapter:
 
 class NanoDetAdapter(Adapter):
     """NanoDet (GFL head): per stride a class-score map (sigmoid applied) and 4×(reg_max+1) bins.
+
+    Input: the frame stretched to the model size, BGR, ``(x - mean) / std`` (models/README.md
+    gives the measurements behind this choice: letterboxing and RGB both score lower).
+    A cell's point is its centre ``((col + 0.5)·s, (row + 0.5)·s)``; the box is that point
+    minus/plus the expected left, top, right, bottom distances times the stride.
 
     Outputs are matched by shape, not by name: a score output is ``[1, cells, classes]`` and
     its box output ``[1, cells, 4*(reg_max+1)]`` for the same cell count; the stride follows
@@ -92,14 +98,14 @@ class NanoDetAdapter(Adapter):
         self._points = {}
         for stride, side, _, _ in self.levels:
             rows, cols = np.divmod(np.arange(side * side, dtype=np.float32), side)
-            self._points[stride] = np.stack([cols * stride, rows * stride], axis=1)
+            self._points[stride] = np.stack([(cols + 0.5) * stride, (rows + 0.5) * stride], axis=1)
         self._bins = np.arange(self.reg_bins, dtype=np.float32)
 
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        img, lb = letterbox(frame_bgr, self.width, self.height)
-        x = img[:, :, ::-1].astype(np.float32)
-        x -= IMAGENET_MEAN_RGB
-        x /= IMAGENET_STD_RGB
+        img, lb = stretch(frame_bgr, self.width, self.height)
+        x = img.astype(np.float32)
+        x -= NANODET_MEAN_BGR
+        x /= NANODET_STD_BGR
         return np.ascontiguousarray(x.transpose(2, 0, 1))[None], lb
 
     def decode(
@@ -108,20 +114,21 @@ class NanoDetAdapter(Adapter):
         all_boxes, all_scores, all_cls = [], [], []
         for stride, _side, ci, ri in self.levels:
             cls = outputs[ci][0]
-            best = cls.argmax(axis=1)
-            score = cls[np.arange(len(cls)), best]
-            keep = np.flatnonzero(score > score_threshold)
-            if keep.size == 0:
+            # classes are independent sigmoids: every (cell, class) above the threshold is a candidate
+            cells, classes = np.nonzero(cls > score_threshold)
+            if cells.size == 0:
                 continue
-            reg = outputs[ri][0][keep].reshape(-1, 4, self.reg_bins)
+            score = cls[cells, classes]
+            uniq, inverse = np.unique(cells, return_inverse=True)
+            reg = outputs[ri][0][uniq].reshape(-1, 4, self.reg_bins)
             reg = np.exp(reg - reg.max(axis=2, keepdims=True))
             reg /= reg.sum(axis=2, keepdims=True)
             dist = (reg @ self._bins) * stride  # (K, 4): left, top, right, bottom
-            pts = self._points[stride][keep]
+            pts = self._points[stride][uniq]
             boxes = np.concatenate([pts - dist[:, :2], pts + dist[:, 2:]], axis=1)
-            all_boxes.append(boxes)
-            all_scores.append(score[keep])
-            all_cls.append(best[keep])
+            all_boxes.append(boxes[inverse])
+            all_scores.append(score)
+            all_cls.append(classes)
         if not all_boxes:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
         return (
@@ -184,9 +191,11 @@ class Detector:
                 f"model {model.entry.name!r}: labels file has {len(names)} classes, "
                 f"the model {self.adapter.num_classes}"
             )
-        self.semantic = model.semantic_labels() or [
+        self.semantic: list[str] = model.semantic_labels() or [
             str(i) for i in range(getattr(self.adapter, "num_classes", 0))
         ]
+        groups = {label: i for i, label in enumerate(dict.fromkeys(self.semantic))}
+        self._group = np.array([groups[label] for label in self.semantic], dtype=np.int32)
         self.last_infer_ms = 0.0
 
     @property
@@ -209,7 +218,8 @@ class Detector:
         boxes, scores, cls = self.adapter.decode(outputs, self.score_threshold)
         if len(scores) == 0:
             return Detections.empty()
-        keep = batched_nms(boxes, scores, cls, self.nms_iou)
+        # NMS within each semantic label, so a "car" and a "truck" on one van stay one vehicle
+        keep = batched_nms(boxes, scores, self._group[cls], self.nms_iou)
         boxes, scores, cls = boxes[keep], scores[keep], cls[keep]
         norm = lb.to_normalised(boxes)
         ok = (norm[:, 2] > norm[:, 0]) & (norm[:, 3] > norm[:, 1])

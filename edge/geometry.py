@@ -12,7 +12,8 @@ import numpy as np
 class Letterbox:
     """How a frame was resized and padded into the model input; maps boxes back."""
 
-    scale: float
+    scale_x: float
+    scale_y: float
     pad_x: float
     pad_y: float
     src_w: int
@@ -21,8 +22,8 @@ class Letterbox:
     def to_normalised(self, boxes: np.ndarray) -> np.ndarray:
         """Model-input pixel boxes (N,4 xyxy) → frame-normalised 0–1 boxes, clipped."""
         out = boxes.astype(np.float32, copy=True)
-        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / (self.scale * self.src_w)
-        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / (self.scale * self.src_h)
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / (self.scale_x * self.src_w)
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / (self.scale_y * self.src_h)
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -38,7 +39,18 @@ def letterbox(
     px, py = (width - nw) // 2, (height - nh) // 2
     canvas = np.full((height, width, frame.shape[2]), pad_value, dtype=frame.dtype)
     canvas[py : py + nh, px : px + nw] = resized
-    return canvas, Letterbox(scale, float(px), float(py), w, h)
+    return canvas, Letterbox(nw / w, nh / h, float(px), float(py), w, h)
+
+
+def stretch(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, Letterbox]:
+    """Resize to (height, width) ignoring the aspect ratio (what some models were trained on)."""
+    h, w = frame.shape[:2]
+    resized = (
+        cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+        if (w, h) != (width, height)
+        else frame
+    )
+    return resized, Letterbox(width / w, height / h, 0.0, 0.0, w, h)
 
 
 def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
