@@ -1,0 +1,169 @@
+"""Center configuration: one YAML file validated by pydantic models.
+
+Relative paths in the file (a ``sqlite:///relative.db`` database URL, ``evidence_dir``) are
+relative to the folder that holds the config file, never to the current working directory,
+so ``parkguard-center serve --config /etc/parkguard/center.yaml`` behaves the same from
+anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from protocol.topics import valid_segment
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+class ConfigError(Exception):
+    """A user mistake in the config; ``str()`` is one line naming the file and the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        default="sqlite:///var/center.db",
+        description="SQLAlchemy URL; sqlite:///relative/path is relative to the config file's folder",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not (url.startswith("sqlite:") or url.startswith("postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        if url.startswith("postgresql") and not url.startswith("postgresql+psycopg://"):
+            raise ValueError("use the psycopg 3 driver: postgresql+psycopg://user@host/db")
+        return url
+
+
+class MqttConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None, description="name of the environment variable that holds the MQTT password"
+    )
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        default="parkguard-center",
+        description="must be unique per center replica; the broker keeps the session under it",
+    )
+    shared_group: str = Field(default="center", description="$share group that replicas split the load in")
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("shared_group")
+    @classmethod
+    def _segment(cls, value: str) -> str:
+        if not valid_segment(value):
+            raise ValueError("use letters, digits, '_', '-', '.' only")
+        return value
+
+    def password(self) -> str | None:
+        if self.password_env is None:
+            return None
+        return os.environ.get(self.password_env)
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class CenterConfig(_Section):
+    site: str = Field(description="site id, the site level of the MQTT topics")
+    site_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "ParkGuard"
+    timezone: str = "Asia/Shanghai"
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    evidence_dir: Path = Path("var/evidence")
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str) -> str:
+        if not valid_segment(value):
+            raise ValueError("use 1–64 letters, digits, '_', '-', '.' (it is a topic level)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from None
+        return value
+
+    def resolved(self, base_dir: Path) -> CenterConfig:
+        """A copy whose relative paths are made absolute against ``base_dir``."""
+        url = self.database.url
+        if url.startswith(SQLITE_PREFIX) and url != "sqlite:///:memory:":
+            db_path = Path(url[len(SQLITE_PREFIX) :])
+            if not db_path.is_absolute():
+                url = SQLITE_PREFIX + str((base_dir / db_path).resolve())
+        evidence = self.evidence_dir if self.evidence_dir.is_absolute() else base_dir / self.evidence_dir
+        return self.model_copy(
+            update={"database": self.database.model_copy(update={"url": url}), "evidence_dir": evidence}
+        )
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """``file: field.path: message`` for the first error, plus how many more there are."""
+    errors = exc.errors()
+    first = errors[0]
+    msg = first["msg"].removeprefix("Value error, ")
+    line = f"{source}: {_loc(first['loc'])}: {msg}"
+    if len(errors) > 1:
+        line += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return line
+
+
+def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        config = CenterConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+    if config.mqtt.password_env and config.mqtt.password_env not in os.environ:
+        raise ConfigError(
+            f"{source}: mqtt.password_env: environment variable {config.mqtt.password_env} is not set"
+        )
+    return config.resolved(base_dir)
+
+
+def load_config(path: str | Path) -> CenterConfig:
+    """Read and validate a center config file; raise ConfigError with a one-line message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_config(data, str(path), path.resolve().parent)

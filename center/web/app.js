@@ -1,0 +1,166 @@
+// ParkGuard operator page: the alert list, live through the WebSocket feed.
+"use strict";
+
+const TZ = document.querySelector('meta[name="pg-timezone"]').content || "Asia/Shanghai";
+const MAX_ROWS = 500;
+
+const RULE_TYPES = {
+  intrusion: "区域闯入",
+  post_unattended: "离岗",
+  overcrowding: "超员",
+  loitering: "徘徊逗留",
+  man_down: "人员倒地",
+  phone_use: "使用手机",
+  vehicle_proximity: "人车近距离",
+  line_crossing: "越线",
+  missing_ppe: "未佩戴防护用品",
+  smoking: "吸烟",
+  fire_smoke: "烟火",
+};
+const SEVERITIES = { general: "一般", significant: "较大", major: "重大" };
+
+const timeFmt = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+const dayFmt = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
+
+const alerts = new Map(); // event_id -> alert
+const rowsEl = document.getElementById("alert-rows");
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function duration(a) {
+  const end = a.ended_ms ?? a.last_ms;
+  let s = Math.max(0, Math.round((end - a.started_ms) / 1000));
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  if (h) return `${h}时${m}分`;
+  if (m) return `${m}分${s}秒`;
+  return `${s}秒`;
+}
+
+function renderRow(a, fresh) {
+  const tr = el("tr");
+  tr.dataset.eventId = a.event_id;
+  tr.dataset.startedMs = String(a.started_ms);
+  const ended = a.phase === "end";
+  if (ended) tr.classList.add("ended");
+  if (fresh) tr.classList.add("fresh");
+
+  const time = el("td", "time", timeFmt.format(new Date(a.started_ms)));
+  time.title = a.started_at;
+  const camera = el("td", "camera", a.camera);
+  const rule = el("td", "rule");
+  rule.append(el("span", "type", RULE_TYPES[a.rule_type] || a.rule_type));
+  if (a.rule_name) rule.append(el("span", "name", a.rule_name));
+  rule.title = `${a.rule_type} · ${a.rule_id}${a.zone ? " · " + a.zone : ""}`;
+  const sev = el("td", "severity");
+  sev.append(el("span", `sev sev-${a.severity}`, SEVERITIES[a.severity] || a.severity));
+  const count = el("td", "num count", String(a.count));
+  const score = el("td", "num score", a.score ? a.score.toFixed(2) : "–");
+  const dur = el("td", "duration", duration(a));
+  const phase = el("td", "phase-cell");
+  phase.append(el("span", `phase ${ended ? "phase-ended" : "phase-active"}`, ended ? "已结束" : "进行中"));
+  const node = el("td", "node", a.node);
+  tr.append(time, camera, rule, sev, count, score, dur, phase, node);
+  return tr;
+}
+
+function upsert(a, live) {
+  const old = alerts.get(a.event_id);
+  if (old && old.seq > a.seq) return; // an older copy (initial list vs live feed race)
+  alerts.set(a.event_id, a);
+  const existing = rowsEl.querySelector(`tr[data-event-id="${CSS.escape(a.event_id)}"]`);
+  const row = renderRow(a, live && !old);
+  if (existing) {
+    existing.replaceWith(row);
+  } else {
+    // newest on top: insert before the first row that started earlier
+    let before = null;
+    for (const tr of rowsEl.children) {
+      if (Number(tr.dataset.startedMs) < a.started_ms) { before = tr; break; }
+    }
+    rowsEl.insertBefore(row, before);
+    while (rowsEl.children.length > MAX_ROWS) {
+      const last = rowsEl.lastElementChild;
+      alerts.delete(last.dataset.eventId);
+      last.remove();
+    }
+  }
+  refreshStats();
+}
+
+function refreshStats() {
+  const today = dayFmt.format(new Date());
+  let nToday = 0, nActive = 0, nMajor = 0;
+  for (const a of alerts.values()) {
+    if (dayFmt.format(new Date(a.started_ms)) === today) {
+      nToday += 1;
+      if (a.severity === "major") nMajor += 1;
+    }
+    if (a.phase !== "end") nActive += 1;
+  }
+  document.getElementById("stat-today").textContent = nToday;
+  document.getElementById("stat-active").textContent = nActive;
+  document.getElementById("stat-major").textContent = nMajor;
+  document.getElementById("empty").hidden = alerts.size > 0;
+}
+
+function setConn(state) {
+  const conn = document.getElementById("conn");
+  conn.className = `conn conn-${state}`;
+  conn.dataset.state = state;
+  document.getElementById("conn-text").textContent =
+    { live: "实时连接", down: "已断开", connecting: "连接中…" }[state];
+}
+
+async function loadInitial() {
+  try {
+    const res = await fetch("/api/alerts?limit=200", { cache: "no-store" });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const page = await res.json();
+    for (const a of page.items.slice().reverse()) upsert(a, false);
+    document.getElementById("note").textContent = "";
+  } catch (err) {
+    document.getElementById("note").textContent = `告警列表加载失败 (${err.message})`;
+  }
+}
+
+let retryMs = 1000;
+
+function connect() {
+  setConn("connecting");
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/alerts`);
+  ws.onopen = () => {
+    retryMs = 1000;
+    setConn("live");
+    loadInitial(); // fills what was missed while disconnected
+  };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "alert") upsert(msg.alert, true);
+  };
+  ws.onclose = () => {
+    setConn("down");
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10000);
+  };
+  ws.onerror = () => ws.close();
+}
+
+function tick() {
+  document.getElementById("clock").textContent = timeFmt.format(new Date());
+}
+
+tick();
+setInterval(tick, 1000);
+setInterval(refreshStats, 60000);
+refreshStats();
+connect();
