@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ParkGuard developer entry point.
+#
+#   ./dev.sh demo [args]     set up the runtime, then run the demo control center
+#   ./dev.sh test [args]     set up everything the tests need, lint, run pytest [args]
+#   ./dev.sh lint            ruff check and ruff format --check
+#   ./dev.sh bench [args]    run every bench/*.py with the venv's python
+#   ./dev.sh setup [mode]    only scripts/setup.sh (runtime | test)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+PY=.venv/bin/python
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+
+case "$cmd" in
+    demo)
+        scripts/setup.sh runtime
+        exec .venv/bin/parkguard-center demo --config configs/demo-center.yaml "$@"
+        ;;
+    test)
+        scripts/setup.sh test
+        echo "[dev] ruff check ." >&2
+        .venv/bin/ruff check .
+        echo "[dev] pytest $*" >&2
+        exec "$PY" -m pytest -q "$@"
+        ;;
+    lint)
+        scripts/setup.sh test
+        .venv/bin/ruff check .
+        exec .venv/bin/ruff format --check .
+        ;;
+    bench)
+        scripts/setup.sh runtime
+        shopt -s nullglob
+        benches=(bench/*.py)
+        if [[ ${#benches[@]} -eq 0 ]]; then
+            echo "[dev] no benchmarks in bench/" >&2
+            exit 0
+        fi
+        status=0
+        for bench in "${benches[@]}"; do
+            echo "[dev] bench: $bench" >&2
+            "$PY" "$bench" "$@" || { echo "[dev] $bench failed (status $?)" >&2; status=1; }
+        done
+        exit "$status"
+        ;;
+    setup)
+        exec scripts/setup.sh "${1:-test}"
+        ;;
+    -h | --help | help | "")
+        usage
+        [[ -n "$cmd" ]] || exit 2
+        ;;
+    *)
+        echo "dev.sh: unknown command '$cmd'" >&2
+        usage >&2
+        exit 2
+        ;;
+esac
