@@ -33,7 +33,9 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=REPO / "samples" / "vtest-walkway.mp4")
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: config)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: config)"
+    )
     args = ap.parse_args()
 
     cfg = load_edge_config(args.config)
@@ -43,11 +45,14 @@ def main() -> None:
     det.warmup(3)
     cam = cfg.cameras[0]
     with av.open(str(args.clip)) as c:
-        frames = [f for _, f in zip(range(args.frames), c.decode(video=0))]
+        frames = [f for _, f in zip(range(args.frames), c.decode(video=0), strict=False)]
     tensors = [det.adapter.preprocess(f.to_ndarray(format="bgr24"))[0] for f in frames]
-    print(f"clip {args.clip.name}: {len(frames)} frames {frames[0].width}x{frames[0].height}; "
-          f"model {det.model.entry.name} ({det.adapter.width}x{det.adapter.height}); "
-          f"threads={cfg.models.threads or 'default'}", flush=True)
+    print(
+        f"clip {args.clip.name}: {len(frames)} frames {frames[0].width}x{frames[0].height}; "
+        f"model {det.model.entry.name} ({det.adapter.width}x{det.adapter.height}); "
+        f"threads={cfg.models.threads or 'default'}",
+        flush=True,
+    )
 
     raw_fps, pipe_fps = [], []
     for r in range(args.rounds):
@@ -63,12 +68,16 @@ def main() -> None:
             img = f.to_ndarray(format="bgr24")
             pipeline.process(img, ts + i * 100, det.detect(img))
         pipe_fps.append(len(frames) / (time.perf_counter() - t0))
-        print(f"round {r + 1}: raw {raw_fps[-1]:.1f} frames/s, pipeline {pipe_fps[-1]:.1f} frames/s", flush=True)
+        print(
+            f"round {r + 1}: raw {raw_fps[-1]:.1f} frames/s, pipeline {pipe_fps[-1]:.1f} frames/s", flush=True
+        )
 
     raw, pipe = statistics.median(raw_fps), statistics.median(pipe_fps)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"RESULT raw_session_run_fps={raw:.1f} pipeline_fps={pipe:.1f} ratio={pipe / raw:.3f} "
-          f"raw_ms={1000 / raw:.1f} pipeline_ms={1000 / pipe:.1f} max_rss_mb={rss_mb:.0f}")
+    print(
+        f"RESULT raw_session_run_fps={raw:.1f} pipeline_fps={pipe:.1f} ratio={pipe / raw:.3f} "
+        f"raw_ms={1000 / raw:.1f} pipeline_ms={1000 / pipe:.1f} max_rss_mb={rss_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

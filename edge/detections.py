@@ -16,6 +16,9 @@ class Detections:
     class_ids: np.ndarray  # (N,) int32, the model's class index
     labels: list[str] = field(default_factory=list)  # semantic label per detection
     tracks: np.ndarray | None = None  # (N,) int64, -1 where untracked
+    # (N, K, 3) float32: x, y normalised 0–1 like the boxes, and the keypoint's score; pose and face
+    # models fill it (keypoint order: the model's, e.g. COCO-17 for MoveNet), others leave None
+    keypoints: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> Detections:
@@ -32,6 +35,7 @@ class Detections:
             self.class_ids[idx],
             [self.labels[i] for i in idx],
             None if self.tracks is None else self.tracks[idx],
+            None if self.keypoints is None else self.keypoints[idx],
         )
 
     def with_labels(self, wanted: set[str], min_score: float = 0.0) -> Detections:

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-from edge.adapters import ADAPTERS
+from edge.adapters import ADAPTERS, Decoded
 from edge.config import ConfigError
 from edge.detections import Detections
-from edge.geometry import batched_nms
+from edge.geometry import Letterbox, batched_nms
 from edge.manifest import ResolvedModel
 
 log = logging.getLogger("parkguard.edge.detector")
@@ -32,7 +32,11 @@ def make_session(path: str, threads: int, providers: list[str]) -> ort.Inference
 
 
 class Detector:
-    """A loaded object detector: frame in, :class:`Detections` (normalised boxes) out."""
+    """A loaded model: frames in, :class:`Detections` (normalised boxes and keypoints) out.
+
+    The manifest's ``family`` picks the adapter (edge/adapters/). Class-wise NMS runs here,
+    within each semantic label, unless the model (or its adapter) suppresses duplicates itself.
+    """
 
     def __init__(
         self,
@@ -42,11 +46,12 @@ class Detector:
         score_threshold: float = 0.3,
         nms_iou: float = 0.5,
         verify_hash: bool = True,
+        max_batch: int = 8,
     ) -> None:
         adapter_cls = ADAPTERS.get(model.entry.family)
         if adapter_cls is None:
             raise ConfigError(
-                f"model {model.entry.name!r}: family {model.entry.family!r} has no object-detection adapter "
+                f"model {model.entry.name!r}: family {model.entry.family!r} has no adapter "
                 f"(have: {', '.join(ADAPTERS)})"
             )
         if verify_hash:
@@ -61,22 +66,24 @@ class Detector:
         self.adapter = adapter_cls(self.session, model)
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
-        names = model.class_names
-        if names and len(names) != getattr(self.adapter, "num_classes", len(names)):
+        self.max_batch = max(1, max_batch)
+        if model.class_names and self.adapter.num_classes not in (None, len(model.class_names)):
             raise ConfigError(
-                f"model {model.entry.name!r}: labels file has {len(names)} classes, "
+                f"model {model.entry.name!r}: labels file has {len(model.class_names)} classes, "
                 f"the model {self.adapter.num_classes}"
             )
-        self.semantic: list[str] = model.semantic_labels() or [
-            str(i) for i in range(getattr(self.adapter, "num_classes", 0))
-        ]
+        self.class_names: list[str] = list(self.adapter.class_names)
+        self.semantic: list[str] = [model.entry.label_map.get(n, n) for n in self.class_names]
         groups = {label: i for i, label in enumerate(dict.fromkeys(self.semantic))}
-        self._group = np.array([groups[label] for label in self.semantic], dtype=np.int32)
-        self.last_infer_ms = 0.0
+        self._group = np.array([groups[label] for label in self.semantic], dtype=np.int64)
+        self.last_infer_ms = 0.0  # inference time per frame of the last call (a batch: its share)
 
     @property
     def labels(self) -> set[str]:
         return set(self.semantic)
+
+    def label_of(self, class_id: int) -> str:
+        return self.semantic[class_id] if 0 <= class_id < len(self.semantic) else str(class_id)
 
     def warmup(self, runs: int = 2) -> None:
         frame = np.zeros((self.adapter.height, self.adapter.width, 3), np.uint8)
@@ -91,12 +98,61 @@ class Detector:
         t0 = time.perf_counter()
         outputs = self.run_raw(tensor)
         self.last_infer_ms = (time.perf_counter() - t0) * 1000
-        boxes, scores, cls = self.adapter.decode(outputs, self.score_threshold)
-        if len(scores) == 0:
+        decoded = self.adapter.decode(outputs, self.score_threshold, self.adapter.input_size_of(tensor))
+        return self.finish(decoded, lb)
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        """Several frames (e.g. one per camera) at once.
+
+        With a dynamic batch axis, frames whose input tensors have the same shape are stacked
+        and run in one call (at most ``max_batch`` a call); otherwise they run one by one.
+        Results are the same as :meth:`detect` on each frame.
+        """
+        prepared = [self.adapter.preprocess(f) for f in frames]
+        results: list[Detections | None] = [None] * len(frames)
+        calls: list[list[int]] = []
+        if self.adapter.dynamic_batch:
+            by_shape: dict[tuple[int, ...], list[int]] = {}
+            for i, (tensor, _) in enumerate(prepared):
+                by_shape.setdefault(tensor.shape, []).append(i)
+            for idx in by_shape.values():
+                calls += [idx[k : k + self.max_batch] for k in range(0, len(idx), self.max_batch)]
+        else:
+            calls = [[i] for i in range(len(frames))]
+        total_ms = 0.0
+        for idx in calls:
+            tensors = [prepared[i][0] for i in idx]
+            batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors)
+            t0 = time.perf_counter()
+            outputs = self.run_raw(batch)
+            total_ms += (time.perf_counter() - t0) * 1000
+            size = self.adapter.input_size_of(batch)
+            for j, i in enumerate(idx):
+                # each frame gets its slice of every output that has the batch axis first
+                own = [o[j : j + 1] if o.ndim and o.shape[0] == len(idx) else o for o in outputs]
+                decoded = self.adapter.decode(own, self.score_threshold, size)
+                results[i] = self.finish(decoded, prepared[i][1])
+        self.last_infer_ms = total_ms / max(1, len(frames))
+        return [r if r is not None else Detections.empty() for r in results]
+
+    def finish(self, dec: Decoded, lb: Letterbox) -> Detections:
+        """NMS (where the model has none), then input pixels → normalised frame coordinates."""
+        if len(dec) == 0:
             return Detections.empty()
-        # NMS within each semantic label, so a "car" and a "truck" on one van stay one vehicle
-        keep = batched_nms(boxes, scores, self._group[cls], self.nms_iou)
-        boxes, scores, cls = boxes[keep], scores[keep], cls[keep]
-        norm = lb.to_normalised(boxes)
-        ok = (norm[:, 2] > norm[:, 0]) & (norm[:, 3] > norm[:, 1])
-        return Detections(norm[ok], scores[ok], cls[ok], [self.semantic[c] for c in cls[ok]])
+        if not self.adapter.nms_inside:
+            keep = batched_nms(dec.boxes, dec.scores, self.nms_groups(dec.class_ids), self.nms_iou)
+            dec = dec.take(keep)
+        norm = lb.to_normalised(dec.boxes)
+        ok = np.flatnonzero((norm[:, 2] > norm[:, 0]) & (norm[:, 3] > norm[:, 1]))
+        kps = None if dec.keypoints is None else lb.points_to_normalised(dec.keypoints[ok])
+        cls = dec.class_ids[ok]
+        return Detections(norm[ok], dec.scores[ok], cls, [self.label_of(int(c)) for c in cls], keypoints=kps)
+
+    def nms_groups(self, class_ids: np.ndarray) -> np.ndarray:
+        """NMS runs within each semantic label, so a "car" and a "truck" on one van stay one vehicle."""
+        n = len(self._group)
+        if n == 0:
+            return class_ids.astype(np.int64)
+        inside = (class_ids >= 0) & (class_ids < n)
+        # a class id beyond the names (no labels file) is a group of its own
+        return np.where(inside, self._group[np.clip(class_ids, 0, n - 1)], n + class_ids)

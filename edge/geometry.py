@@ -27,6 +27,14 @@ class Letterbox:
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
+    def points_to_normalised(self, points: np.ndarray) -> np.ndarray:
+        """Model-input pixel points (..., 2+: x, y, extra columns kept) → frame-normalised 0–1, clipped."""
+        out = points.astype(np.float32, copy=True)
+        out[..., 0] = (out[..., 0] - self.pad_x) / (self.scale_x * self.src_w)
+        out[..., 1] = (out[..., 1] - self.pad_y) / (self.scale_y * self.src_h)
+        np.clip(out[..., :2], 0.0, 1.0, out=out[..., :2])
+        return out
+
 
 def letterbox(
     frame: np.ndarray, width: int, height: int, pad_value: int = 114
@@ -78,6 +86,34 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_out: in
         rest = order[1:]
         order = rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
+
+
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, points: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Blending NMS (MediaPipe's ``WEIGHTED`` overlap): each cluster of boxes overlapping its best one
+    becomes one box, the score-weighted mean of the cluster (and of its ``points`` (N, K, D)), with
+    the best score. Returns (kept indices, blended boxes, blended points)."""
+    if len(boxes) == 0:
+        return np.empty(0, dtype=np.int64), boxes[:0], None if points is None else points[:0]
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    out_boxes: list[np.ndarray] = []
+    out_points: list[np.ndarray] = []
+    while order.size:
+        i = int(order[0])
+        overlap = iou_one_to_many(boxes[i], boxes[order]) > iou_threshold
+        overlap[0] = True
+        members = order[overlap]
+        w = scores[members] / max(float(scores[members].sum()), 1e-9)
+        keep.append(i)
+        out_boxes.append(w @ boxes[members])
+        if points is not None:
+            out_points.append(np.tensordot(w, points[members], axes=1))
+        order = order[~overlap]
+    blended = np.stack(out_boxes).astype(boxes.dtype)
+    pts = None if points is None else np.stack(out_points).astype(points.dtype)
+    return np.asarray(keep, dtype=np.int64), blended, pts
 
 
 def batched_nms(

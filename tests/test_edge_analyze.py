@@ -17,11 +17,29 @@ START_MS = 1_795_827_600_000  # 2026-11-28T09:00:00+08:00
 def test_analyze_sample_clip(tmp_path: Path) -> None:
     events_path, dets_path = tmp_path / "events.jsonl", tmp_path / "dets.jsonl"
     res = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "analyze", "--config", str(REPO / "configs" / "demo-edge.yaml"),
-         "--camera", "cam-yard-01", "--source", str(REPO / "samples" / "vtest-walkway.mp4"),
-         "--out", str(events_path), "--detections", str(dets_path), "--start", "2026-11-28T09:00:00+08:00",
-         "--no-evidence"],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "analyze",
+            "--config",
+            str(REPO / "configs" / "demo-edge.yaml"),
+            "--camera",
+            "cam-yard-01",
+            "--source",
+            str(REPO / "samples" / "vtest-walkway.mp4"),
+            "--out",
+            str(events_path),
+            "--detections",
+            str(dets_path),
+            "--start",
+            "2026-11-28T09:00:00+08:00",
+            "--no-evidence",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
     )
     assert res.returncode == 0, res.stderr
     assert "100.0% 398/398 frames" in res.stderr  # progress reaches the end (79.5 s at 5 fps)

@@ -32,7 +32,10 @@ def write(tmp_path: Path, data: dict) -> Path:
 def run_check(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge.cli", "check", "--config", str(path)],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
 
 
@@ -46,10 +49,14 @@ def test_demo_config_is_valid() -> None:
     ("mutate", "expected"),
     [
         (lambda d: d["cameras"][0].update(bogus=1), "cameras[0].bogus: unknown key"),
-        (lambda d: d["cameras"][0]["zones"][0].update(points=[[0, 0], [1, 1]]),
-         "cameras[0].zones[0].points: need at least 3 points"),
-        (lambda d: d["cameras"][0]["zones"][0].update(points=[[0, 0], [1.5, 0], [1, 1]]),
-         "cameras[0].zones[0].points: point (1.5, 0.0) is outside 0–1"),
+        (
+            lambda d: d["cameras"][0]["zones"][0].update(points=[[0, 0], [1, 1]]),
+            "cameras[0].zones[0].points: need at least 3 points",
+        ),
+        (
+            lambda d: d["cameras"][0]["zones"][0].update(points=[[0, 0], [1.5, 0], [1, 1]]),
+            "cameras[0].zones[0].points: point (1.5, 0.0) is outside 0–1",
+        ),
         (lambda d: d["cameras"][0].update(url="ftp://cam/1"), "cameras[0].url: unsupported URL scheme 'ftp'"),
         (lambda d: d["cameras"][0]["rules"][0].update(zone="nowhere"), "names zone 'nowhere'"),
         (lambda d: d["cameras"][0]["rules"].append(dict(d["cameras"][0]["rules"][0])), "used twice"),

@@ -14,7 +14,9 @@ def run(lc: Lifecycle, pattern: list[tuple[int, bool, int]]) -> list[tuple[int, 
 def test_confirmation_needs_consecutive_frames() -> None:
     lc = Lifecycle(confirm_frames=3, end_after_s=1, cooldown_s=0, update_interval_s=60)
     # two hits, a miss, then three hits: only the last run confirms
-    got = run(lc, [(0, True, 1), (200, True, 1), (400, False, 0), (600, True, 1), (800, True, 1), (1000, True, 1)])
+    got = run(
+        lc, [(0, True, 1), (200, True, 1), (400, False, 0), (600, True, 1), (800, True, 1), (1000, True, 1)]
+    )
     assert got == [(1000, "new", 0)]
 
 
@@ -42,7 +44,9 @@ def test_end_carries_the_last_time_the_condition_held() -> None:
 
 def test_a_new_peak_is_told_soon_and_flicker_is_not() -> None:
     lc = Lifecycle(confirm_frames=1, end_after_s=5, cooldown_s=0, update_interval_s=10)
-    got = run(lc, [(0, True, 2), (200, True, 1), (400, True, 2), (600, True, 1), (1500, True, 3), (1700, True, 2)])
+    got = run(
+        lc, [(0, True, 2), (200, True, 1), (400, True, 2), (600, True, 1), (1500, True, 3), (1700, True, 2)]
+    )
     assert got == [(0, "new", 0), (1500, "update", 1)]
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.adapters.base import Adapter
-from edge.config import ConfigError
+from edge.adapters.base import Adapter, Decoded
 from edge.geometry import Letterbox, stretch
 
 # NanoDet's own normalisation, applied to BGR 0–255 (ImageNet statistics in BGR order).
@@ -29,37 +28,27 @@ class NanoDetAdapter(Adapter):
     family = "nanodet"
 
     def check_io(self) -> None:
-        shape = self.session.get_inputs()[0].shape
-        if len(shape) != 4 or shape[1] != 3:
-            raise ConfigError(
-                f"model {self.model.entry.name!r}: NanoDet input must be NCHW with 3 channels, got {shape}"
-            )
-        if all(isinstance(d, int) for d in shape[2:]) and (shape[3], shape[2]) != (self.width, self.height):
-            raise ConfigError(
-                f"model {self.model.entry.name!r}: manifest input_size {self.width}x{self.height} "
-                f"but the model takes {shape[3]}x{shape[2]}"
-            )
+        self.check_input_rank_and_size()
+        self.input_dtype(("tensor(float)",))
         outs = self.session.get_outputs()
         by_cells: dict[int, dict[str, int]] = {}
         n_cls = len(self.model.class_names) or None
         for i, o in enumerate(outs):
             if len(o.shape) != 3 or not isinstance(o.shape[1], int):
-                raise ConfigError(
-                    f"model {self.model.entry.name!r}: unexpected NanoDet output {o.name} {o.shape}"
-                )
+                raise self.error(f"unexpected output {o.name} {o.shape}: want [1, cells, classes or bins]")
             cells, width = o.shape[1], o.shape[2]
             kind = "reg" if width % 4 == 0 and width != n_cls else "cls"
             by_cells.setdefault(cells, {})[kind] = i
         self.levels: list[tuple[int, int, int, int]] = []  # (stride, grid_w, cls_idx, reg_idx)
         for cells, idx in sorted(by_cells.items(), reverse=True):
             if set(idx) != {"cls", "reg"}:
-                raise ConfigError(
-                    f"model {self.model.entry.name!r}: NanoDet level with {cells} cells lacks a pair"
-                )
+                raise self.error(f"the level with {cells} cells lacks a score/box output pair")
             side = round(np.sqrt(cells))
             stride = self.width // side
             if side * side != cells or stride * side != self.width:
-                raise ConfigError(f"model {self.model.entry.name!r}: cannot infer stride for {cells} cells")
+                raise self.error(
+                    f"cannot infer a stride for {cells} cells at input {self.width}x{self.height}"
+                )
             self.levels.append((stride, side, idx["cls"], idx["reg"]))
         self.reg_bins = outs[self.levels[0][3]].shape[2] // 4
         self.num_classes = outs[self.levels[0][2]].shape[2]
@@ -77,8 +66,8 @@ class NanoDetAdapter(Adapter):
         return np.ascontiguousarray(x.transpose(2, 0, 1))[None], lb
 
     def decode(
-        self, outputs: list[np.ndarray], score_threshold: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, outputs: list[np.ndarray], score_threshold: float, input_size: tuple[int, int]
+    ) -> Decoded:
         all_boxes, all_scores, all_cls = [], [], []
         for stride, _side, ci, ri in self.levels:
             cls = outputs[ci][0]
@@ -98,8 +87,8 @@ class NanoDetAdapter(Adapter):
             all_scores.append(score)
             all_cls.append(classes)
         if not all_boxes:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
-        return (
+            return Decoded.empty()
+        return Decoded(
             np.concatenate(all_boxes).astype(np.float32),
             np.concatenate(all_scores).astype(np.float32),
             np.concatenate(all_cls).astype(np.int32),
