@@ -56,13 +56,17 @@ class MqttConfig(_Section):
         default="parkguard-center",
         description="must be unique per center replica; the broker keeps the session under it",
     )
-    shared_group: str = Field(default="center", description="$share group that replicas split the load in")
+    shared_group: str | None = Field(
+        default="center",
+        description="$share group that replicas split the load in; null for a broker without shared "
+        "subscriptions (one replica only)",
+    )
     keepalive: int = Field(default=30, ge=5, le=3600)
 
     @field_validator("shared_group")
     @classmethod
-    def _segment(cls, value: str) -> str:
-        if not valid_segment(value):
+    def _segment(cls, value: str | None) -> str | None:
+        if value is not None and not valid_segment(value):
             raise ValueError("use letters, digits, '_', '-', '.' only")
         return value
 

@@ -40,13 +40,15 @@ _MODELS: dict[TopicKind, type[BaseModel]] = {
 AlertListener = Callable[[dict[str, Any]], None]
 
 
-def subscriptions(shared_group: str) -> list[tuple[str, int]]:
+def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
     """Events and heartbeats through a shared subscription (replicas split them); node status
     without one, because brokers do not send retained messages to shared subscriptions and
-    every replica should know each node's last birth/death."""
+    every replica should know each node's last birth/death. No group: plain subscriptions
+    (a broker without ``$share``, such as the demo's amqtt)."""
+    share = f"$share/{shared_group}/" if shared_group else ""
     return [
-        (f"$share/{shared_group}/{subscription(TopicKind.EVENT)}", 1),
-        (f"$share/{shared_group}/{subscription(TopicKind.HEARTBEAT)}", 1),
+        (f"{share}{subscription(TopicKind.EVENT)}", 1),
+        (f"{share}{subscription(TopicKind.HEARTBEAT)}", 1),
         (subscription(TopicKind.STATUS), 1),
     ]
 
