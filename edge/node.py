@@ -154,6 +154,7 @@ class EdgeNode:
                     fps_out=round(cam.hb_analysed / elapsed, 2),
                     infer_ms=round(cam.hb_infer_ms / cam.hb_analysed, 2) if cam.hb_analysed else 0.0,
                     dropped_frames=cam.stream.skipped + cam.stream.decode_errors,
+                    reconnects=cam.stream.reconnects,
                     last_frame_ms=cam.stream.last_frame_ms,
                     error=cam.stream.error,
                 )

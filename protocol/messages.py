@@ -160,6 +160,7 @@ class CameraHealth(_Msg):
     fps_out: float = Field(ge=0, le=1000)
     infer_ms: float = Field(ge=0, le=600_000)
     dropped_frames: int = Field(ge=0)
+    reconnects: int = Field(default=0, ge=0, description="reopen attempts since the node started")
     last_frame_ms: EpochMs | None = None
     error: Annotated[str, StringConstraints(max_length=512)] | None = None
 
