@@ -204,6 +204,8 @@ class EdgeConfig(_Cfg):
     analysis_fps: float = Field(default=5.0, gt=0, le=60)
     heartbeat_s: float = Field(default=10.0, ge=1, le=3600)
     evidence_dir: Path = Path("../var/edge-evidence")
+    state_dir: Path = Field(default=Path("../var/edge-state"), description="the outbox and other node state")
+    outbox_max_rows: int = Field(default=100_000, ge=100, le=100_000_000)
     stream: StreamOptions = Field(default_factory=StreamOptions)
     cameras: list[CameraConfig] = Field(min_length=1)
 
@@ -289,6 +291,7 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     base = path.resolve().parent
     cfg.models.manifest = _resolve(base, cfg.models.manifest)
     cfg.evidence_dir = _resolve(base, cfg.evidence_dir)
+    cfg.state_dir = _resolve(base, cfg.state_dir)
     for cam in cfg.cameras:
         if "://" not in cam.url:
             cam.url = str(_resolve(base, Path(cam.url)))

@@ -12,8 +12,9 @@ from edge.config import CameraConfig, EdgeConfig
 from edge.detector import Detector
 from edge.evidence import EvidenceStore
 from edge.manifest import load_manifest
+from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
-from edge.publisher import Publisher
+from edge.publisher import SEVERITY_RANK, Publisher
 from edge.stream import CameraStream
 from protocol import CameraHealth, Heartbeat, TopicKind, now_ms
 
@@ -63,8 +64,14 @@ class EdgeNode:
             self.cameras.append(
                 CameraRuntime(cam, stream, pipeline, 1.0 / (cam.analysis_fps or cfg.analysis_fps))
             )
+        self.outbox = Outbox(cfg.state_dir / "outbox.sqlite", cfg.outbox_max_rows)
         self.publisher = Publisher(
-            cfg.mqtt, cfg.site, cfg.node, f"parkguard-edge/{__version__}", [c.cfg.id for c in self.cameras]
+            cfg.mqtt,
+            cfg.site,
+            cfg.node,
+            f"parkguard-edge/{__version__}",
+            [c.cfg.id for c in self.cameras],
+            self.outbox,
         )
         self._stop = threading.Event()
         self.started = time.monotonic()
@@ -117,12 +124,13 @@ class EdgeNode:
             cam.infer_ms_total += self.detector.last_infer_ms
             cam.hb_infer_ms += self.detector.last_infer_ms
             for event in cam.pipeline.process(frame, pkt.ts_ms, dets):
-                self.publisher.publish(TopicKind.EVENT, event)
+                self.publisher.send(TopicKind.EVENT, event, rank=SEVERITY_RANK[event.severity])
                 self.events_published += 1
                 log.info(
-                    "event %s %s camera=%s rule=%s count=%d",
+                    "event %s %s seq=%d camera=%s rule=%s count=%d",
                     event.phase.value,
                     event.event_id,
+                    event.seq,
                     event.camera,
                     event.rule_id,
                     event.count,
@@ -169,5 +177,7 @@ class EdgeNode:
             ts_ms=now_ms(),
             uptime_s=round(time.monotonic() - self.started, 1),
             cameras=self.health(),
+            outbox_depth=self.outbox.depth,
+            outbox_dropped=self.outbox.dropped,
         )
-        self.publisher.publish(TopicKind.HEARTBEAT, hb)
+        self.publisher.send_now(TopicKind.HEARTBEAT, hb)

@@ -1,7 +1,14 @@
-"""MQTT publishing with paho-mqtt 2: QoS 1 events, retained birth/death status, heartbeats.
+"""MQTT publishing with paho-mqtt 2, behind the on-disk outbox.
 
-The durable on-disk outbox comes in front of this (see the messaging issue); here paho's own
-queue holds QoS 1 messages while the broker is away, and the client reconnects by itself.
+Events are written to the :class:`~edge.outbox.Outbox` first; a pump thread hands them to
+paho in id order, at most ``window`` in flight, and deletes each row when its PUBACK arrives.
+While the broker is away nothing new is handed over (paho resends what it already holds
+after the reconnect); after a crash or power loss everything still in the outbox is sent
+again on start. The center is idempotent on (event id, seq), so a resend changes nothing.
+
+Node status: retained ``online`` at each connect, the last will ``offline``, a clean
+``stopped`` at shutdown. Heartbeats go out directly at QoS 0 while connected: a stale
+heartbeat replayed hours later would tell nothing true.
 """
 
 from __future__ import annotations
@@ -15,20 +22,41 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
 from edge.config import MqttConfig
-from protocol import NodeState, NodeStatus, Topic, TopicKind, now_ms
+from edge.outbox import Outbox
+from protocol import NodeState, NodeStatus, Severity, Topic, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.mqtt")
 
+SEVERITY_RANK = {Severity.GENERAL: 0, Severity.SIGNIFICANT: 1, Severity.MAJOR: 2}
+
 
 class Publisher:
-    def __init__(self, cfg: MqttConfig, site: str, node: str, software: str, cameras: list[str]) -> None:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        site: str,
+        node: str,
+        software: str,
+        cameras: list[str],
+        outbox: Outbox,
+        window: int = 100,
+    ) -> None:
         self.cfg = cfg
         self.site = site
         self.node = node
         self.software = software
         self.cameras = cameras
+        self.outbox = outbox
+        self.window = window
         self.connected = threading.Event()
         self.published = 0
+        self.acked = 0
+        self._cond = threading.Condition()
+        self._inflight: dict[int, int] = {}  # paho mid → outbox row id
+        self._acked: list[int] = []
+        self._last_handed = 0
+        self._running = False
+        self._pump: threading.Thread | None = None
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"parkguard-edge-{site}-{node}",
@@ -36,10 +64,9 @@ class Publisher:
             clean_session=False,
         )
         if cfg.username:
-            password = os.environ.get(cfg.password_env or "", None) if cfg.password_env else None
+            password = os.environ.get(cfg.password_env) if cfg.password_env else None
             self.client.username_pw_set(cfg.username, password)
-        self.client.max_queued_messages_set(0)  # unbounded in memory until the outbox lands
-        self.client.max_inflight_messages_set(100)
+        self.client.max_inflight_messages_set(window)
         self.client.reconnect_delay_set(1, 30)
         self.client.will_set(
             self.topic(TopicKind.STATUS),
@@ -49,6 +76,7 @@ class Publisher:
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
 
     def topic(self, kind: TopicKind) -> str:
         return Topic.of(self.site, self.node, kind)
@@ -63,40 +91,124 @@ class Publisher:
             cameras=self.cameras,
         )
 
+    # -- paho callbacks (network thread) -----------------------------------------------------
     def _on_connect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         if getattr(reason, "is_failure", False):
             log.error("MQTT connect refused by %s:%s: %s", self.cfg.host, self.cfg.port, reason)
             return
-        log.info("MQTT connected to %s:%s", self.cfg.host, self.cfg.port)
-        self.connected.set()
+        log.info("MQTT connected to %s:%s (outbox depth %d)", self.cfg.host, self.cfg.port, self.outbox.depth)
         client.publish(
             self.topic(TopicKind.STATUS), self._status(NodeState.ONLINE).model_dump_json(), qos=1, retain=True
         )
+        with self._cond:
+            self.connected.set()
+            self._cond.notify_all()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         if self.connected.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
+            log.warning("MQTT disconnected (%s); reconnecting, events wait in the outbox", reason)
         self.connected.clear()
 
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: object, props: object
+    ) -> None:
+        with self._cond:
+            row = self._inflight.pop(mid, None)
+            if row is not None:
+                self._acked.append(row)
+                self._cond.notify_all()
+
+    # -- pump --------------------------------------------------------------------------------
+    def _run_pump(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: (
+                        not self._running
+                        or self._acked
+                        or (self.connected.is_set() and len(self._inflight) < self.window and self._has_new())
+                    ),
+                    timeout=1.0,
+                )
+                acked, self._acked = self._acked, []
+                room = self.window - len(self._inflight) if self.connected.is_set() else 0
+                running = self._running
+            if acked:
+                self.outbox.ack(acked)
+                self.acked += len(acked)
+            if not running:
+                return
+            if room > 0:
+                self._hand_over(room)
+
+    def _has_new(self) -> bool:
+        return self._newest > self._last_handed
+
+    def _hand_over(self, room: int) -> None:
+        for row in self.outbox.pending(self._last_handed, room):
+            with self._cond:
+                if not self.connected.is_set():
+                    return
+                info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+                    log.error("MQTT publish of outbox row %d failed: rc=%s", row.id, info.rc)
+                    return
+                if row.qos > 0:
+                    self._inflight[info.mid] = row.id
+                else:
+                    self._acked.append(row.id)
+                self._last_handed = row.id
+                self.published += 1
+
+    # -- API ---------------------------------------------------------------------------------
     def start(self) -> None:
+        self._newest = self._last_handed = 0
+        pending = self.outbox.pending(0, 1)
+        if pending:
+            log.info("outbox holds %d message(s) from before; replaying them in order", self.outbox.depth)
+            self._newest = 1 << 62  # unknown: let the pump look
+        self._running = True
+        self._pump = threading.Thread(target=self._run_pump, name="mqtt-pump", daemon=True)
+        self._pump.start()
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
         self.client.loop_start()
 
-    def publish(self, kind: TopicKind, message: BaseModel, retain: bool = False) -> None:
-        info = self.client.publish(
-            self.topic(kind), message.model_dump_json(), qos=self.cfg.qos, retain=retain
+    def send(self, kind: TopicKind, message: BaseModel, rank: int = 0, retain: bool = False) -> None:
+        """Store the message durably, then let the pump deliver it."""
+        row = self.outbox.put(
+            self.topic(kind), message.model_dump_json().encode(), self.cfg.qos, retain, rank
         )
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.error("MQTT publish to %s failed: rc=%s", self.topic(kind), info.rc)
-        self.published += 1
+        with self._cond:
+            self._newest = row
+            self._cond.notify_all()
 
-    def stop(self) -> None:
-        """Clean shutdown: retained ``stopped`` status, then disconnect (no last will)."""
+    def send_now(self, kind: TopicKind, message: BaseModel) -> bool:
+        """Fire-and-forget at QoS 0 while connected (heartbeats); False when not sent."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(self.topic(kind), message.model_dump_json(), qos=0)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything handed over is acknowledged and the outbox is empty."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                if not self._inflight and not self._acked and self.outbox.depth == 0:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, drain_s: float = 3.0) -> None:
+        """Clean shutdown: deliver what can be delivered, retained ``stopped``, disconnect (no will)."""
         if self.connected.is_set():
+            self.drain(drain_s)
             info = self.client.publish(
                 self.topic(TopicKind.STATUS),
                 self._status(NodeState.STOPPED).model_dump_json(),
@@ -105,5 +217,11 @@ class Publisher:
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=3)
+        with self._cond:
+            self._running = False
+            self._cond.notify_all()
+        if self._pump:
+            self._pump.join(5)
         self.client.disconnect()
         self.client.loop_stop()
+        self.outbox.close()

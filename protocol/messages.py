@@ -172,3 +172,5 @@ class Heartbeat(_Msg):
     ts_ms: EpochMs
     uptime_s: float = Field(ge=0)
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=256)
+    outbox_depth: int = Field(default=0, ge=0, description="messages waiting on disk for the broker")
+    outbox_dropped: int = Field(default=0, ge=0, description="messages evicted from a full outbox, ever")

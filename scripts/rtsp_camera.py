@@ -59,6 +59,7 @@ except (ImportError, ValueError) as exc:  # pragma: no cover - depends on the sy
     sys.exit(2)
 
 PR_SET_PDEATHSIG = 1
+PR_GET_DUMPABLE = 3
 FEEDER_GRACE_S = 3.0
 PREPARE_TIMEOUT_S = 15.0
 
@@ -74,10 +75,18 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# prctl resolved (and called once) now, before GStreamer starts threads: the feeders' preexec
+# hook runs between fork and exec, where a dlopen/dlsym could meet ld.so's lock held by a
+# thread that no longer exists in the child ("Inconsistency detected by ld.so").
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_prctl.restype = ctypes.c_int
+_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _die_with_parent() -> None:
     """preexec_fn for the feeders: SIGKILL them if this process dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 @dataclass
@@ -153,6 +162,7 @@ class Camera:
                 preexec_fn=_die_with_parent,
             )
             log(f"{mount.path} <- {mount.clip} (udp {mount.udp_port}, ffmpeg pid {mount.feeder.pid})")
+        for mount in self.mounts:  # after all forks: preparing starts threads
             self.preprepare(mount)
         GLib.timeout_add(int(PREPARE_TIMEOUT_S * 1000), self.on_prepare_timeout)
 

@@ -2,25 +2,11 @@
 
 Each module starts one kind of real process (or finds a running service) and hands back a
 small object with its address; ``tests/conftest.py`` turns them into pytest fixtures.
+
+- ``ports``: ``free_port()``
+- ``procs``: ``ManagedProcess`` (log file, readiness, process-group stop/kill9)
+- ``mosquitto``: ``MosquittoBroker`` (private broker; stop/start on the same port)
+- ``rtsp``: ``RtspCameraServer`` (``scripts/rtsp_camera.py``), ``read_frames``
+- ``postgres``: ``provide_postgres()``, ``PrivatePostgres``
+- ``tools``: ``require_binary()`` naming the Debian package
 """
-
-from .mosquitto import MosquittoBroker
-from .ports import free_port
-from .postgres import PostgresUnavailable, provide_postgres
-from .procs import ManagedProcess, ProcessDied, ProcessError, ReadyTimeout
-from .rtsp import RtspCameraServer
-from .tools import MissingTool, require_binary
-
-__all__ = [
-    "ManagedProcess",
-    "MissingTool",
-    "MosquittoBroker",
-    "PostgresUnavailable",
-    "ProcessDied",
-    "ProcessError",
-    "ReadyTimeout",
-    "RtspCameraServer",
-    "free_port",
-    "provide_postgres",
-    "require_binary",
-]

@@ -114,9 +114,13 @@ def _local_server(errors: list[str]) -> PostgresHandle | None:
             errors.append(f"{LOCAL_HOST}:{LOCAL_PORT} as {user}: {str(exc).strip().splitlines()[0]}")
             continue
         name = f"{DB_PREFIX}{int(time.time())}_{os.getpid()}_{secrets.token_hex(3)}"
-        with conn:
-            _drop_stale_databases(conn, LOCAL_HOST, LOCAL_PORT, user)
-            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with conn:
+                _drop_stale_databases(conn, LOCAL_HOST, LOCAL_PORT, user)
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.Error as exc:
+            errors.append(f"{LOCAL_HOST}:{LOCAL_PORT} as {user}: cannot create a database: {exc}")
+            continue
         return PostgresHandle(
             url=f"postgresql+psycopg://{user}@{LOCAL_HOST}:{LOCAL_PORT}/{name}",
             source="local-server",
@@ -262,7 +266,10 @@ def provide_postgres() -> Iterator[PostgresHandle]:
         yield PostgresHandle(url=sqlalchemy_url(env_url), source="env", description=f"{ENV_URL}")
         return
     errors: list[str] = []
-    handle = _local_server(errors) or _private_instance(errors)
+    try:
+        handle = _local_server(errors) or _private_instance(errors)
+    except PostgresUnavailable as exc:
+        raise PostgresUnavailable("; ".join([*errors, str(exc)])) from None
     if handle is None:
         raise PostgresUnavailable(
             "no PostgreSQL for the tests: "

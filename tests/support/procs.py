@@ -34,6 +34,7 @@ from typing import IO, Literal, Self
 Stream = Literal["stdout", "stderr", "any"]
 
 _PR_SET_PDEATHSIG = 1
+_PR_GET_DUMPABLE = 3
 _POLL_S = 0.05
 _live: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 
@@ -50,11 +51,19 @@ class ReadyTimeout(ProcessError):
     """The readiness condition did not hold in time."""
 
 
+# prctl is looked up (and called once) at import: the preexec hook below runs between fork
+# and exec in a process with many threads, where a dlopen/dlsym can hit ld.so's lock held by
+# a thread that does not exist in the child ("Inconsistency detected by ld.so").
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_prctl.restype = ctypes.c_int
+_prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: SIGKILL it if the test process dies
-    # (the thread that started it, strictly: start processes from the main thread).
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Runs in the child between fork and exec: SIGKILL it if the test process dies (the
+    # thread that started it, strictly: start processes from the main thread).
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
