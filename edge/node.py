@@ -16,7 +16,7 @@ from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
 from edge.publisher import SEVERITY_RANK, Publisher
 from edge.stream import CameraStream
-from protocol import CameraHealth, Heartbeat, TopicKind, now_ms
+from protocol import AlertEvent, CameraHealth, Heartbeat, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.node")
 
@@ -107,6 +107,9 @@ class EdgeNode:
         finally:
             for cam in self.cameras:
                 cam.stream.stop(timeout=2)
+            # a clean stop ends what is open, so no event stays "in progress" for ever
+            for cam in self.cameras:
+                self._emit(cam.pipeline.finish(now_ms()))
             self.publisher.stop()
             log.info("edge node stopped; %d event message(s) published", self.events_published)
 
@@ -123,18 +126,7 @@ class EdgeNode:
             dets = self.detector.detect(frame)
             cam.infer_ms_total += self.detector.last_infer_ms
             cam.hb_infer_ms += self.detector.last_infer_ms
-            for event in cam.pipeline.process(frame, pkt.ts_ms, dets):
-                self.publisher.send(TopicKind.EVENT, event, rank=SEVERITY_RANK[event.severity])
-                self.events_published += 1
-                log.info(
-                    "event %s %s seq=%d camera=%s rule=%s count=%d",
-                    event.phase.value,
-                    event.event_id,
-                    event.seq,
-                    event.camera,
-                    event.rule_id,
-                    event.count,
-                )
+            self._emit(cam.pipeline.process(frame, pkt.ts_ms, dets))
             cam.analysed += 1
             cam.hb_analysed += 1
             cam.ages_ms.append(now_ms() - pkt.ts_ms)
@@ -144,6 +136,20 @@ class EdgeNode:
             worked = True
             now = time.monotonic()
         return worked
+
+    def _emit(self, events: list[AlertEvent]) -> None:
+        for event in events:
+            self.publisher.send(TopicKind.EVENT, event, rank=SEVERITY_RANK[event.severity])
+            self.events_published += 1
+            log.info(
+                "event %s %s seq=%d camera=%s rule=%s count=%d",
+                event.phase.value,
+                event.event_id,
+                event.seq,
+                event.camera,
+                event.rule_id,
+                event.count,
+            )
 
     def health(self) -> list[CameraHealth]:
         out = []
