@@ -101,6 +101,11 @@ class Outbox:
             self._db.execute("COMMIT")
             self._count -= deleted
 
+    def last_id(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM outbox").fetchone()
+        return int(row[0] or 0)
+
     @property
     def depth(self) -> int:
         return self._count

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
@@ -54,6 +55,7 @@ class Publisher:
         self._cond = threading.Condition()
         self._inflight: dict[int, int] = {}  # paho mid → outbox row id
         self._acked: list[int] = []
+        self._early: dict[int, float] = {}  # mids acked before they were recorded → when
         self._last_handed = 0
         self._running = False
         self._pump: threading.Thread | None = None
@@ -120,7 +122,9 @@ class Publisher:
             row = self._inflight.pop(mid, None)
             if row is not None:
                 self._acked.append(row)
-                self._cond.notify_all()
+            else:  # acked before the pump recorded it (or a status message): remember briefly
+                self._early[mid] = time.monotonic()
+            self._cond.notify_all()
 
     # -- pump --------------------------------------------------------------------------------
     def _run_pump(self) -> None:
@@ -149,28 +153,34 @@ class Publisher:
         return self._newest > self._last_handed
 
     def _hand_over(self, room: int) -> None:
+        # paho is called without our lock held: paho runs on_publish under its own lock, and
+        # holding ours across publish() would invert the lock order (a deadlock, seen).
         for row in self.outbox.pending(self._last_handed, room):
+            if not self.connected.is_set():
+                return
+            info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                log.error("MQTT publish of outbox row %d failed: rc=%s", row.id, info.rc)
+                return
             with self._cond:
-                if not self.connected.is_set():
-                    return
-                info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
-                    log.error("MQTT publish of outbox row %d failed: rc=%s", row.id, info.rc)
-                    return
-                if row.qos > 0:
-                    self._inflight[info.mid] = row.id
-                else:
+                if row.qos == 0 or self._early.pop(info.mid, None) is not None:
                     self._acked.append(row.id)
+                else:
+                    self._inflight[info.mid] = row.id
                 self._last_handed = row.id
                 self.published += 1
+                if len(self._early) > 1000 or (
+                    self._early and next(iter(self._early.values())) < time.monotonic() - 60
+                ):
+                    cutoff = time.monotonic() - 60
+                    self._early = {m: t for m, t in self._early.items() if t >= cutoff}
 
     # -- API ---------------------------------------------------------------------------------
     def start(self) -> None:
-        self._newest = self._last_handed = 0
-        pending = self.outbox.pending(0, 1)
-        if pending:
+        self._last_handed = 0
+        self._newest = self.outbox.last_id()
+        if self.outbox.depth:
             log.info("outbox holds %d message(s) from before; replaying them in order", self.outbox.depth)
-            self._newest = 1 << 62  # unknown: let the pump look
         self._running = True
         self._pump = threading.Thread(target=self._run_pump, name="mqtt-pump", daemon=True)
         self._pump.start()
@@ -195,8 +205,6 @@ class Publisher:
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything handed over is acknowledged and the outbox is empty."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._cond:
@@ -206,9 +214,17 @@ class Publisher:
         return False
 
     def stop(self, drain_s: float = 3.0) -> None:
-        """Clean shutdown: deliver what can be delivered, retained ``stopped``, disconnect (no will)."""
+        """Clean shutdown: deliver what can be delivered, retained ``stopped``, disconnect (no will).
+
+        Bounded: at most ``drain_s`` for the outbox and 2 s for the status; what is not
+        delivered by then stays in the outbox for the next start.
+        """
         if self.connected.is_set():
-            self.drain(drain_s)
+            log.info("stopping: draining the outbox (%d waiting)", self.outbox.depth)
+            if not self.drain(drain_s):
+                log.warning(
+                    "stopping: %d message(s) stay in the outbox for the next start", self.outbox.depth
+                )
             info = self.client.publish(
                 self.topic(TopicKind.STATUS),
                 self._status(NodeState.STOPPED).model_dump_json(),
@@ -216,12 +232,12 @@ class Publisher:
                 retain=True,
             )
             with contextlib.suppress(RuntimeError, ValueError):
-                info.wait_for_publish(timeout=3)
+                info.wait_for_publish(timeout=2)
         with self._cond:
             self._running = False
             self._cond.notify_all()
         if self._pump:
-            self._pump.join(5)
+            self._pump.join(2)
         self.client.disconnect()
         self.client.loop_stop()
         self.outbox.close()

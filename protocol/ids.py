@@ -17,6 +17,11 @@ def new_event_id(ts_ms: int | None = None) -> str:
     global _last_ms, _counter
     with _lock:
         ms = int(time.time() * 1000) if ts_ms is None else int(ts_ms)
+        if ts_ms is not None and ms < _last_ms:
+            # an explicit time in the past: encode it as given (no ordering promise against later ids)
+            rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+            counter = int.from_bytes(os.urandom(2), "big") & 0xFFF
+            return _pack(ms, counter, rand_b)
         if ms <= _last_ms:
             ms = _last_ms
             _counter += 1
@@ -28,6 +33,10 @@ def new_event_id(ts_ms: int | None = None) -> str:
         _last_ms = ms
         counter = _counter
     rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    return _pack(ms, counter, rand_b)
+
+
+def _pack(ms: int, counter: int, rand_b: int) -> str:
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= counter << 64

@@ -110,6 +110,12 @@ def wait_until(cond: Any, timeout: float, what: str, interval: float = 0.5) -> N
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def catch_up(center: Center, produced: dict[str, int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and center.records() != produced:
+        time.sleep(0.5)
+
+
 def assert_same(produced: dict[str, int], recorded: dict[str, int]) -> None:
     assert produced, "the edge produced no events: the test proves nothing"
     missing = {k: v for k, v in produced.items() if recorded.get(k) != v}
@@ -126,6 +132,7 @@ def test_broker_outage_30s_loses_nothing(tmp_workdir: Path, mosquitto: Any) -> N
         ready_line="running",
         ready_stream="any",
         ready_timeout=60,
+        stop_grace=30,
     )
     with center.proc, edge:
         wait_until(lambda: len(edge_messages(edge)) >= 2, 30, "first events")
@@ -139,7 +146,7 @@ def test_broker_outage_30s_loses_nothing(tmp_workdir: Path, mosquitto: Any) -> N
         time.sleep(3)
         assert edge.stop() == 0, edge.log_tail()  # a clean stop ends open events and drains
         produced = edge_messages(edge)
-        wait_until(lambda: center.records() == produced, 30, "center to catch up")
+        catch_up(center, produced)
     assert_same(produced, center.records())
 
 
@@ -152,6 +159,7 @@ def test_center_killed_mid_ingest_loses_nothing(tmp_workdir: Path, mosquitto: An
         ready_line="running",
         ready_stream="any",
         ready_timeout=60,
+        stop_grace=30,
     )
     with center.proc, edge:
         wait_until(lambda: len(center.records()) >= 1, 40, "first records")
@@ -161,7 +169,7 @@ def test_center_killed_mid_ingest_loses_nothing(tmp_workdir: Path, mosquitto: An
         time.sleep(3)
         assert edge.stop() == 0, edge.log_tail()
         produced = edge_messages(edge)
-        wait_until(lambda: center.records() == produced, 30, "center to catch up")
+        catch_up(center, produced)
     assert_same(produced, center.records())
 
 
@@ -175,6 +183,7 @@ def test_edge_killed_with_a_full_outbox_replays_once(tmp_workdir: Path, mosquitt
         ready_line="running",
         ready_stream="any",
         ready_timeout=60,
+        stop_grace=30,
     )
     with edge:
         wait_until(lambda: len(edge_messages(edge)) >= 3, 40, "events while the broker is down")

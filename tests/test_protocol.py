@@ -24,10 +24,13 @@ def test_committed_json_schema_matches_the_models(tmp_path: Path) -> None:
 
 
 def test_event_ids_are_uuid7_increasing_and_carry_their_time() -> None:
-    ids = [new_event_id(1_795_827_600_000) for _ in range(5000)]
+    ids = [new_event_id() for _ in range(5000)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert all(i[14] == "7" for i in ids)
-    assert event_id_ms(ids[0]) == 1_795_827_600_000
+    assert event_id_ms(new_event_id(1_795_827_600_000)) == 1_795_827_600_000  # a time in the past, as given
+    future = 4_102_444_800_000  # 2100-01-01
+    later = [new_event_id(future) for _ in range(100)]
+    assert later == sorted(later) and event_id_ms(later[0]) == future
 
 
 def test_topics_round_trip_and_refuse_wildcards() -> None:
