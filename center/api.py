@@ -1,212 +1,78 @@
-"""HTTP API, live WebSocket feed and the operator page of the center."""
+"""The center's ASGI app: API routers (center/routes), live WebSocket feed, web console."""
 
 from __future__ import annotations
 
 import asyncio
-import html
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from center import __version__, crud, db
+from center import __version__, db, scoring
 from center.config import CenterConfig
+from center.errors import DomainError, Invalid
 from center.ingest import Ingest
 from center.live import LiveHub
-from center.schemas import AlertOut, AlertPage, Health, NodeOut, QuarantineOut, SiteInfo
-from center.timeparse import parse_time
-from protocol import RuleType, now_ms
+from center.policy import iter_routes, missing_policies
+from center.routes import API_ROUTERS, PAGE_ROUTER
+from center.routes.feed import alerts_feed
+from center.security import LoginLimiter
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-IdQuery = Annotated[str | None, Query(min_length=1, max_length=64)]
+SNAPSHOT_INTERVAL_S = 3600
 
+DESCRIPTION = """
+ParkGuard control center of an industrial park (一中心一平台).
 
-# --- dependencies -----------------------------------------------------------------------
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def get_config(request: Request) -> CenterConfig:
-    return request.app.state.config
-
-
-ConfigDep = Annotated[CenterConfig, Depends(get_config)]
-
-
-def _query_time(name: str, value: str | None, tz: ZoneInfo) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value, tz)
-    except ValueError as exc:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", name), "msg": str(exc), "input": value}]
-        ) from None
-
-
-# --- routes -----------------------------------------------------------------------------
-
-router = APIRouter(prefix="/api")
-
-
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(request: Request) -> JSONResponse:
-    database = db.check(request.app.state.engine)
-    ingest: Ingest | None = request.app.state.ingest
-    body = Health(
-        status="ok" if database == "ok" else "degraded",
-        database=database,
-        mqtt="connected" if ingest is not None and ingest.connected else "disconnected",
-        version=__version__,
-    )
-    return JSONResponse(body.model_dump(), status_code=200 if database == "ok" else 503)
-
-
-TIME_HELP = (
-    "ISO 8601 datetime (2025-06-01T08:00:00+08:00, …Z; without an offset it is read in the "
-    "site's time zone) or epoch milliseconds"
-)
-
-
-@router.get("/alerts", response_model=AlertPage)
-def list_alerts(
-    session: SessionDep,
-    config: ConfigDep,
-    camera: IdQuery = None,
-    node: IdQuery = None,
-    rule_type: RuleType | None = None,
-    since: Annotated[
-        str | None, Query(max_length=64, description="alerts started at or after; " + TIME_HELP)
-    ] = None,
-    until: Annotated[
-        str | None, Query(max_length=64, description="alerts started before; " + TIME_HELP)
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> AlertPage:
-    """Alerts, newest first (by start time)."""
-    tz = ZoneInfo(config.timezone)
-    since_ms = _query_time("since", since, tz)
-    until_ms = _query_time("until", until, tz)
-    if since_ms is not None and until_ms is not None and until_ms < since_ms:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "until"),
-                    "msg": "until is before since",
-                    "input": until,
-                }
-            ]
-        )
-    f = crud.AlertFilter(
-        camera=camera,
-        node=node,
-        rule_type=rule_type.value if rule_type else None,
-        since_ms=since_ms,
-        until_ms=until_ms,
-    )
-    rows = crud.list_alerts(session, f, limit=limit, offset=offset)
-    return AlertPage(items=[AlertOut.of(r) for r in rows], limit=limit, offset=offset)
-
-
-@router.get(
-    "/alerts/{event_id}", response_model=AlertOut, responses={404: {"description": "unknown event id"}}
-)
-def get_alert(event_id: str, session: SessionDep) -> AlertOut:
-    row = crud.get_alert(session, event_id[:64])
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"no alert with event_id {event_id[:64]!r}")
-    return AlertOut.of(row)
-
-
-@router.get("/nodes", response_model=list[NodeOut])
-def list_nodes(session: SessionDep) -> list[NodeOut]:
-    return [NodeOut.of(r) for r in crud.list_nodes(session)]
-
-
-@router.get("/quarantine", response_model=list[QuarantineOut])
-def list_quarantine(
-    session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[QuarantineOut]:
-    """Recent messages that did not pass the contract, newest first, with the reason."""
-    return [QuarantineOut.of(r) for r in crud.list_quarantine(session, limit)]
-
-
-@router.get("/site", response_model=SiteInfo)
-def site_info(config: ConfigDep) -> SiteInfo:
-    return SiteInfo(site=config.site, site_name=config.site_name, timezone=config.timezone)
-
-
-async def alerts_feed(websocket: WebSocket) -> None:
-    """Live feed: ``{"type": "hello"}`` first, then ``{"type": "alert", "alert": {…}}`` per change."""
-    hub: LiveHub = websocket.app.state.hub
-    config: CenterConfig = websocket.app.state.config
-    await websocket.accept()
-    q = hub.subscribe()
-
-    async def pump() -> None:
-        try:
-            while True:
-                await websocket.send_text(await q.get())
-        except Exception:  # the client went away mid-send; the receive loop notices too
-            return
-
-    sender: asyncio.Task[None] | None = None
-    try:
-        await websocket.send_json(
-            {"type": "hello", "site": config.site, "site_name": config.site_name, "server_ms": now_ms()}
-        )
-        sender = asyncio.create_task(pump())
-        while True:  # clients say nothing we need; this notices when they leave
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-    except WebSocketDisconnect:
-        pass
-    finally:
-        hub.unsubscribe(q)
-        if sender is not None:
-            sender.cancel()
-
-
-# --- the page ---------------------------------------------------------------------------
-
-
-def _index_html(config: CenterConfig) -> str:
-    page = (WEB_DIR / "index.html").read_text(encoding="utf-8")
-    return page.replace("__SITE_NAME__", html.escape(config.site_name)).replace(
-        "__TIMEZONE__", html.escape(config.timezone)
-    )
-
-
-# --- the app ----------------------------------------------------------------------------
+Log in with `POST /api/auth/login`, then send `Authorization: Bearer <token>` (browsers get
+the same token as an HttpOnly cookie). What each role may call is listed in
+`center/policy.py`; an enterprise user sees only its own enterprise, an insurer only the
+enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`).
+Times are ISO 8601 (UTC) in answers, ISO 8601 or epoch ms in queries.
+"""
 
 
 def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     log.error("database error: %s", first)
     return JSONResponse({"detail": f"database unavailable: {type(exc).__name__}"}, status_code=503)
+
+
+def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, Invalid):
+        body = [{"type": "value_error", "loc": list(exc.loc), "msg": exc.msg}]
+        return JSONResponse({"detail": body}, status_code=422)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+async def _snapshot_loop(app: FastAPI, config: CenterConfig) -> None:
+    """Store today's scores every hour (the daily history)."""
+    tz = ZoneInfo(config.timezone)
+
+    def once() -> None:
+        with app.state.session_factory() as session:
+            scoring.snapshot(session, config.risk, tz)
+            session.commit()
+
+    while True:
+        await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+        try:
+            await run_in_threadpool(once)
+        except Exception:
+            log.exception("risk snapshot failed; retrying in an hour")
 
 
 def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
@@ -224,15 +90,20 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         app.state.ingest = ingest
         if start_ingest:
             ingest.start()
+        snapshots = asyncio.create_task(_snapshot_loop(app, config))
         try:
             yield
         finally:
+            snapshots.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await snapshots
             if start_ingest:
                 await run_in_threadpool(ingest.stop)
             engine.dispose()
 
     app = FastAPI(
         title=f"ParkGuard center — {config.site_name}",
+        description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
         docs_url="/api/docs",
@@ -244,14 +115,16 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.session_factory = db.make_session_factory(engine)
     app.state.hub = hub
     app.state.ingest = None
+    app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.add_exception_handler(SQLAlchemyError, _database_error)
-    app.include_router(router)
-    app.add_api_websocket_route("/ws/alerts", alerts_feed)
-    index = _index_html(config)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return HTMLResponse(index, headers={"Cache-Control": "no-cache"})
-
+    app.add_exception_handler(DomainError, _domain_error)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    app.include_router(PAGE_ROUTER)
+    app.add_api_websocket_route("/ws/alerts", alerts_feed, name="alerts_feed")
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    missing = missing_policies([r.name for r in iter_routes(app.routes) if isinstance(r, APIRoute)])
+    if missing:  # every endpoint is decided in center/policy.py, or the app does not start
+        raise RuntimeError(f"routes without an access policy in center/policy.py: {', '.join(missing)}")
     return app

@@ -61,6 +61,109 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+def _open_db(config_path: str):
+    from center import db
+
+    config = load_config(config_path)
+    engine = db.make_engine(config.database.url)
+    try:
+        db.upgrade(engine)
+    except Exception as exc:
+        engine.dispose()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _DatabaseError(f"database {db.describe(config.database.url)}: {first}") from None
+    return config, engine, db.make_session_factory(engine)
+
+
+class _DatabaseError(Exception):
+    pass
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from center.seed import seed
+
+    config, engine, factory = _open_db(args.config)
+    try:
+        with factory.begin() as session:
+            report = seed(session, config)
+    finally:
+        engine.dispose()
+    made = ", ".join(f"{n} {k}" for k, n in sorted(report.created.items())) or "nothing new (already seeded)"
+    print(f"seeded {config.site_name}: {made}")
+    if report.passwords:
+        print("demo users (passwords shown once; change them for anything but a demo):")
+        for user, role, password in report.passwords:
+            print(f"  {user:<10} {role:<11} {password}")
+    print("risk now: " + ", ".join(f"{e} {s:.1f} {lv}" for e, s, lv in report.scores))
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from center.evidence import retention
+
+    config, engine, factory = _open_db(args.config)
+    max_age = args.max_age_days if args.max_age_days is not None else config.retention.max_age_days
+    max_gb = args.max_gb if args.max_gb is not None else config.retention.max_gb
+    try:
+        with factory.begin() as session:
+            result = retention(
+                session,
+                config.evidence_dir,
+                max_age,
+                int(max_gb * 1024**3) if max_gb is not None else None,
+                dry_run=args.dry_run,
+            )
+    finally:
+        engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"evidence retention ({max_age} days, {max_gb} GB): {verb} {result['deleted_by_age']} by age and "
+        f"{result['deleted_by_quota']} by quota, {result['freed_bytes']} bytes; {result['kept']} kept"
+    )
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    import os
+
+    from pydantic import ValidationError
+
+    from center.config import format_validation_error
+    from center.errors import DomainError
+    from center.routes.users import add_user
+    from center.schemas import UserIn
+
+    password = os.environ.get(args.password_env) if args.password_env else sys.stdin.readline().rstrip("\n")
+    if not password:
+        print(f"parkguard-center: no password (set {args.password_env} or pipe it in)", file=sys.stderr)
+        return 2
+    try:
+        body = UserIn(
+            username=args.username,
+            password=password,
+            role=args.role,
+            display_name=args.display_name or "",
+            enterprise_id=args.enterprise,
+            insurer_id=args.insurer,
+            node=args.node,
+        )
+    except ValidationError as exc:
+        print(f"parkguard-center: {format_validation_error('user', exc)}", file=sys.stderr)
+        return 2
+    _config, engine, factory = _open_db(args.config)
+    try:
+        with factory.begin() as session:
+            user = add_user(session, body)
+            role = user.role
+    except DomainError as exc:
+        print(f"parkguard-center: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"user {args.username} ({role}) created")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from center.demo import main as demo_main
 
@@ -85,6 +188,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=_serve)
 
+    seed = sub.add_parser("seed", help="seed a realistic demo park (idempotent)")
+    seed.add_argument("--config", required=True, help="center config file (YAML)")
+    seed.set_defaults(func=_seed)
+
+    ret = sub.add_parser("retention", help="delete evidence past its age or over the disk quota")
+    ret.add_argument("--config", required=True, help="center config file (YAML)")
+    ret.add_argument("--max-age-days", type=int, help="override retention.max_age_days")
+    ret.add_argument("--max-gb", type=float, help="override retention.max_gb")
+    ret.add_argument("--dry-run", action="store_true", help="tell what would go, delete nothing")
+    ret.set_defaults(func=_retention)
+
+    user = sub.add_parser("user", help="manage user accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="add a user (the password from --password-env or stdin)")
+    add.add_argument("--config", required=True, help="center config file (YAML)")
+    add.add_argument("--username", required=True)
+    add.add_argument(
+        "--role", required=True, choices=["admin", "operator", "government", "enterprise", "insurer", "edge"]
+    )
+    add.add_argument("--display-name")
+    add.add_argument("--enterprise", help="enterprise id (role enterprise)")
+    add.add_argument("--insurer", help="insurer id (role insurer)")
+    add.add_argument("--node", help="edge node id (role edge)")
+    add.add_argument("--password-env", help="environment variable holding the password")
+    add.set_defaults(func=_user_add)
+
     # demo and broker parse their own options (add_help=False lets --help through to them)
     demo = sub.add_parser(
         "demo", help="run a local demo (center, broker, edge on sample footage)", add_help=False
@@ -100,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command == "serve":
+    if extra and args.command not in ("demo", "broker"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra  # demo/broker options are theirs to parse
     try:
@@ -108,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"parkguard-center: {exc}", file=sys.stderr)
         return 2
+    except _DatabaseError as exc:
+        print(f"parkguard-center: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

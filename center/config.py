@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from protocol.topics import valid_segment
 
@@ -57,9 +65,11 @@ class MqttConfig(_Section):
         description="must be unique per center replica; the broker keeps the session under it",
     )
     shared_group: str | None = Field(
-        default="center",
-        description="$share group that replicas split the load in; null for a broker without shared "
-        "subscriptions (one replica only)",
+        default=None,
+        description="$share group that several center replicas split the load in; null (the default) "
+        "for one replica. Mosquitto 2.0 does not keep shared subscriptions over a broker restart: "
+        "what is published between the restart and the replicas' re-subscribe is lost, so use it "
+        "only with a broker that persists them",
     )
     keepalive: int = Field(default=30, ge=5, le=3600)
 
@@ -81,6 +91,68 @@ class HttpConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class AuthConfig(_Section):
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="how long a login lasts")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="failed logins per user name and address before a pause"
+    )
+    login_window_s: int = Field(default=300, ge=1, le=86_400, description="the window failures count in")
+    cookie_secure: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
+
+
+class RiskLevelThresholds(_Section):
+    """Lowest score of each level; below ``yellow`` is blue (蓝)."""
+
+    red: float = Field(default=60.0, ge=0, le=100)
+    orange: float = Field(default=35.0, ge=0, le=100)
+    yellow: float = Field(default=15.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskLevelThresholds:
+        if not self.red > self.orange > self.yellow:
+            raise ValueError("thresholds must fall: red > orange > yellow")
+        return self
+
+
+class RiskConfig(_Section):
+    """Weights of the risk score (center/SCORING.md explains each)."""
+
+    window_days: int = Field(default=30, ge=1, le=365)
+    severity_weights: dict[str, float] = Field(
+        default_factory=lambda: {"general": 1.0, "significant": 3.0, "major": 10.0}
+    )
+    event_rate_weight: float = Field(
+        default=0.25, ge=0, description="points per weighted alert per 1000 camera-hours"
+    )
+    repeat_weight: float = Field(default=0.2, ge=0, description="points per repeated alert")
+    repeat_cap: float = Field(default=10.0, ge=0, description="most points repeats can give")
+    open_hazard_weights: dict[str, float] = Field(default_factory=lambda: {"general": 4.0, "major": 15.0})
+    overdue_hazard_weights: dict[str, float] = Field(default_factory=lambda: {"general": 6.0, "major": 20.0})
+    thresholds: RiskLevelThresholds = Field(default_factory=RiskLevelThresholds)
+    coefficient_min: float = Field(default=0.7, gt=0, le=1)
+    coefficient_max: float = Field(default=1.3, ge=1, le=3)
+
+    @field_validator("severity_weights")
+    @classmethod
+    def _severities(cls, value: dict[str, float]) -> dict[str, float]:
+        need = {"general", "significant", "major"}
+        if set(value) != need or any(v < 0 for v in value.values()):
+            raise ValueError("give a weight ≥ 0 for each of general, significant, major")
+        return value
+
+    @field_validator("open_hazard_weights", "overdue_hazard_weights")
+    @classmethod
+    def _levels(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != {"general", "major"} or any(v < 0 for v in value.values()):
+            raise ValueError("give a weight ≥ 0 for each of general, major")
+        return value
+
+
+class RetentionConfig(_Section):
+    max_age_days: int | None = Field(default=180, ge=1, description="delete evidence older than this")
+    max_gb: float | None = Field(default=50.0, gt=0, description="delete the oldest evidence above this")
+
+
 class CenterConfig(_Section):
     site: str = Field(description="site id, the site level of the MQTT topics")
     site_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "ParkGuard"
@@ -89,6 +161,13 @@ class CenterConfig(_Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     evidence_dir: Path = Path("var/evidence")
+    public_url: str | None = Field(
+        default=None,
+        description="the address people open the center at (for the 全安码 QR codes), e.g. https://pg.example.cn",
+    )
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("site")
     @classmethod

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from center.models import Alert, Node, Quarantine
+from center.models import Alert, Camera, Node, Quarantine
 from protocol import AlertEvent, Heartbeat, NodeStatus
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -67,6 +67,8 @@ def apply_alert(session: Session, ev: AlertEvent, now_ms: int) -> tuple[Outcome,
             received_ms=now_ms,
             updated_ms=now_ms,
         )
+        if row.enterprise is None:
+            row.enterprise = _camera_enterprise(session, ev.camera)
         session.add(row)
         session.flush()  # an IntegrityError (a racing replica) surfaces here
         return Outcome.INSERTED, row
@@ -100,8 +102,16 @@ def apply_alert(session: Session, ev: AlertEvent, now_ms: int) -> tuple[Outcome,
         row.zone = ev.zone
     if ev.enterprise is not None:
         row.enterprise = ev.enterprise
+    elif row.enterprise is None:
+        row.enterprise = _camera_enterprise(session, ev.camera)
     row.updated_ms = now_ms
     return Outcome.UPDATED, row
+
+
+def _camera_enterprise(session: Session, camera: str) -> str | None:
+    """The enterprise a registered camera belongs to (for edges that do not send it)."""
+    cam = session.get(Camera, camera)
+    return cam.enterprise_id if cam is not None else None
 
 
 def _node_row(session: Session, site: str, node: str, now_ms: int, seen_ms: int) -> Node:
@@ -162,9 +172,13 @@ class AlertFilter:
     rule_type: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    enterprise: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    scope: frozenset[str] | None = None  # enterprises the caller may see; None: all
 
 
-def _filtered(stmt: Select[tuple[Alert]], f: AlertFilter) -> Select[tuple[Alert]]:
+def _filtered(stmt: Select[Any], f: AlertFilter) -> Select[Any]:
     if f.camera is not None:
         stmt = stmt.where(Alert.camera == f.camera)
     if f.node is not None:
@@ -175,6 +189,14 @@ def _filtered(stmt: Select[tuple[Alert]], f: AlertFilter) -> Select[tuple[Alert]
         stmt = stmt.where(Alert.started_ms >= f.since_ms)
     if f.until_ms is not None:
         stmt = stmt.where(Alert.started_ms < f.until_ms)
+    if f.enterprise is not None:
+        stmt = stmt.where(Alert.enterprise == f.enterprise)
+    if f.severity is not None:
+        stmt = stmt.where(Alert.severity == f.severity)
+    if f.status is not None:
+        stmt = stmt.where(Alert.status == f.status)
+    if f.scope is not None:
+        stmt = stmt.where(Alert.enterprise.in_(sorted(f.scope)))
     return stmt
 
 
@@ -183,6 +205,10 @@ def list_alerts(session: Session, f: AlertFilter, limit: int, offset: int) -> li
     stmt = _filtered(select(Alert), f)
     stmt = stmt.order_by(Alert.started_ms.desc(), Alert.event_id.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt))
+
+
+def count_alerts(session: Session, f: AlertFilter) -> int:
+    return int(session.scalar(_filtered(select(func.count()).select_from(Alert), f)) or 0)
 
 
 def get_alert(session: Session, event_id: str) -> Alert | None:

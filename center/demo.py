@@ -116,6 +116,19 @@ class Demo:
             center_cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
         _wait("broker", lambda: _port_open(host, port), proc, log, 15)
 
+        _say("seeding the demo park (enterprises, cameras, users, 30 days of history)")
+        seeded = subprocess.run(
+            [sys.executable, "-m", "center.cli", "seed", "--config", str(center_cfg)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if seeded.returncode != 0:
+            raise RuntimeError(f"seeding failed: {seeded.stderr.strip() or seeded.stdout.strip()}")
+        for line in seeded.stdout.splitlines():
+            _say(line.strip())
+
         _say("starting the control center")
         http_host = cfg.http.host if cfg.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
         url = f"http://{http_host}:{cfg.http.port}/"
@@ -170,9 +183,12 @@ def main(ns: argparse.Namespace | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _sigterm)
+    # Ctrl-C must stop the demo even when it was started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         url = demo.start()
         _say(f"ready: open {url}  (alerts appear within seconds; Ctrl-C stops everything)")
+        _say("log in as operator / operator-demo (other demo users: README); 企业风险 is the risk map")
         _say(f"logs: {demo.logs}")
         demo.watch()
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 256 * 1024  # a legitimate message is far smaller (≤ 200 objects, ≤ 8 evidence items)
 MAX_REASON_ERRORS = 5
+BATCH_MAX = 500  # messages committed in one transaction at most
 _MODELS: dict[TopicKind, type[BaseModel]] = {
     TopicKind.EVENT: AlertEvent,
     TopicKind.STATUS: NodeStatus,
@@ -113,25 +114,55 @@ def process(
 ) -> Result:
     """Validate and store one message in one transaction. Database errors propagate."""
     try:
-        kind, msg = validate(topic, payload, site)
+        _kind, msg = validate(topic, payload, site)
     except Rejected as exc:
         return quarantine(factory, topic, payload, str(exc), received_ms)
     if msg is None:
         return Result("skipped")
     try:
         with factory.begin() as session:
-            if isinstance(msg, AlertEvent):
-                outcome, row = crud.apply_alert(session, msg, received_ms)
-                alert = AlertOut.of(row).model_dump(mode="json")
-                return Result(outcome.value, alert if outcome is not crud.Outcome.UNCHANGED else None)
-            if isinstance(msg, NodeStatus):
-                crud.apply_status(session, msg, received_ms)
-                return Result("status")
-            assert isinstance(msg, Heartbeat), kind
-            crud.apply_heartbeat(session, msg, received_ms)
-            return Result("heartbeat")
+            return _apply(session, msg, received_ms)
     except crud.Conflict as exc:
         return quarantine(factory, topic, payload, str(exc), received_ms)
+
+
+def _apply(session: Session, msg: BaseModel, received_ms: int) -> Result:
+    """Apply one valid message inside the caller's transaction (raises crud.Conflict before writing)."""
+    if isinstance(msg, AlertEvent):
+        outcome, row = crud.apply_alert(session, msg, received_ms)
+        alert = AlertOut.of(row).model_dump(mode="json")
+        return Result(outcome.value, alert if outcome is not crud.Outcome.UNCHANGED else None)
+    if isinstance(msg, NodeStatus):
+        crud.apply_status(session, msg, received_ms)
+        return Result("status")
+    assert isinstance(msg, Heartbeat)
+    crud.apply_heartbeat(session, msg, received_ms)
+    return Result("heartbeat")
+
+
+def process_batch(factory: sessionmaker[Session], site: str, items: list[_Received]) -> list[Result]:
+    """Validate and store many messages in ONE transaction (the ingest's fast path).
+
+    Invalid or conflicting messages go to the quarantine in the same transaction. Database
+    errors propagate and nothing of the batch is committed; the caller then retries or
+    falls back to one message a transaction.
+    """
+    results: list[Result] = []
+    with factory.begin() as session:
+        for item in items:
+            try:
+                _kind, msg = validate(item.topic, item.payload, site)
+                if msg is None:
+                    results.append(Result("skipped"))
+                    continue
+                results.append(_apply(session, msg, item.received_ms))
+            except (Rejected, crud.Conflict) as exc:
+                crud.add_quarantine(session, item.topic, item.payload, str(exc), item.received_ms)
+                results.append(Result("quarantined", reason=str(exc)))
+    for item, result in zip(items, results, strict=True):
+        if result.outcome == "quarantined":
+            log.warning("quarantined message on %s: %s", item.topic, result.reason)
+    return results
 
 
 def quarantine(
@@ -270,17 +301,54 @@ class Ingest:
             if item is _STOP:
                 return
             assert isinstance(item, _Received)
-            result = self._store(item)
-            if result is None:
-                continue  # stopping before it was stored: not acked, the broker redelivers
-            self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
-            if item.qos > 0 and item.generation == self._generation:
-                self._client.ack(item.mid, item.qos)
-            if result.alert is not None and self.on_alert is not None:
+            batch = [item]
+            stop_after = False
+            while len(batch) < BATCH_MAX:  # whatever is already waiting joins this transaction
                 try:
-                    self.on_alert(result.alert)
-                except Exception:
-                    log.exception("live feed listener failed")
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                assert isinstance(nxt, _Received)
+                batch.append(nxt)
+            results = self._store_batch(batch)
+            if results is None:
+                continue  # stopping before it was stored: not acked, the broker redelivers
+            for done, result in zip(batch, results, strict=True):
+                self._finish(done, result)
+            if stop_after:
+                return
+
+    def _finish(self, item: _Received, result: Result | None) -> None:
+        if result is None:
+            return
+        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        if item.qos > 0 and item.generation == self._generation:
+            self._client.ack(item.mid, item.qos)  # after the commit, in arrival order
+        if result.alert is not None and self.on_alert is not None:
+            try:
+                self.on_alert(result.alert)
+            except Exception:
+                log.exception("live feed listener failed")
+
+    def _store_batch(self, batch: list[_Received]) -> list[Result | None] | None:
+        """One transaction for the batch; on a database refusal, one transaction a message."""
+        if len(batch) == 1:
+            return [self._store(batch[0])]
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                return list(process_batch(self.factory, self.site, batch))
+            except _TRANSIENT as exc:
+                log.warning("database unavailable (%s); retrying in %.1f s", _first_line(exc), delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+            except Exception as exc:  # an IntegrityError (racing replica) or a bad row: go one by one
+                log.info("batch of %d fell back to single messages: %s", len(batch), _first_line(exc))
+                return [self._store(item) for item in batch]
+        return None
 
     def _store(self, item: _Received) -> Result | None:
         """Store one message; retry while the database is unreachable, never raise."""

@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 256
 
+MessageFilter = Callable[[dict[str, Any]], bool]
+
 
 class LiveHub:
     def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
         self.queue_size = queue_size
-        self._clients: set[asyncio.Queue[str]] = set()
+        self._clients: dict[asyncio.Queue[str], MessageFilter | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dropped = 0
 
@@ -31,18 +34,21 @@ class LiveHub:
     def client_count(self) -> int:
         return len(self._clients)
 
-    def subscribe(self) -> asyncio.Queue[str]:
+    def subscribe(self, accept: MessageFilter | None = None) -> asyncio.Queue[str]:
+        """A queue of this client's messages; ``accept`` picks which ones it may get (its role)."""
         q: asyncio.Queue[str] = asyncio.Queue(maxsize=self.queue_size)
-        self._clients.add(q)
+        self._clients[q] = accept
         return q
 
     def unsubscribe(self, q: asyncio.Queue[str]) -> None:
-        self._clients.discard(q)
+        self._clients.pop(q, None)
 
     def publish(self, message: dict[str, Any]) -> None:
-        """Send to every client (call in the loop's thread)."""
+        """Send to every client whose filter accepts it (call in the loop's thread)."""
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        for q in self._clients:
+        for q, accept in self._clients.items():
+            if accept is not None and not accept(message):
+                continue
             if q.full():
                 q.get_nowait()  # drop the oldest for this slow client only
                 self.dropped += 1

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from center.models import Alert, Node, Quarantine
 
@@ -49,6 +50,13 @@ class AlertOut(BaseModel):
     received_at: str
     updated_ms: int
     updated_at: str
+    status: str = Field(
+        description="open (待处理) / acknowledged (已确认) / dismissed (误报) / escalated (已转隐患)"
+    )
+    handled_by: str | None
+    handled_at: str | None
+    dismiss_reason: str | None
+    hazard_id: int | None
 
     @classmethod
     def of(cls, row: Alert) -> AlertOut:
@@ -79,11 +87,17 @@ class AlertOut(BaseModel):
             received_at=iso_utc(row.received_ms) or "",
             updated_ms=row.updated_ms,
             updated_at=iso_utc(row.updated_ms) or "",
+            status=row.status or "open",
+            handled_by=row.handled_by,
+            handled_at=iso_utc(row.handled_ms),
+            dismiss_reason=row.dismiss_reason,
+            hazard_id=row.hazard_id,
         )
 
 
 class AlertPage(BaseModel):
     items: list[AlertOut]
+    total: int = Field(description="how many match the filters, over all pages")
     limit: int
     offset: int
 
@@ -99,6 +113,7 @@ class NodeOut(BaseModel):
     cameras: list[str]
     config_version: int | None
     heartbeat: dict[str, Any] | None
+    name: str = ""
 
     @classmethod
     def of(cls, row: Node) -> NodeOut:
@@ -113,6 +128,7 @@ class NodeOut(BaseModel):
             cameras=list(row.cameras),
             config_version=row.config_version,
             heartbeat=row.heartbeat,
+            name=row.name or "",
         )
 
 
@@ -157,3 +173,592 @@ class SiteInfo(BaseModel):
     site: str
     site_name: str
     timezone: str
+
+
+# --- the domain API ----------------------------------------------------------------------
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Text128 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=256)]
+Day = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+MapPos = Annotated[float, Field(ge=0.0, le=1.0)]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="how many match the filters, over all pages")
+    limit: int
+    offset: int
+
+
+class Industry(StrEnum):
+    METAL_NONMETAL_MINING = "metal_nonmetal_mining"  # 金属非金属矿山
+    HAZARDOUS_CHEMICALS = "hazardous_chemicals"  # 危险化学品
+    METAL_SMELTING = "metal_smelting"  # 金属冶炼
+    FIREWORKS = "fireworks"  # 烟花爆竹
+    INDUSTRY_TRADE = "industry_trade"  # 工贸
+    FURNITURE = "furniture"  # 家具制造
+    MACHINERY = "machinery"  # 机械制造
+
+
+INDUSTRY_LABELS = {
+    "metal_nonmetal_mining": "金属非金属矿山",
+    "hazardous_chemicals": "危险化学品",
+    "metal_smelting": "金属冶炼",
+    "fireworks": "烟花爆竹",
+    "industry_trade": "工贸",
+    "furniture": "家具制造",
+    "machinery": "机械制造",
+}
+
+
+class ServiceKind(StrEnum):
+    RISK_DIAGNOSIS = "risk_diagnosis"  # 风险诊断
+    TRAINING = "training"  # 安全培训
+    EMERGENCY_PLAN = "emergency_plan"  # 应急预案指导
+    DRILL = "drill"  # 应急演练
+    INSPECTION = "inspection"  # 隐患排查
+    OTHER = "other"
+
+
+SERVICE_LABELS = {
+    "risk_diagnosis": "风险诊断",
+    "training": "安全培训",
+    "emergency_plan": "应急预案指导",
+    "drill": "应急演练",
+    "inspection": "隐患排查",
+    "other": "其他服务",
+}
+
+
+def _credit_code(value: str) -> str:
+    from center.creditcode import problem
+
+    value = value.strip()
+    why = problem(value)
+    if why:
+        raise ValueError(f"not a valid 统一社会信用代码 (GB 32100-2015): {why}")
+    return value
+
+
+CreditCode = Annotated[str, AfterValidator(_credit_code), Field(min_length=18, max_length=18)]
+
+
+# auth
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"username": "operator", "password": "operator-demo"}]},
+    )
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class MeOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    enterprise_id: str | None
+    insurer_id: str | None
+    node: str | None
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="send as 'Authorization: Bearer …'; browsers also get it as a cookie")
+    expires_at: str
+    user: MeOut
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "yjmetal-safety",
+                    "password": "a-long-password",
+                    "role": "enterprise",
+                    "display_name": "毅佳安全员",
+                    "enterprise_id": "yj-metal",
+                }
+            ]
+        },
+    )
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-@]{2,64}$")]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=256)]
+    role: Literal["admin", "operator", "government", "enterprise", "insurer", "edge"]
+    display_name: Annotated[str, StringConstraints(max_length=64)] = ""
+    enterprise_id: Id | None = None
+    insurer_id: Id | None = None
+    node: Id | None = None
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+    display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+    password: Annotated[str, StringConstraints(min_length=8, max_length=256)] | None = None
+    active: bool | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    enterprise_id: str | None
+    insurer_id: str | None
+    node: str | None
+    active: bool
+    created_at: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    ts_ms: int
+    at: str
+    username: str
+    role: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    ip: str
+
+
+# registry
+
+
+class TownOut(BaseModel):
+    id: str
+    name: str
+    district: str
+
+
+class ParkOut(BaseModel):
+    id: str
+    name: str
+    town_id: str | None
+    address: str
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    phone: Annotated[str, StringConstraints(pattern=r"^[0-9+\- ]{5,20}$")]
+    title: Annotated[str, StringConstraints(max_length=32)] = ""
+
+
+ENTERPRISE_EXAMPLE = {
+    "id": "yj-metal",
+    "name": "佛山市南海毅佳金属制品有限公司",
+    "credit_code": "91440605MA4UXY127E",
+    "industry": "metal_smelting",
+    "address": "佛山市南海区狮山镇毅佳工业园A区3号",
+    "park_id": "yijia",
+    "town_id": "shishan",
+    "map_x": 0.22,
+    "map_y": 0.35,
+    "contacts": [{"name": "陈国强", "phone": "0757-8666 1234", "title": "安全主任"}],
+}
+
+
+class EnterpriseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ENTERPRISE_EXAMPLE]})
+    id: Id = Field(description="the id edge nodes send as `enterprise`")
+    name: Text128
+    credit_code: CreditCode = Field(
+        description="统一社会信用代码, 18 characters with a valid check character"
+    )
+    industry: Industry
+    address: Annotated[str, StringConstraints(max_length=256)] = ""
+    park_id: Id | None = None
+    town_id: Id | None = None
+    map_x: MapPos | None = None
+    map_y: MapPos | None = None
+    contacts: list[Contact] = Field(default_factory=list, max_length=20)
+
+
+class EnterprisePatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"address": "佛山市南海区狮山镇毅佳工业园B区1号"}]}
+    )
+    name: Text128 | None = None
+    credit_code: CreditCode | None = None
+    industry: Industry | None = None
+    address: Annotated[str, StringConstraints(max_length=256)] | None = None
+    park_id: Id | None = None
+    town_id: Id | None = None
+    map_x: MapPos | None = None
+    map_y: MapPos | None = None
+    contacts: list[Contact] | None = Field(default=None, max_length=20)
+
+
+class RiskBrief(BaseModel):
+    score: float
+    level: str = Field(description="red / orange / yellow / blue (红/橙/黄/蓝)")
+    level_label: str
+    coefficient: float = Field(description="suggested premium risk coefficient for the insurer")
+
+
+class EnterpriseOut(BaseModel):
+    id: str
+    name: str
+    credit_code: str
+    industry: str
+    industry_label: str
+    address: str
+    park_id: str | None
+    town_id: str | None
+    map_x: float | None
+    map_y: float | None
+    contacts: list[dict[str, Any]]
+    cameras: int
+    risk: RiskBrief | None
+
+
+class CameraIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "cam-yard-01",
+                    "enterprise_id": "yj-metal",
+                    "node": "edge-01",
+                    "name": "厂区主通道",
+                    "post_name": "熔铸车间出入口",
+                    "key_post": True,
+                    "map_x": 0.25,
+                    "map_y": 0.38,
+                }
+            ]
+        },
+    )
+    id: Id
+    enterprise_id: Id
+    node: Id | None = None
+    name: Annotated[str, StringConstraints(max_length=128)] = ""
+    post_name: Annotated[str, StringConstraints(max_length=128)] = ""
+    key_post: bool = False
+    map_x: MapPos | None = None
+    map_y: MapPos | None = None
+
+
+class CameraPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"key_post": True}]})
+    node: Id | None = None
+    name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    post_name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    key_post: bool | None = None
+    map_x: MapPos | None = None
+    map_y: MapPos | None = None
+
+
+class CameraOut(BaseModel):
+    id: str
+    enterprise_id: str
+    node: str | None
+    name: str
+    post_name: str
+    key_post: bool
+    map_x: float | None
+    map_y: float | None
+
+
+class InsurerOut(BaseModel):
+    id: str
+    name: str
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "enterprise_id": "yj-metal",
+                    "insurer_id": "picc",
+                    "policy_no": "PICC-AZX-2025-440605-0001",
+                    "start_date": "2025-01-01",
+                    "end_date": "2025-12-31",
+                    "premium_cny": 38600.0,
+                    "insured_headcount": 120,
+                }
+            ]
+        },
+    )
+    enterprise_id: Id
+    insurer_id: Id
+    policy_no: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-/]{4,64}$")]
+    start_date: date
+    end_date: date
+    premium_cny: float = Field(ge=0, le=1e9)
+    insured_headcount: int = Field(ge=1, le=100_000)
+
+
+class PolicyOut(BaseModel):
+    id: int
+    enterprise_id: str
+    insurer_id: str
+    insurer_name: str
+    policy_no: str
+    start_date: str
+    end_date: str
+    premium_cny: float
+    insured_headcount: int
+    in_force: bool
+
+
+class ServiceIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "risk_diagnosis",
+                    "date": "2025-06-12",
+                    "provider": "广东安评技术服务有限公司",
+                    "summary": "熔铸车间高温作业区风险诊断，提出整改建议6条",
+                }
+            ]
+        },
+    )
+    kind: ServiceKind
+    date: date
+    provider: Annotated[str, StringConstraints(max_length=128)] = ""
+    insurer_id: Id | None = None
+    summary: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class ServiceOut(BaseModel):
+    id: int
+    enterprise_id: str
+    kind: str
+    kind_label: str
+    date: str
+    provider: str
+    insurer_id: str | None
+    summary: str
+    created_by: str
+
+
+# alert workflow
+
+
+class DismissIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "误检：反光衣被识别为人员"}]}
+    )
+    reason: Reason
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"level": "general", "deadline_days": 7, "assignee": "陈国强"}]},
+    )
+    level: Literal["general", "major"] = "general"
+    deadline_days: int = Field(default=7, ge=1, le=365, description="days to rectify, from now")
+    title: Text128 | None = None
+    description: Note = ""
+    assignee: Annotated[str, StringConstraints(max_length=64)] = ""
+
+
+class PrecisionRow(BaseModel):
+    key: str = Field(description="the rule id or the camera id")
+    total: int
+    confirmed: int
+    dismissed: int
+    unreviewed: int
+    precision: float | None = Field(description="confirmed / (confirmed + dismissed); null before any review")
+
+
+class PrecisionOut(BaseModel):
+    by_rule: list[PrecisionRow]
+    by_camera: list[PrecisionRow]
+
+
+# hazards
+
+
+class HazardIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "enterprise_id": "yj-metal",
+                    "title": "熔铸车间消防通道堆放杂物",
+                    "level": "general",
+                    "deadline_days": 7,
+                    "assignee": "陈国强",
+                }
+            ]
+        },
+    )
+    enterprise_id: Id
+    title: Text128
+    description: Note = ""
+    level: Literal["general", "major"] = "general"
+    camera_id: Id | None = None
+    deadline_days: int = Field(default=7, ge=1, le=365)
+    assignee: Annotated[str, StringConstraints(max_length=64)] = ""
+    before_evidence: list[Sha256] = Field(default_factory=list, max_length=20)
+
+
+class HazardPatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"assignee": "李伟", "deadline_days": 14}]}
+    )
+    title: Text128 | None = None
+    description: Note | None = None
+    level: Literal["general", "major"] | None = None
+    assignee: Annotated[str, StringConstraints(max_length=64)] | None = None
+    deadline_days: int | None = Field(default=None, ge=1, le=365, description="new deadline, days from now")
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "已安排维修班组"}]})
+    note: Note = ""
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "照片未显示通道已清空"}]}
+    )
+    note: Reason
+
+
+class SubmitIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"rectification": "已清理通道杂物并划设禁止堆放标线", "after_evidence": ["a" * 64]}]
+        },
+    )
+    rectification: Reason = Field(description="what was done (整改措施)")
+    after_evidence: list[Sha256] = Field(
+        min_length=1, max_length=20, description="photos after (uploaded first)"
+    )
+
+
+class HazardStepOut(BaseModel):
+    at: str
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str
+
+
+class HazardOut(BaseModel):
+    id: int
+    code: str
+    enterprise_id: str
+    camera_id: str | None
+    alert_id: str | None
+    title: str
+    description: str
+    level: str
+    level_label: str
+    source: str
+    status: str
+    status_label: str
+    deadline_ms: int
+    deadline_at: str
+    overdue: bool = Field(description="open past its deadline, or closed after it")
+    assignee: str
+    before_evidence: list[str]
+    after_evidence: list[str]
+    rectification: str
+    review_note: str
+    created_by: str
+    created_at: str
+    updated_at: str
+    rectified_at: str | None
+    closed_at: str | None
+    history: list[HazardStepOut] | None = None
+
+
+class EvidenceOut(BaseModel):
+    sha256: str
+    content_type: str
+    size: int
+    stored_at: str
+    created: bool
+
+
+# risk
+
+
+class RiskTerm(BaseModel):
+    key: str
+    label: str
+    points: float
+    detail: dict[str, Any]
+
+
+class RiskOut(RiskBrief):
+    enterprise_id: str
+    as_of_ms: int
+    raw_points: float
+    inputs: dict[str, Any]
+    terms: list[RiskTerm]
+    thresholds: dict[str, float]
+    formula: str
+    window: dict[str, int]
+
+
+class RiskOverviewRow(RiskBrief):
+    enterprise_id: str
+    name: str
+    industry: str
+    industry_label: str
+    map_x: float | None
+    map_y: float | None
+
+
+class RiskDayOut(BaseModel):
+    day: str
+    score: float
+    level: str
+    coefficient: float
+    terms: dict[str, float]
+
+
+class CardOut(BaseModel):
+    """What the 全安码 page shows; more fields for callers who may see more."""
+
+    id: str
+    name: str
+    level: str
+    level_label: str
+    color: str
+    viewer: str = Field(description="anonymous, or the caller's role")
+    score: float | None = None
+    coefficient: float | None = None
+    industry_label: str | None = None
+    address: str | None = None
+    open_hazards: int | None = None
+    overdue_hazards: int | None = None
+    alerts_30d: int | None = None
+    policies: list[dict[str, Any]] | None = None
+
+
+class ReportOut(BaseModel):
+    """风险诊断报告 data (the PDF is built from the same)."""
+
+    enterprise: EnterpriseOut
+    risk: RiskOut
+    history: list[RiskDayOut]
+    hazards: dict[str, Any]
+    alerts: dict[str, Any]
+    services: list[ServiceOut]
+    policies: list[PolicyOut]
+    generated_at: str

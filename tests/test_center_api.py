@@ -21,6 +21,7 @@ from center.config import CenterConfig
 from center.live import LiveHub
 from center.models import Base
 from protocol import AlertEvent, RuleType, Severity, Topic, new_event_id
+from tests.centerkit import add_user, login
 
 SITE = "yijia"
 T0 = 1_750_000_000_000  # 2025-06-15T15:06:40Z = 23:06:40 in Asia/Shanghai
@@ -79,9 +80,11 @@ def db_url(request: pytest.FixtureRequest, tmp_workdir: Path) -> str:
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    """The app without MQTT ingest, seeded with five alerts."""
+    """The app without MQTT ingest, seeded with five alerts; logged in as an operator."""
     app = create_app(config(db_url), start_ingest=False)
     with TestClient(app) as c:
+        add_user(app.state.session_factory, "op", "operator")
+        login(c, "op")
         events = [
             alert_event(camera="cam-gate", started_ms=T0),
             alert_event(camera="cam-gate", started_ms=T0 + HOUR, rule_type="loitering", severity="major"),
@@ -111,7 +114,7 @@ def test_alerts_newest_first_with_iso_times(client: TestClient) -> None:
     assert first["ended_at"] == "2025-06-15T20:06:40.000Z"
     assert first["phase"] == "end"
     assert body["items"][-1]["ended_at"] is None
-    assert (body["limit"], body["offset"]) == (100, 0)
+    assert (body["limit"], body["offset"], body["total"]) == (100, 0, 5)
 
 
 def test_alert_filters(client: TestClient) -> None:
@@ -188,6 +191,8 @@ def test_health_without_mqtt(client: TestClient) -> None:
 def test_health_503_when_database_is_unreachable(tmp_workdir: Path) -> None:
     app = create_app(config(f"sqlite:///{tmp_workdir / 'center.db'}"), start_ingest=False)
     with TestClient(app) as c:
+        add_user(app.state.session_factory, "op", "operator")
+        login(c, "op")
         (tmp_workdir / "center.db").unlink()  # SQLite would open a new, empty file: make it unopenable
         (tmp_workdir / "center.db").mkdir()
         app.state.engine.dispose()
@@ -236,6 +241,8 @@ def live_client(db_url: str, mosquitto: Any) -> Iterator[TestClient]:
     app = create_app(config(db_url, mosquitto))
     with TestClient(app) as c:
         assert app.state.ingest.wait_connected(10)
+        add_user(app.state.session_factory, "op", "operator")
+        login(c, "op")
         yield c
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +37,7 @@ SCREENSHOT = Path("/tmp/center-page.png")
 
 
 MQTT_CONNECTED = r'"msg": "connected to MQTT broker'
+OPERATOR, PASSWORD = "op", "op-password-1"
 
 
 @dataclass
@@ -57,6 +60,14 @@ mqtt: {{host: {mosquitto.host}, port: {mosquitto.port}, client_id: test-web-{uui
 http: {{host: 127.0.0.1, port: {port}}}
 """,
         encoding="utf-8",
+    )
+    subprocess.run(
+        [BIN, "user", "add", "--config", config, "--username", OPERATOR, "--role", "operator"],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
     )
     proc = ManagedProcess(
         [BIN, "serve", "--config", config],
@@ -121,6 +132,16 @@ def send(client: mqtt.Client, event_id: str, phase: str = "new", seq: int = 0, *
     client.publish(topic, json.dumps(msg, ensure_ascii=False), qos=1).wait_for_publish(5)
 
 
+def log_in(page: Page, url: str) -> None:
+    """Open the console: it sends us to the login page first."""
+    page.goto(url)
+    expect(page).to_have_url(f"{url}/login?next=/")
+    page.fill("#username", OPERATOR)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    expect(page).to_have_url(f"{url}/")
+
+
 def row(page: Page, event_id: str) -> Any:
     return page.locator(f'tr[data-event-id="{event_id}"]')
 
@@ -152,7 +173,7 @@ def test_alert_appears_live_in_the_table(center: Center, publisher: mqtt.Client,
     )
     time.sleep(0.5)
 
-    page.goto(center.url)
+    log_in(page, center.url)
     expect(page).to_have_title("ParkGuard 园区安全监测平台 — 毅佳工业园")
     expect(page.locator("#conn")).to_have_text("实时连接")
     expect(row(page, earlier)).to_contain_text("超员")  # from the initial /api/alerts list
@@ -167,7 +188,11 @@ def test_alert_appears_live_in_the_table(center: Center, publisher: mqtt.Client,
     expect(live).to_contain_text("重大")
     expect(live).to_contain_text("进行中")
     expect(page.locator("#alert-rows tr").first).to_have_attribute("data-event-id", eid)  # newest on top
-    started = httpx.get(f"{center.url}/api/alerts/{eid}").json()["started_ms"]
+    token = httpx.post(
+        f"{center.url}/api/auth/login", json={"username": OPERATOR, "password": PASSWORD}
+    ).json()
+    auth = {"Authorization": f"Bearer {token['token']}"}
+    started = httpx.get(f"{center.url}/api/alerts/{eid}", headers=auth).json()["started_ms"]
     shown = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(started / 1000 + 8 * 3600))  # Asia/Shanghai
     expect(live.locator("td.time")).to_have_text(shown)
 
@@ -182,7 +207,7 @@ def test_alert_appears_live_in_the_table(center: Center, publisher: mqtt.Client,
 
 
 def test_page_reconnects_when_the_center_restarts(center: Center, publisher: mqtt.Client, page: Page) -> None:
-    page.goto(center.url)
+    log_in(page, center.url)
     expect(page.locator("#conn")).to_have_text("实时连接")
     center.proc.stop()
     expect(page.locator("#conn")).to_have_text("已断开")
@@ -192,3 +217,31 @@ def test_page_reconnects_when_the_center_restarts(center: Center, publisher: mqt
     send(publisher, eid, rule_type="smoking", rule_name="", severity="general")
     expect(row(page, eid)).to_contain_text("吸烟")
     expect(row(page, eid)).to_contain_text("一般")
+
+
+def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page: Page) -> None:
+    seeded = subprocess.run(
+        [BIN, "seed", "--config", tmp_workdir / "center.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    log_in(page, center.url)
+    page.click("text=企业风险")
+    expect(page).to_have_url(f"{center.url}/risk")
+    rows = page.locator("#enterprise-rows tr")
+    expect(rows).to_have_count(8)
+    expect(page.locator('#enterprise-rows tr[data-enterprise-id="yj-metal"] .level')).to_have_text("红")
+    levels = {rows.nth(i).get_attribute("data-level") for i in range(8)}
+    assert len(levels) >= 3, levels
+    expect(page.locator("#map circle")).to_have_count(8)
+    page.screenshot(path="/tmp/center-risk.png", full_page=True)
+    # the 全安码 page: a visitor who is not logged in sees the name and the colour only
+    anon = page.context.browser.new_context(locale="zh-CN").new_page()  # type: ignore[union-attr]
+    anon.goto(f"{center.url}/e/yj-metal")
+    expect(anon.locator("#name")).to_have_text("佛山市南海毅佳金属制品有限公司")
+    expect(anon.locator("#code")).to_have_attribute("data-level", "red")
+    expect(anon.locator("#details")).to_be_hidden()
+    anon.context.close()
+    page.goto(f"{center.url}/e/yj-metal")  # the operator sees the score and the QR code
+    expect(page.locator("#details")).to_contain_text("风险分")
+    expect(page.locator("#code img")).to_be_visible()
+    page.screenshot(path="/tmp/center-card.png", full_page=True)

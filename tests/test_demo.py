@@ -56,10 +56,18 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
         stop_signal=signal.SIGINT,
     )
     with demo:
+        base = f"http://127.0.0.1:{http_port}"
+        login = {"username": "operator", "password": "operator-demo"}  # a seeded demo user (README)
+        auth = {"Authorization": "Bearer " + httpx.post(f"{base}/api/auth/login", json=login).json()["token"]}
+        # the seeded park: enterprises with scores in every colour
+        levels = {r["level"] for r in httpx.get(f"{base}/api/risk", headers=auth, timeout=10).json()}
+        assert len(levels) >= 3, levels
         deadline = time.monotonic() + 45  # someone is in the junction zone 1 s into the clip
         items: list[dict] = []
+        since = {"since": str(int(time.time() * 1000) - 120_000), "camera": "cam-yard-01"}
         while time.monotonic() < deadline and not items:
-            items = httpx.get(f"http://127.0.0.1:{http_port}/api/alerts", timeout=5).json()["items"]
+            items = httpx.get(f"{base}/api/alerts", params=since, headers=auth, timeout=5).json()["items"]
+            items = [a for a in items if a["rule_id"] == "junction-intrusion"]
             time.sleep(0.5)
         assert items, demo.log_tail()
         assert items[0]["rule_id"] == "junction-intrusion" and items[0]["camera"] == "cam-yard-01"

@@ -7,7 +7,9 @@ sample clip as an endless camera, ``parkguard-center serve`` and ``parkguard-edg
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -100,17 +102,36 @@ cameras:
     return path
 
 
+def add_operator(config: Path) -> None:
+    """The API wants a login: an operator account made with the CLI."""
+    subprocess.run(
+        [
+            BIN / "parkguard-center",
+            "user",
+            "add",
+            "--config",
+            config,
+            "--username",
+            "op",
+            "--role",
+            "operator",
+        ],
+        input="op-password-1\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
+    )
+
+
 def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any, sample_clip: Path) -> None:
     cams = rtsp_server({"cam1": sample_clip})
     http_port = free_port()
     base = f"http://127.0.0.1:{http_port}"
+    center_config = write_center_config(tmp_workdir, mosquitto.port, http_port)
+    add_operator(center_config)
     center = ManagedProcess(
-        [
-            BIN / "parkguard-center",
-            "serve",
-            "--config",
-            write_center_config(tmp_workdir, mosquitto.port, http_port),
-        ],
+        [BIN / "parkguard-center", "serve", "--config", center_config],
         name="center",
         log_dir=tmp_workdir,
         ready_url=f"{base}/api/health",
@@ -130,7 +151,10 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
         ready_timeout=60,
     )
     with center:
-        feed = FeedListener(f"ws://127.0.0.1:{http_port}/ws/alerts")
+        login = {"username": "op", "password": "op-password-1"}
+        token = httpx.post(f"{base}/api/auth/login", json=login, timeout=5).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        feed = FeedListener(f"ws://127.0.0.1:{http_port}/ws/alerts?token={token}")
         feed.start()
         assert feed.connected.wait(10), "WebSocket feed did not open"
         with edge:
@@ -138,9 +162,9 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
             deadline = time.monotonic() + 60
             alerts: list[dict[str, Any]] = []
             while time.monotonic() < deadline and not alerts:
-                alerts = httpx.get(f"{base}/api/alerts", params={"camera": "cam-e2e"}, timeout=5).json()[
-                    "items"
-                ]
+                alerts = httpx.get(
+                    f"{base}/api/alerts", params={"camera": "cam-e2e"}, headers=auth, timeout=5
+                ).json()["items"]
                 time.sleep(0.5)
             assert alerts, f"no alert reached the center in 60 s\n{edge.log_tail()}"
             alert = alerts[0]
@@ -168,7 +192,7 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
             deadline = time.monotonic() + 15
             cam: dict[str, Any] = {}
             while time.monotonic() < deadline:
-                nodes = httpx.get(f"{base}/api/nodes", timeout=5).json()
+                nodes = httpx.get(f"{base}/api/nodes", headers=auth, timeout=5).json()
                 node = next((n for n in nodes if n["node"] == "edge-e2e"), None)
                 hb = (node or {}).get("heartbeat") or {}
                 cam = next((c for c in hb.get("cameras", []) if c["camera"] == "cam-e2e"), {})
@@ -184,7 +208,7 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
         deadline = time.monotonic() + 10
         state = None
         while time.monotonic() < deadline and state != "stopped":
-            nodes = httpx.get(f"{base}/api/nodes", timeout=5).json()
+            nodes = httpx.get(f"{base}/api/nodes", headers=auth, timeout=5).json()
             state = next((n["state"] for n in nodes if n["node"] == "edge-e2e"), None)
             time.sleep(0.3)
         assert state == "stopped"

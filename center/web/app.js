@@ -18,6 +18,8 @@ const RULE_TYPES = {
   fire_smoke: "烟火",
 };
 const SEVERITIES = { general: "一般", significant: "较大", major: "重大" };
+const VERDICTS = { acknowledged: "已确认", dismissed: "误报", escalated: "已转隐患" };
+let canHandle = false; // operators and administrators act on alerts
 
 const timeFmt = new Intl.DateTimeFormat("zh-CN", {
   timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
@@ -68,13 +70,67 @@ function renderRow(a, fresh) {
   const phase = el("td", "phase-cell");
   phase.append(el("span", `phase ${ended ? "phase-ended" : "phase-active"}`, ended ? "已结束" : "进行中"));
   const node = el("td", "node", a.node);
-  tr.append(time, camera, rule, sev, count, score, dur, phase, node);
+  tr.append(time, camera, rule, sev, count, score, dur, phase, node, actions(a));
   return tr;
 }
 
-function upsert(a, live) {
+function actions(a) {
+  const td = el("td", "actions");
+  const status = a.status || "open";
+  if (status !== "open" && status !== "acknowledged") {
+    td.append(el("span", "verdict", VERDICTS[status] || status));
+    return td;
+  }
+  if (!canHandle) {
+    if (status === "acknowledged") td.append(el("span", "verdict", VERDICTS[status]));
+    return td;
+  }
+  const act = async (verb, body) => {
+    const res = await PG.api(`/api/alerts/${encodeURIComponent(a.event_id)}/${verb}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      document.getElementById("note").textContent = `操作失败: ${typeof data.detail === "string" ? data.detail : res.status}`;
+      return;
+    }
+    const row = await res.json();
+    if (verb === "escalate") {
+      a.status = "escalated";
+      a.hazard_id = row.id;
+      upsert({ ...a }, false, true);
+    } else {
+      upsert(row, false, true);
+    }
+  };
+  if (status === "open") {
+    const ack = el("button", "btn btn-ack", "确认");
+    ack.title = "Acknowledge";
+    ack.onclick = () => act("acknowledge");
+    td.append(ack);
+  } else {
+    td.append(el("span", "verdict", VERDICTS[status] + " "));
+  }
+  const dismiss = el("button", "btn btn-dismiss", "误报");
+  dismiss.title = "Dismiss as a false alarm";
+  dismiss.onclick = () => {
+    const reason = window.prompt("误报原因 (reason for the false alarm)", "");
+    if (reason && reason.trim().length >= 2) act("dismiss", { reason: reason.trim() });
+  };
+  const escalate = el("button", "btn btn-escalate", "转隐患");
+  escalate.title = "Turn into a hazard (7 days to rectify)";
+  escalate.onclick = () => {
+    if (window.confirm("转为一般隐患，整改期限7天？")) act("escalate", { level: "general", deadline_days: 7 });
+  };
+  td.append(dismiss, escalate);
+  return td;
+}
+
+function upsert(a, live, force) {
   const old = alerts.get(a.event_id);
-  if (old && old.seq > a.seq) return; // an older copy (initial list vs live feed race)
+  if (!force && old && (old.seq > a.seq || (old.seq === a.seq && old.updated_ms > a.updated_ms))) return; // older copy
   alerts.set(a.event_id, a);
   const existing = rowsEl.querySelector(`tr[data-event-id="${CSS.escape(a.event_id)}"]`);
   const row = renderRow(a, live && !old);
@@ -122,7 +178,7 @@ function setConn(state) {
 
 async function loadInitial() {
   try {
-    const res = await fetch("/api/alerts?limit=200", { cache: "no-store" });
+    const res = await PG.api("/api/alerts?limit=200");
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const page = await res.json();
     for (const a of page.items.slice().reverse()) upsert(a, false);
@@ -147,7 +203,11 @@ function connect() {
     const msg = JSON.parse(ev.data);
     if (msg.type === "alert") upsert(msg.alert, true);
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
+    if (ev.code === 4401) {
+      location.replace("/login?next=/");
+      return;
+    }
     setConn("down");
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 10000);
@@ -163,4 +223,7 @@ tick();
 setInterval(tick, 1000);
 setInterval(refreshStats, 60000);
 refreshStats();
-connect();
+PG.me()
+  .then((me) => { canHandle = me.role === "admin" || me.role === "operator"; })
+  .catch(() => {})
+  .finally(connect);

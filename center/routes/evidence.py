@@ -1,0 +1,117 @@
+"""Evidence files: edge nodes upload snapshots and clips, people upload rectification photos;
+every read is written to the audit log. Insurers never get here (see center/policy.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from center import evidence
+from center.errors import Invalid, NotFound
+from center.models import Alert, EvidenceFile, Hazard
+from center.policy import Principal, audit
+from center.routes.deps import NOT_FOUND, ConfigDep, CurrentUser, SessionDep, make_router
+from center.schemas import EvidenceOut, iso_utc
+
+router = make_router("evidence")
+
+ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lowercase hex")]
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _referenced_by(session: Session, sha: str, enterprise_id: str) -> bool:
+    """Is the file evidence of an alert or a hazard of this enterprise?"""
+    alert = session.scalar(
+        select(Alert.event_id)
+        .where(Alert.enterprise == enterprise_id, cast(Alert.evidence, String).contains(sha))
+        .limit(1)
+    )
+    if alert is not None:
+        return True
+    hazard = session.scalar(
+        select(Hazard.id)
+        .where(
+            Hazard.enterprise_id == enterprise_id,
+            cast(Hazard.before_evidence, String).contains(sha)
+            | cast(Hazard.after_evidence, String).contains(sha),
+        )
+        .limit(1)
+    )
+    return hazard is not None
+
+
+def _may_read(session: Session, user: Principal, config: ConfigDep, row: EvidenceFile) -> bool:
+    if user.sees_all:
+        return True
+    if row.uploaded_by == user.username:
+        return True
+    scope = user.enterprise_scope(session, config.timezone) or set()
+    return any(_referenced_by(session, row.sha256, e) for e in scope)
+
+
+@router.put(
+    "/evidence/{sha256}",
+    response_model=EvidenceOut,
+    responses={
+        201: {"model": EvidenceOut, "description": "stored"},
+        422: {"description": "hash or type wrong"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": BINARY, "image/png": BINARY, "video/mp4": BINARY},
+        }
+    },
+)
+async def upload_evidence(
+    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser
+) -> EvidenceOut:
+    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = int(request.headers.get("content-length") or 0)
+    if length > evidence.MAX_UPLOAD_BYTES:
+        raise Invalid(("header", "content-length"), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+    data = await request.body()
+    if len(data) > evidence.MAX_UPLOAD_BYTES:
+        raise Invalid(("body",), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+
+    def save() -> EvidenceOut:
+        with request.app.state.session_factory() as session:
+            row, created = evidence.store(
+                session, config.evidence_dir, sha256, content_type, data, user.username
+            )
+            if created:
+                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
+            session.commit()
+            return EvidenceOut(
+                sha256=row.sha256,
+                content_type=row.content_type,
+                size=row.size,
+                stored_at=iso_utc(row.stored_ms) or "",
+                created=created,
+            )
+
+    return await run_in_threadpool(save)
+
+
+@router.get(
+    "/evidence/{sha256}",
+    response_class=FileResponse,
+    responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
+)
+def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: CurrentUser) -> FileResponse:
+    """The file itself; the read is written to the audit log."""
+    row = session.get(EvidenceFile, sha256)
+    if row is None or not _may_read(session, user, config, row):
+        raise NotFound(f"no evidence file {sha256}")
+    path = evidence.path_of(config.evidence_dir, row.sha256, row.content_type)
+    if not path.is_file():
+        raise NotFound(f"evidence file {sha256} is no longer stored (retention)")
+    audit(session, user, "read_evidence", f"evidence:{sha256}")
+    session.commit()
+    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})

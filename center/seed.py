@@ -1,0 +1,556 @@
+"""``parkguard-center seed``: a realistic demo park (the pilot's shape), idempotent.
+
+Eight enterprises of 毅佳工业园 (狮山镇, 南海区) across the industries, with valid credit
+codes, their 安责险 policies with three insurers, 30 cameras at their posts on three edge
+nodes (the demo camera ``cam-yard-01`` of ``yj-metal`` on ``edge-01`` among them), a
+user for each role, 30 days of alerts with operators' verdicts, hazards at every step of
+the rectification loop, service records, and the daily risk scores those give.
+
+Running it again adds nothing twice: every row has a natural key (ids, codes, user names,
+deterministic event ids) and is only created when missing; the risk history is recomputed.
+Demo passwords are ``<user name>-demo`` (documented in the README) and are printed when
+the users are created.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from center import creditcode, crud, scoring, workflow
+from center.config import CenterConfig
+from center.models import (
+    Alert,
+    Camera,
+    Enterprise,
+    Hazard,
+    InsurancePolicy,
+    Insurer,
+    Node,
+    Park,
+    ServiceRecord,
+    Town,
+    User,
+)
+from center.security import hash_password
+from protocol import AlertEvent, now_ms
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+NAMESPACE = uuid.UUID("6f1c2d1e-59a4-4b0c-9d0e-7061726b6775")  # "parkgu(ard)"
+HISTORY_DAYS = 30
+
+TOWNS = [("shishan", "狮山镇"), ("dali", "大沥镇"), ("lishui", "里水镇")]
+PARK = ("yijia", "毅佳工业园", "shishan", "佛山市南海区狮山镇毅佳工业园")
+INSURERS = [
+    ("picc", "中国人民财产保险股份有限公司佛山市分公司"),
+    ("pingan", "中国平安财产保险股份有限公司佛山分公司"),
+    ("cpic", "中国太平洋财产保险股份有限公司佛山中心支公司"),
+]
+NODES = [("edge-01", "A区机房 (zone A)"), ("edge-02", "B区机房 (zone B)"), ("edge-03", "C区机房 (zone C)")]
+
+# rule type -> (rule id suffix, rule name, severity)
+RULES = {
+    "intrusion": ("intrusion", "禁行区闯入", "significant"),
+    "missing_ppe": ("ppe", "未佩戴安全帽", "general"),
+    "fire_smoke": ("fire", "烟火识别", "major"),
+    "smoking": ("smoking", "吸烟", "significant"),
+    "vehicle_proximity": ("forklift", "人车近距离", "significant"),
+    "post_unattended": ("post", "中控室离岗", "general"),
+    "phone_use": ("phone", "作业中使用手机", "general"),
+    "overcrowding": ("crowd", "超员", "general"),
+    "man_down": ("fall", "人员倒地", "major"),
+}
+
+
+@dataclass
+class Cam:
+    id: str
+    post: str
+    rules: list[str]
+    key_post: bool = False
+    node: str = "edge-01"
+    noisy: bool = False  # a camera with many false alarms (precision visibly low)
+
+
+@dataclass
+class Ent:
+    id: str
+    name: str
+    industry: str
+    org8: str
+    address: str
+    pos: tuple[float, float]
+    contact: tuple[str, str, str]
+    insurer: str
+    premium: float
+    headcount: int
+    alerts_per_day: float
+    cams: list[Cam] = field(default_factory=list)
+
+
+ENTERPRISES = [
+    Ent(
+        "yj-metal",
+        "佛山市南海毅佳金属制品有限公司",
+        "metal_smelting",
+        "MA4UXY12",
+        "毅佳工业园A区3号",
+        (0.22, 0.30),
+        ("陈国强", "0757-8666 1201", "安全主任"),
+        "picc",
+        38600,
+        120,
+        5.0,
+        [
+            Cam("cam-yard-01", "厂区主通道", ["intrusion", "vehicle_proximity"], True, "edge-01"),
+            Cam("cam-yj-melt", "熔铸车间炉前", ["missing_ppe", "fire_smoke"], True, "edge-01"),
+            Cam("cam-yj-press", "挤压车间", ["missing_ppe", "phone_use"], False, "edge-01", noisy=True),
+            Cam("cam-yj-store", "铝棒仓库", ["smoking", "intrusion"], False, "edge-01"),
+            Cam("cam-yj-ctrl", "配电房", ["post_unattended"], True, "edge-01"),
+        ],
+    ),
+    Ent(
+        "hx-chem",
+        "佛山市南海恒鑫化工有限公司",
+        "hazardous_chemicals",
+        "MA51HX3K",
+        "毅佳工业园A区8号",
+        (0.45, 0.22),
+        ("黄志明", "0757-8666 1388", "安全总监"),
+        "pingan",
+        52800,
+        65,
+        3.0,
+        [
+            Cam("cam-hx-tank", "储罐区", ["smoking", "fire_smoke"], True, "edge-01"),
+            Cam("cam-hx-load", "装卸车区", ["vehicle_proximity", "intrusion"], True, "edge-01"),
+            Cam("cam-hx-ctrl", "中控室", ["post_unattended", "phone_use"], True, "edge-01"),
+            Cam("cam-hx-ware", "甲类仓库", ["smoking", "intrusion"], True, "edge-01"),
+        ],
+    ),
+    Ent(
+        "lc-furniture",
+        "佛山市南海林创家具有限公司",
+        "furniture",
+        "MA4W8LC2",
+        "毅佳工业园B区2号",
+        (0.70, 0.28),
+        ("林晓燕", "0757-8666 2105", "安全员"),
+        "cpic",
+        21500,
+        180,
+        2.0,
+        [
+            Cam("cam-lc-spray", "喷漆房", ["smoking", "fire_smoke"], True, "edge-02"),
+            Cam("cam-lc-saw", "开料车间", ["missing_ppe"], False, "edge-02", noisy=True),
+            Cam("cam-lc-dust", "除尘房", ["intrusion"], True, "edge-02"),
+            Cam("cam-lc-gate", "成品仓出入口", ["vehicle_proximity"], False, "edge-02"),
+        ],
+    ),
+    Ent(
+        "dj-machinery",
+        "佛山市南海鼎匠机械设备有限公司",
+        "machinery",
+        "MA52DJ7P",
+        "毅佳工业园B区6号",
+        (0.82, 0.55),
+        ("何家俊", "0757-8666 2266", "设备安全主管"),
+        "picc",
+        18900,
+        95,
+        0.6,
+        [
+            Cam("cam-dj-crane", "行车作业区", ["intrusion", "man_down"], True, "edge-02"),
+            Cam("cam-dj-weld", "焊接工位", ["missing_ppe"], False, "edge-02"),
+            Cam("cam-dj-assy", "装配车间", ["phone_use"], False, "edge-02"),
+            Cam("cam-dj-dock", "发货区", ["vehicle_proximity"], False, "edge-02"),
+        ],
+    ),
+    Ent(
+        "ms-fireworks",
+        "佛山市南海明盛烟花爆竹贸易有限公司",
+        "fireworks",
+        "MA4XMH5N",
+        "毅佳工业园C区1号",
+        (0.18, 0.72),
+        ("梁永康", "0757-8666 3011", "仓库主管"),
+        "pingan",
+        26800,
+        22,
+        1.2,
+        [
+            Cam("cam-ms-store1", "1号成品库", ["smoking", "intrusion"], True, "edge-03"),
+            Cam("cam-ms-store2", "2号成品库", ["smoking", "intrusion"], True, "edge-03"),
+            Cam("cam-ms-gate", "库区大门", ["overcrowding"], False, "edge-03"),
+            Cam("cam-ms-duty", "值班室", ["post_unattended"], True, "edge-03"),
+        ],
+    ),
+    Ent(
+        "hf-trade",
+        "佛山市南海和丰五金塑料制品有限公司",
+        "industry_trade",
+        "MA53HF9D",
+        "毅佳工业园C区5号",
+        (0.48, 0.62),
+        ("吴丽华", "0757-8666 3520", "行政安全专员"),
+        "cpic",
+        9800,
+        60,
+        0.5,
+        [
+            Cam("cam-hf-inject", "注塑车间", ["missing_ppe"], False, "edge-03"),
+            Cam("cam-hf-punch", "冲压工位", ["missing_ppe", "phone_use"], True, "edge-03"),
+            Cam("cam-hf-ware", "原料仓", ["smoking"], False, "edge-03"),
+        ],
+    ),
+    Ent(
+        "sy-quarry",
+        "佛山市南海石岩建材有限公司",
+        "metal_nonmetal_mining",
+        "MA4YCY8E",
+        "毅佳工业园C区9号",
+        (0.32, 0.88),
+        ("冯建华", "0757-8666 3899", "矿长助理"),
+        "picc",
+        45200,
+        48,
+        1.8,
+        [
+            Cam("cam-sy-crusher", "破碎站", ["intrusion", "missing_ppe"], True, "edge-03"),
+            Cam("cam-sy-belt", "皮带廊", ["intrusion", "man_down"], True, "edge-03"),
+            Cam("cam-sy-yard", "堆场", ["vehicle_proximity"], False, "edge-03", noisy=True),
+        ],
+    ),
+    Ent(
+        "jl-alu",
+        "佛山市南海金力铝型材有限公司",
+        "metal_smelting",
+        "MA51JL4T",
+        "毅佳工业园A区12号",
+        (0.60, 0.45),
+        ("邓志伟", "0757-8666 1620", "安全主任"),
+        "cpic",
+        33400,
+        150,
+        1.0,
+        [
+            Cam("cam-jl-melt", "熔炼炉前", ["missing_ppe", "fire_smoke"], True, "edge-01"),
+            Cam("cam-jl-oxide", "氧化车间", ["missing_ppe"], False, "edge-01"),
+            Cam("cam-jl-dock", "装车月台", ["vehicle_proximity"], False, "edge-01"),
+        ],
+    ),
+]
+
+USERS = [
+    ("admin", "admin", "系统管理员", {}),
+    ("operator", "operator", "管控中心值班员", {}),
+    ("gov", "government", "狮山镇应急办", {}),
+    ("yjmetal", "enterprise", "毅佳安全主任", {"enterprise_id": "yj-metal"}),
+    ("hxchem", "enterprise", "恒鑫安全总监", {"enterprise_id": "hx-chem"}),
+    ("picc", "insurer", "人保财险佛山", {"insurer_id": "picc"}),
+    ("pingan", "insurer", "平安产险佛山", {"insurer_id": "pingan"}),
+    ("edge-01", "edge", "边缘节点 edge-01", {"node": "edge-01"}),
+]
+
+
+def demo_password(username: str) -> str:
+    return f"{username}-demo"
+
+
+# hazards: (code suffix, enterprise, title, level, source, days ago created, deadline days, final state, late)
+HAZARDS = [
+    ("01", "yj-metal", "熔铸车间炉前人员未佩戴防护面罩", "major", "ai", 20, 10, "in_progress", True),
+    ("02", "yj-metal", "主通道叉车与行人混行，无隔离", "general", "ai", 12, 7, "pending", True),
+    ("03", "yj-metal", "铝棒仓库消防通道堆放物料", "general", "inspection", 25, 7, "closed", False),
+    ("04", "hx-chem", "储罐区防火堤内有烟头", "major", "ai", 8, 15, "review", False),
+    ("05", "hx-chem", "中控室夜班离岗", "general", "ai", 18, 5, "closed", True),
+    ("06", "lc-furniture", "喷漆房静电接地线断开", "general", "inspection", 6, 10, "in_progress", False),
+    ("07", "ms-fireworks", "成品库内发现吸烟行为", "major", "ai", 15, 7, "pending", True),
+    ("08", "sy-quarry", "皮带廊检修未挂牌上锁", "general", "inspection", 9, 14, "review", False),
+    ("09", "dj-machinery", "行车吊物下方有人员通行", "general", "ai", 22, 7, "closed", False),
+    ("10", "jl-alu", "熔炼炉前防护栏缺失", "general", "inspection", 4, 10, "pending", False),
+]
+
+SERVICES = [
+    (
+        "yj-metal",
+        "risk_diagnosis",
+        40,
+        "广东安评技术服务有限公司",
+        "picc",
+        "熔铸、挤压车间风险诊断，提出整改建议8条",
+    ),
+    ("yj-metal", "training", 21, "佛山市南海区安全生产协会", None, "高温熔融金属作业安全培训，参训56人"),
+    ("hx-chem", "emergency_plan", 35, "中国平安产险风险管理部", "pingan", "储罐区泄漏应急预案修订指导"),
+    ("hx-chem", "drill", 10, "恒鑫化工安全部", None, "储罐区泄漏应急演练"),
+    ("lc-furniture", "training", 28, "狮山镇应急管理办公室", None, "粉尘防爆安全培训"),
+    (
+        "ms-fireworks",
+        "risk_diagnosis",
+        33,
+        "中国平安产险风险管理部",
+        "pingan",
+        "成品库储存条件与防火间距诊断",
+    ),
+    ("sy-quarry", "inspection", 14, "南海区应急管理局", None, "非煤矿山专项执法检查"),
+    ("jl-alu", "risk_diagnosis", 50, "太平洋产险佛山中心支公司", "cpic", "熔炼炉区域风险诊断"),
+    ("dj-machinery", "training", 45, "人保财险佛山市分公司", "picc", "起重作业安全培训"),
+]
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(default_factory=dict)
+    passwords: list[tuple[str, str, str]] = field(default_factory=list)  # user, role, password (new users)
+    scores: list[tuple[str, float, str]] = field(default_factory=list)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        self.created[kind] = self.created.get(kind, 0) + n
+
+
+def _get_or_add(session: Session, report: SeedReport, model: type[Any], key: Any, **fields: Any) -> Any:
+    row = session.get(model, key)
+    if row is None:
+        row = model(**fields)
+        session.add(row)
+        session.flush()
+        report.add(model.__tablename__)
+    return row
+
+
+def _alert_history(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
+    rng = random.Random(20250601)
+    for ent in ENTERPRISES:
+        n_days = HISTORY_DAYS
+        seq = 0
+        for day in range(n_days, 0, -1):
+            # more alerts in the older half for some, so histories differ in shape
+            count = _poisson(rng, ent.alerts_per_day)
+            for _ in range(count):
+                seq += 1
+                cam = rng.choice(ent.cams)
+                rule_type = rng.choice(cam.rules)
+                suffix, rule_name, severity = RULES[rule_type]
+                if rng.random() < 0.15 and severity != "major":
+                    severity = "significant" if severity == "general" else "major"
+                started = now - day * DAY_MS + int(rng.uniform(7, 22) * HOUR_MS)
+                duration = int(rng.uniform(10, 300) * 1000)
+                n_objects, score, r = rng.randint(1, 3), round(rng.uniform(0.45, 0.95), 2), rng.random()
+                reason = rng.choice(
+                    ["误检：反光背心被识别为人员", "误检：设备阴影", "测试演练", "误检：人员在安全区域内"]
+                )
+                handled_after = int(rng.uniform(1, 30) * 60_000)
+                event_id = str(uuid.uuid5(NAMESPACE, f"{ent.id}/{seq}"))
+                if session.get(Alert, event_id) is not None:
+                    continue  # seeded before (every random draw above is made either way)
+                ev = AlertEvent(
+                    event_id=event_id,
+                    phase="end",
+                    seq=1,
+                    site=config.site,
+                    node=cam.node,
+                    camera=cam.id,
+                    enterprise=ent.id,
+                    rule_id=f"{cam.id.removeprefix('cam-')}-{suffix}",
+                    rule_type=rule_type,
+                    rule_name=f"{cam.post}{rule_name}",
+                    severity=severity,
+                    started_ms=started,
+                    last_ms=started + duration,
+                    ended_ms=started + duration,
+                    count=n_objects,
+                    score=score,
+                    sent_ms=started + duration,
+                )
+                _, row = crud.apply_alert(session, ev, started + duration + 500)
+                # the operators' verdicts: most reviewed, the noisy cameras often false alarms
+                p_dismiss = 0.55 if cam.noisy else 0.12
+                if day <= 1 and r < 0.6:
+                    pass  # today's: not reviewed yet
+                elif r < p_dismiss:
+                    row.status = "dismissed"
+                    row.dismiss_reason = reason
+                elif r < 0.92:
+                    row.status = "acknowledged"
+                if row.status != "open":
+                    row.handled_by = "operator"
+                    row.handled_ms = started + duration + handled_after
+                report.add("alerts")
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    # Knuth's method; lam is small
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _hazards(session: Session, now: int, report: SeedReport) -> None:
+    for suffix, ent_id, title, level, source, ago, deadline_days, final, late in HAZARDS:
+        code = f"YH-DEMO-{suffix}"
+        if session.scalars(select(Hazard).where(Hazard.code == code)).first() is not None:
+            continue
+        created = now - ago * DAY_MS
+        deadline = created + deadline_days * DAY_MS
+        ent = next(e for e in ENTERPRISES if e.id == ent_id)
+        cam = ent.cams[0]
+        alert_id = None
+        if source == "ai":
+            alert = session.scalars(
+                select(Alert)
+                .where(Alert.enterprise == ent_id, Alert.started_ms <= created, Alert.status != "dismissed")
+                .order_by(Alert.started_ms.desc())
+                .limit(1)
+            ).first()
+            if alert is not None:
+                alert.status = "escalated"
+                alert.handled_by = "operator"
+                alert.handled_ms = created
+                alert_id = alert.event_id
+                cam = next((c for c in ent.cams if c.id == alert.camera), cam)
+        h = workflow.create_hazard(
+            session,
+            "operator",
+            enterprise_id=ent_id,
+            title=title,
+            level=workflow.HazardLevel(level),
+            source=workflow.HazardSource(source),
+            deadline_ms=deadline,
+            assignee=ent.contact[0],
+            camera_id=cam.id if alert_id else None,
+            alert_id=alert_id,
+            code=code,
+            created_ms=created,
+        )
+        if alert_id is not None:
+            session.get(Alert, alert_id).hazard_id = h.id  # type: ignore[union-attr]
+        steps = ["in_progress", "review", "closed"]
+        target = steps.index(final) + 1 if final in steps else 0
+        span = (deadline + (3 * DAY_MS if late else -DAY_MS)) - created
+        t = created
+        if target >= 1:
+            t += span // 4
+            workflow.start(session, h, ent.contact[0], "已安排整改", ts=t)
+        if target >= 2:
+            t += span // 3
+            workflow.submit(session, h, ent.contact[0], "已完成整改并复查", [], ts=t, verify_files=False)
+        if target >= 3:
+            t = created + span
+            workflow.approve(session, h, "operator", "复核通过，予以销号", ts=t)
+        report.add("hazards")
+
+
+def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> SeedReport:
+    """Create what is missing of the demo park; the caller commits."""
+    now = now_ms() if at_ms is None else at_ms
+    tz = ZoneInfo(config.timezone)
+    report = SeedReport()
+    for tid, name in TOWNS:
+        _get_or_add(session, report, Town, tid, id=tid, name=name, district="南海区")
+    pid, pname, ptown, paddr = PARK
+    _get_or_add(session, report, Park, pid, id=pid, name=pname, town_id=ptown, address=paddr)
+    for iid, name in INSURERS:
+        _get_or_add(session, report, Insurer, iid, id=iid, name=name)
+    for nid, name in NODES:
+        node = session.get(Node, (config.site, nid))
+        if node is None:
+            session.add(
+                Node(
+                    site=config.site,
+                    node=nid,
+                    state="offline",
+                    status_ms=None,
+                    last_seen_ms=0,
+                    software="",
+                    cameras=[],
+                    config_version=None,
+                    heartbeat=None,
+                    updated_ms=now,
+                    name=name,
+                )
+            )
+            report.add("nodes")
+        elif not node.name:
+            node.name = name
+    year = datetime.fromtimestamp(now / 1000, tz).year
+    for e in ENTERPRISES:
+        code = creditcode.make("9", "1", "440605", e.org8)
+        _get_or_add(
+            session, report, Enterprise, e.id, id=e.id, park_id=pid, town_id=ptown, name=e.name,
+            credit_code=code, industry=e.industry, address=f"佛山市南海区狮山镇{e.address}",
+            map_x=e.pos[0], map_y=e.pos[1],
+            contacts=[{"name": e.contact[0], "phone": e.contact[1], "title": e.contact[2]}],
+            created_ms=now, updated_ms=now,
+        )  # fmt: skip
+        for i, c in enumerate(e.cams):
+            _get_or_add(
+                session, report, Camera, c.id, id=c.id, enterprise_id=e.id, node=c.node, name=c.post,
+                post_name=c.post, key_post=c.key_post,
+                map_x=min(1.0, e.pos[0] + 0.02 * (i - len(e.cams) / 2)), map_y=min(1.0, e.pos[1] + 0.03),
+                created_ms=now,
+            )  # fmt: skip
+        for y in (year - 1, year):
+            policy_no = f"{e.insurer.upper()}-AZX-{y}-440605-{e.org8[-4:]}"
+            if session.scalars(select(InsurancePolicy).where(InsurancePolicy.policy_no == policy_no)).first():
+                continue
+            session.add(
+                InsurancePolicy(
+                    enterprise_id=e.id, insurer_id=e.insurer, policy_no=policy_no,
+                    start_date=f"{y}-01-01", end_date=f"{y}-12-31",
+                    premium_cny=float(e.premium if y == year else round(e.premium * 0.95)),
+                    insured_headcount=e.headcount, created_ms=now,
+                )
+            )  # fmt: skip
+            report.add("insurance_policies")
+    for username, role, display, links in USERS:
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            continue
+        password = demo_password(username)
+        session.add(
+            User(
+                username=username, display_name=display, role=role, password_hash=hash_password(password),
+                enterprise_id=links.get("enterprise_id"), insurer_id=links.get("insurer_id"),
+                node=links.get("node"), active=True, created_ms=now,
+            )
+        )  # fmt: skip
+        report.passwords.append((username, role, password))
+        report.add("users")
+    session.flush()
+    _alert_history(session, config, now, report)
+    session.flush()
+    _hazards(session, now, report)
+    today = datetime.fromtimestamp(now / 1000, tz).date()
+    for ent_id, kind, ago, provider, insurer, summary in SERVICES:
+        day = (today - timedelta(days=ago)).isoformat()
+        exists = session.scalars(
+            select(ServiceRecord).where(
+                ServiceRecord.enterprise_id == ent_id, ServiceRecord.kind == kind, ServiceRecord.date == day
+            )
+        ).first()
+        if exists is None:
+            session.add(
+                ServiceRecord(
+                    enterprise_id=ent_id, kind=kind, date=day, provider=provider, insurer_id=insurer,
+                    summary=summary, created_by="operator", created_ms=now,
+                )
+            )  # fmt: skip
+            report.add("service_records")
+    session.flush()
+    for back in range(HISTORY_DAYS, -1, -1):
+        scoring.snapshot(session, config.risk, tz, today - timedelta(days=back))
+    for e in ENTERPRISES:
+        r = scoring.current(session, e.id, config.risk, now)
+        report.scores.append((e.id, r["score"], r["level_label"]))
+    return report

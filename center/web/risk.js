@@ -1,0 +1,64 @@
+// 企业风险一张图: the enterprises the user may see, coloured 红/橙/黄/蓝, as a list and on the park map.
+"use strict";
+
+const COLORS = { red: "#e5484d", orange: "#f76b15", yellow: "#f5c400", blue: "#3e7bfa" };
+const SVG = "http://www.w3.org/2000/svg";
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  if (cls) td.className = cls;
+  td.textContent = text;
+  return td;
+}
+
+async function load() {
+  const res = await PG.api("/api/risk");
+  if (!res.ok) {
+    document.getElementById("note").textContent = `加载失败 (HTTP ${res.status})`;
+    return;
+  }
+  const rows = await res.json();
+  const body = document.getElementById("enterprise-rows");
+  const map = document.getElementById("map");
+  body.replaceChildren();
+  map.replaceChildren();
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.enterpriseId = r.enterprise_id;
+    tr.dataset.level = r.level;
+    const name = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = `/e/${encodeURIComponent(r.enterprise_id)}`;
+    link.textContent = r.name;
+    name.append(link);
+    const level = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = `level level-${r.level}`;
+    badge.textContent = r.level_label;
+    level.append(badge);
+    tr.append(name, cell(r.industry_label), level, cell(r.score.toFixed(1), "num score"), cell(r.coefficient.toFixed(2), "num"));
+    body.append(tr);
+    if (r.map_x !== null && r.map_y !== null) {
+      const g = document.createElementNS(SVG, "g");
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("cx", r.map_x);
+      dot.setAttribute("cy", r.map_y * 0.75);
+      dot.setAttribute("r", 0.018);
+      dot.setAttribute("fill", COLORS[r.level]);
+      dot.dataset.enterpriseId = r.enterprise_id;
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = `${r.name} · ${r.level_label} · ${r.score.toFixed(1)}`;
+      dot.append(title);
+      dot.addEventListener("click", () => { location.href = `/e/${encodeURIComponent(r.enterprise_id)}`; });
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", r.map_x + 0.022);
+      label.setAttribute("y", r.map_y * 0.75 + 0.008);
+      label.textContent = r.name.replace(/^佛山市南海(区)?/, "").replace(/有限公司$/, "");
+      g.append(dot, label);
+      map.append(g);
+    }
+  }
+  document.getElementById("note").textContent = rows.length ? "" : "暂无可查看的企业";
+}
+
+PG.me().then(load).catch((err) => { document.getElementById("note").textContent = err.message; });
