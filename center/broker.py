@@ -14,6 +14,7 @@ import logging
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 log = logging.getLogger("parkguard.center.broker")
@@ -105,3 +106,145 @@ def main(ns: argparse.Namespace | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- broker accounts for a real site: a Mosquitto password file and ACL ----------------------
+
+PASSWORD_ENV_PREFIX = "PARKGUARD_MQTT_PASSWORD_"
+PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes for its "$7$" (PBKDF2-SHA512) hashes
+
+
+def mosquitto_password_hash(password: str, salt: bytes | None = None) -> str:
+    """A Mosquitto 2.0 password-file hash (``$7$``: PBKDF2-SHA512), as ``mosquitto_passwd`` writes."""
+    import base64
+    import hashlib
+    import os
+
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, PBKDF2_ITERATIONS)
+    return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def password_env_name(account: str) -> str:
+    """``edge-01`` → ``PARKGUARD_MQTT_PASSWORD_EDGE_01``."""
+    return PASSWORD_ENV_PREFIX + "".join(c if c.isalnum() else "_" for c in account.upper())
+
+
+def acl_text(site: str, center_user: str, nodes: dict[str, str]) -> str:
+    """The ACL: each node writes only under its own prefix and reads only its own config; the
+    center reads every node's messages of the site and writes their configs.
+
+    ``nodes`` maps node id → its MQTT user name.
+    """
+    from protocol.topics import ROOT, valid_segment
+
+    for name in [site, *nodes]:
+        if not valid_segment(name):
+            raise ValueError(f"{name!r} is not a valid site/node id (letters, digits, '_', '-', '.')")
+    base = f"{ROOT}/{site}"
+    lines = [
+        "# ParkGuard broker ACL, written by `parkguard-center broker-accounts`.",
+        "# A node publishes only under its own prefix and reads only its own config;",
+        "# the center reads the whole site and writes the nodes' configs.",
+        "",
+        f"user {center_user}",
+        f"topic read {base}/+/event",
+        f"topic read {base}/+/status",
+        f"topic read {base}/+/heartbeat",
+        f"topic readwrite {base}/+/config",
+    ]
+    for node, user in nodes.items():
+        lines += [
+            "",
+            f"user {user}",
+            f"topic write {base}/{node}/event",
+            f"topic write {base}/{node}/status",
+            f"topic write {base}/{node}/heartbeat",
+            f"topic read {base}/{node}/config",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_broker_accounts(
+    out_dir: Path,
+    site: str,
+    center_user: str,
+    nodes: dict[str, str],
+    passwords: dict[str, str],
+) -> dict[str, Path]:
+    """Write ``passwd`` (salted hashes only) and ``acl``, both mode 0600; no password in clear.
+
+    ``passwords`` maps MQTT user name → password, for the center and every node.
+    """
+    users = [center_user, *nodes.values()]
+    missing = [u for u in users if u not in passwords]
+    if missing:
+        raise ValueError(f"no password for account(s) {', '.join(missing)}")
+    if len(set(users)) != len(users):
+        raise ValueError("every node and the center need their own MQTT user name")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    passwd = out_dir / "passwd"
+    acl = out_dir / "acl"
+    _write_private(passwd, "".join(f"{u}:{mosquitto_password_hash(passwords[u])}\n" for u in users))
+    _write_private(acl, acl_text(site, center_user, nodes))
+    return {"passwd": passwd, "acl": acl}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (mosquitto refuses world-readable ones in newer versions)."""
+    import os
+
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def broker_accounts_main(args: argparse.Namespace) -> int:
+    """``parkguard-center broker-accounts``: password file + ACL for the center and its nodes.
+
+    Each account's password comes from ``PARKGUARD_MQTT_PASSWORD_<USER>`` (the center's from its
+    config's ``mqtt.password_env`` when set); an account without one gets a random password,
+    written to ``credentials.env`` (mode 0600) in the output folder for the installer to hand
+    out, and never printed.
+    """
+    import os
+    import secrets
+
+    from center.config import load_config
+
+    config = load_config(args.config)
+    center_user = config.mqtt.username or "parkguard-center"
+    nodes: dict[str, str] = {}
+    for spec in args.node:
+        node, _, user = spec.partition(":")
+        nodes[node] = user or node
+    passwords: dict[str, str] = {}
+    generated: dict[str, str] = {}
+    for user in [center_user, *nodes.values()]:
+        env = (
+            config.mqtt.password_env
+            if user == center_user and config.mqtt.password_env
+            else password_env_name(user)
+        )
+        value = os.environ.get(env)
+        if not value:
+            value = secrets.token_urlsafe(24)
+            generated[env] = value
+        passwords[user] = value
+    try:
+        files = write_broker_accounts(Path(args.out), config.site, center_user, nodes, passwords)
+    except ValueError as exc:
+        print(f"parkguard-center: broker-accounts: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {files['passwd']} ({len(passwords)} accounts) and {files['acl']}")
+    if generated:
+        creds = Path(args.out) / "credentials.env"
+        _write_private(creds, "".join(f"{k}={v}\n" for k, v in generated.items()))
+        print(f"generated passwords for {', '.join(generated)} → {creds} (mode 0600; hand each to its owner)")
+    print(
+        "mosquitto.conf: password_file <dir>/passwd, acl_file <dir>/acl, allow_anonymous false "
+        "(see docker/mosquitto.conf)"
+    )
+    return 0

@@ -164,6 +164,50 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_token(args: argparse.Namespace) -> int:
+    """A long-lived bearer token for a machine account (an edge node's evidence uploads)."""
+    from sqlalchemy import select
+
+    from center.models import AuthSession, User
+    from center.security import new_token, token_hash
+    from protocol import now_ms
+
+    _config, engine, factory = _open_db(args.config)
+    try:
+        with factory.begin() as session:
+            user = session.scalars(select(User).where(User.username == args.username)).first()
+            if user is None or not user.active:
+                print(f"parkguard-center: no active user {args.username!r}", file=sys.stderr)
+                return 1
+            if user.role != "edge":
+                print(
+                    f"parkguard-center: {args.username!r} is a {user.role} account; tokens are for edge "
+                    "machine accounts (people log in)",
+                    file=sys.stderr,
+                )
+                return 2
+            token = new_token()
+            now = now_ms()
+            session.add(
+                AuthSession(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    created_ms=now,
+                    expires_ms=now + int(args.days * 86_400_000),
+                )
+            )
+    finally:
+        engine.dispose()
+    print(token)  # the only time it is shown; the center keeps its SHA-256 only
+    return 0
+
+
+def _broker_accounts(args: argparse.Namespace) -> int:
+    from center.broker import broker_accounts_main
+
+    return broker_accounts_main(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from center.demo import main as demo_main
 
@@ -213,6 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--node", help="edge node id (role edge)")
     add.add_argument("--password-env", help="environment variable holding the password")
     add.set_defaults(func=_user_add)
+    tok = user_sub.add_parser("token", help="print a long-lived bearer token for an edge machine account")
+    tok.add_argument("--config", required=True, help="center config file (YAML)")
+    tok.add_argument("--username", required=True)
+    tok.add_argument("--days", type=float, default=365.0, help="valid for this many days (default 365)")
+    tok.set_defaults(func=_user_token)
+
+    accounts = sub.add_parser(
+        "broker-accounts", help="write a Mosquitto password file and ACL for the center and its nodes"
+    )
+    accounts.add_argument("--config", required=True, help="center config file (YAML)")
+    accounts.add_argument(
+        "--node", action="append", required=True, metavar="NODE[:USER]", help="an edge node (repeat)"
+    )
+    accounts.add_argument("--out", required=True, help="folder for passwd, acl (and credentials.env)")
+    accounts.set_defaults(func=_broker_accounts)
 
     # demo and broker parse their own options (add_help=False lets --help through to them)
     demo = sub.add_parser(

@@ -53,6 +53,33 @@ class DatabaseConfig(_Section):
         return url
 
 
+class TlsConfig(_Section):
+    """TLS to the broker: the CA that signed its certificate, and a client certificate if asked."""
+
+    ca_file: Path = Field(description="PEM file of the CA that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM), if the broker asks")
+    key_file: Path | None = Field(default=None, description="its private key (PEM)")
+    insecure: bool = Field(default=False, description="skip the host name check (never on a real site)")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        return self
+
+    def resolved(self, base_dir: Path) -> TlsConfig:
+        def fix(p: Path | None) -> Path | None:
+            return None if p is None else p if p.is_absolute() else (base_dir / p).resolve()
+
+        return self.model_copy(
+            update={
+                "ca_file": fix(self.ca_file),
+                "cert_file": fix(self.cert_file),
+                "key_file": fix(self.key_file),
+            }
+        )
+
+
 class MqttConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
@@ -72,6 +99,7 @@ class MqttConfig(_Section):
         "only with a broker that persists them",
     )
     keepalive: int = Field(default=30, ge=5, le=3600)
+    tls: TlsConfig | None = None
 
     @field_validator("shared_group")
     @classmethod
@@ -193,8 +221,15 @@ class CenterConfig(_Section):
             if not db_path.is_absolute():
                 url = SQLITE_PREFIX + str((base_dir / db_path).resolve())
         evidence = self.evidence_dir if self.evidence_dir.is_absolute() else base_dir / self.evidence_dir
+        mqtt = self.mqtt
+        if mqtt.tls is not None:
+            mqtt = mqtt.model_copy(update={"tls": mqtt.tls.resolved(base_dir)})
         return self.model_copy(
-            update={"database": self.database.model_copy(update={"url": url}), "evidence_dir": evidence}
+            update={
+                "database": self.database.model_copy(update={"url": url}),
+                "evidence_dir": evidence,
+                "mqtt": mqtt,
+            }
         )
 
 
@@ -230,7 +265,13 @@ def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
         raise ConfigError(
             f"{source}: mqtt.password_env: environment variable {config.mqtt.password_env} is not set"
         )
-    return config.resolved(base_dir)
+    config = config.resolved(base_dir)
+    if config.mqtt.tls is not None:
+        for name in ("ca_file", "cert_file", "key_file"):
+            file = getattr(config.mqtt.tls, name)
+            if file is not None and not file.is_file():
+                raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")
+    return config
 
 
 def load_config(path: str | Path) -> CenterConfig:

@@ -116,10 +116,8 @@ class Progress:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import av
 
-    from edge.detections import Detections
     from edge.evidence import EvidenceStore
-    from edge.node import load_detector
-    from edge.pipeline import CameraPipeline
+    from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
     from edge.stream import iter_file_frames
 
     cfg = load_edge_config(args.config)
@@ -139,7 +137,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         start_ms = int(time.time() * 1000)
     detector = load_detector(cfg)
     evidence = None if args.no_evidence else EvidenceStore(cfg.evidence_dir)
-    pipeline = CameraPipeline(cfg, camera, detector.labels, evidence)
+    pipeline = make_pipeline(cfg, camera, detector.labels, evidence)
+    # the node's per-camera work: motion gate, tracker (ByteTrack at this fps), rules
+    analyser = CameraAnalyser(
+        cfg, camera.model_copy(update={"analysis_fps": fps}), pipeline, tracked_labels(detector)
+    )
     try:
         with av.open(str(args.source)) as c:
             vs = c.streams.video[0]
@@ -157,16 +159,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         with args.out.open("w", encoding="utf-8") as out:
             for index, t, frame in iter_file_frames(str(args.source), 1.0 / fps):
                 ts_ms = start_ms + round(t * 1000)
-                img = frame.to_ndarray(format="bgr24")
-                dets: Detections = detector.detect(img)
-                if det_fh:
+                img = frame.to_ndarray(format="bgr24") if analyser.wants_inference(frame, ts_ms) else None
+                events = analyser.process(ts_ms, img, detector.detect(img) if img is not None else None)
+                dets = analyser.last_dets
+                if det_fh and dets is not None:
                     det_fh.write(
                         json.dumps(
                             {"frame": index, "ts_ms": ts_ms, "camera": camera.id, "objects": dets.to_json()}
                         )
                         + "\n"
                     )
-                for ev in pipeline.process(img, ts_ms, dets):
+                for ev in events:
                     out.write(ev.model_dump_json() + "\n")
                     n_events += 1
                 done += 1

@@ -41,6 +41,22 @@ class _Cfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TlsConfig(_Cfg):
+    """TLS to the broker: the CA that signed the broker's certificate, and a client
+    certificate where the broker asks for one."""
+
+    ca_file: Path = Field(description="PEM file of the CA that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM), if the broker asks")
+    key_file: Path | None = Field(default=None, description="its private key (PEM)")
+    insecure: bool = Field(default=False, description="skip the host name check (never on a real site)")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        return self
+
+
 class MqttConfig(_Cfg):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
@@ -49,6 +65,7 @@ class MqttConfig(_Cfg):
     client_id: str | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
     qos: Literal[0, 1] = 1
+    tls: TlsConfig | None = None
 
 
 class TimeRange(_Cfg):
@@ -139,19 +156,65 @@ class RuleConfig(_Cfg):
     min_count: int = Field(default=1, ge=1, le=10_000, description="objects needed in the zone")
 
 
+class MotionConfig(_Cfg):
+    """Motion gating: skip inference while the scene is still (differencing on a small grey frame)."""
+
+    enabled: bool = True
+    width: int = Field(default=96, ge=16, le=640, description="grey frame the difference is taken on")
+    height: int = Field(default=72, ge=12, le=480)
+    pixel_delta: int = Field(default=20, ge=1, le=255, description="grey-level change that counts a pixel")
+    threshold: float = Field(
+        default=0.001, ge=0.0, le=1.0, description="fraction of changed pixels that means motion"
+    )
+    max_skip_s: float = Field(default=2.0, ge=0.0, le=3600, description="run inference at least this often")
+
+
+class TrackerConfig(_Cfg):
+    """ByteTrack (supervision) per camera; its frame rate is the camera's analysis rate."""
+
+    enabled: bool = True
+    activation_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
+    matching_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    lost_track_s: float = Field(default=2.0, gt=0.0, le=600, description="how long a lost track is kept")
+    min_consecutive_frames: int = Field(default=1, ge=1, le=100)
+    match_buffer: float | None = Field(
+        default=None, ge=0.0, le=4.0, description="grow boxes by this share for matching; None = by fps"
+    )
+    history: int = Field(default=32, ge=2, le=10_000, description="positions kept per track")
+    labels: list[str] | None = Field(
+        default=None, description="labels to track; default: the model's semantic labels (label_map)"
+    )
+
+
+class RingConfig(_Cfg):
+    """The last seconds of each camera's main stream, kept compressed (H.264 packets) for clips."""
+
+    enabled: bool = True
+    seconds: float = Field(default=10.0, gt=0, le=600)
+    max_mb: float = Field(default=16.0, gt=0, le=4096)
+
+
 class CameraConfig(_Cfg):
     id: Id
     name: str = ""
     enterprise: Id | None = None
     url: str = Field(description="rtsp://… or a video file path (files loop)")
     analysis_fps: float | None = Field(default=None, gt=0, le=60)
+    detect_url: str | None = Field(
+        default=None, description="sub-stream for detection; the main stream (url) feeds the ring buffer"
+    )
+    motion: MotionConfig | None = Field(
+        default=None, description="this camera's motion gating (default: node's)"
+    )
     zones: list[ZoneConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     enabled: bool = True
 
-    @field_validator("url")
+    @field_validator("url", "detect_url")
     @classmethod
-    def _url(cls, url: str) -> str:
+    def _url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
         url = url.strip()
         if "://" in url:
             scheme = url.split("://", 1)[0].lower()
@@ -192,7 +255,7 @@ class StreamOptions(_Cfg):
     read_timeout_s: float = Field(default=5.0, gt=0, le=120)
     stall_timeout_s: float = Field(default=5.0, gt=0, le=600, description="no frame this long → reconnect")
     backoff_initial_s: float = Field(default=1.0, gt=0, le=60)
-    backoff_max_s: float = Field(default=30.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=3.0, gt=0, le=3600)
 
 
 class EdgeConfig(_Cfg):
@@ -207,6 +270,11 @@ class EdgeConfig(_Cfg):
     state_dir: Path = Field(default=Path("../var/edge-state"), description="the outbox and other node state")
     outbox_max_rows: int = Field(default=100_000, ge=100, le=100_000_000)
     stream: StreamOptions = Field(default_factory=StreamOptions)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    ring: RingConfig = Field(default_factory=RingConfig)
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 = off")
+    metrics_bind: str = Field(default="127.0.0.1", description="address the /metrics server listens on")
     cameras: list[CameraConfig] = Field(min_length=1)
 
     @field_validator("timezone")
@@ -292,9 +360,20 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     cfg.models.manifest = _resolve(base, cfg.models.manifest)
     cfg.evidence_dir = _resolve(base, cfg.evidence_dir)
     cfg.state_dir = _resolve(base, cfg.state_dir)
+    if cfg.mqtt.tls is not None:
+        tls = cfg.mqtt.tls
+        tls.ca_file = _resolve(base, tls.ca_file)
+        tls.cert_file = _resolve(base, tls.cert_file) if tls.cert_file else None
+        tls.key_file = _resolve(base, tls.key_file) if tls.key_file else None
+        for name in ("ca_file", "cert_file", "key_file"):
+            file = getattr(tls, name)
+            if file is not None and not file.is_file():
+                raise ConfigError(f"{path}: mqtt.tls.{name}: no such file: {file}")
     for cam in cfg.cameras:
         if "://" not in cam.url:
             cam.url = str(_resolve(base, Path(cam.url)))
+        if cam.detect_url is not None and "://" not in cam.detect_url:
+            cam.detect_url = str(_resolve(base, Path(cam.detect_url)))
     return cfg
 
 

@@ -1,8 +1,13 @@
 """Camera readers: one thread per camera, PyAV, reconnect with backoff, latest frame wins.
 
 A reader never queues frames: the analyser takes the newest one and whatever it did not
-take is counted as skipped. A stalled stream (no frame within the read timeout) is torn
-down and reopened. Files loop and are paced to real time, so a file stands in for a camera.
+take is counted as skipped. A stalled stream (no frame within the read timeout, or packets
+but no decodable frame for ``stall_timeout_s``) is torn down and reopened. Files loop and are
+paced to real time, so a file stands in for a camera.
+
+Every demuxed packet also goes to the camera's :class:`~edge.ringbuffer.RingBuffer` when it has
+one (compressed, no extra decoding). A reader made with ``decode=False`` only demuxes: that is the
+main-stream reader of a camera whose detection reads a sub-stream.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import av
 import numpy as np
 
 from edge.config import StreamOptions
+from edge.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
 
 log = logging.getLogger("parkguard.edge.stream")
@@ -52,11 +58,22 @@ def open_options(url: str, opts: StreamOptions) -> dict[str, str]:
 
 
 class CameraStream:
-    def __init__(self, camera_id: str, url: str, opts: StreamOptions, realtime: bool = True) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        opts: StreamOptions,
+        realtime: bool = True,
+        ring: RingBuffer | None = None,
+        decode: bool = True,
+    ) -> None:
         self.camera_id = camera_id
         self.url = url
         self.opts = opts
         self.realtime = realtime
+        self.ring = ring
+        self.decode = decode
+        self.packets_in = 0
         self.is_file = is_file_source(url)
         self.state = CameraState.STARTING
         self.error: str | None = None
@@ -92,13 +109,17 @@ class CameraStream:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"cam-{self.camera_id}", daemon=True)
+        name = f"cam-{self.camera_id}" + ("" if self.decode else "-main")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _set_state(self, state: CameraState, error: str | None = None) -> None:
         if state is not self.state:
@@ -117,14 +138,13 @@ class CameraStream:
     def _run(self) -> None:
         backoff = self.opts.backoff_initial_s
         while not self._stop.is_set():
-            got_frames = False
+            packets_before = self.packets_in
             try:
                 for pkt in self._read_once():
-                    got_frames = True
                     with self._new_frame:
                         self._latest = pkt
                         self._new_frame.notify_all()
-                if self.is_file and got_frames:
+                if self.is_file and self.packets_in > packets_before:
                     continue  # loop the file
                 if not self._stop.is_set():
                     self._set_state(CameraState.OFFLINE, "stream ended")
@@ -136,7 +156,7 @@ class CameraStream:
                     "timed out" in msg.lower() or "Timeout" in msg
                 )
                 self._set_state(CameraState.STALLED if stalled else CameraState.OFFLINE, msg[:300])
-            if got_frames:
+            if self.packets_in > packets_before:
                 backoff = self.opts.backoff_initial_s
             if self._stop.wait(backoff):
                 break
@@ -155,17 +175,54 @@ class CameraStream:
         self._container = container
         try:
             stream = container.streams.video[0]
+            if self.ring is not None:
+                self.ring.set_stream(StreamInfo(stream))
+            tb = float(stream.time_base) if stream.time_base else 0.0
             t0_wall: float | None = None
             t0_pts = 0.0
+            anchor: tuple[int, int] | None = None  # (wall ms, pts): packet times on the wall clock
+            last_frame_mono = time.monotonic()
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet
+                self.packets_in += 1
+                if self.ring is not None or not self.decode:
+                    now = int(time.time() * 1000)
+                    pts = packet.pts if packet.pts is not None else packet.dts
+                    if pts is None or not tb:
+                        ts = dts = now
+                    else:
+                        # first packet, or a live clock that jumped (the sender restarted): re-anchor
+                        if anchor is None or (
+                            not self.is_file and abs(anchor[0] + (pts - anchor[1]) * tb * 1000 - now) > 3000
+                        ):
+                            anchor = (now, pts)
+                        ts = anchor[0] + round((pts - anchor[1]) * tb * 1000)
+                        raw_dts = packet.dts if packet.dts is not None else pts
+                        dts = anchor[0] + round((raw_dts - anchor[1]) * tb * 1000)
+                    if not self.decode and self.is_file and self.realtime:
+                        delay = (ts - now) / 1000  # pace a file to real time by its packets
+                        if delay > 0 and self._stop.wait(delay):
+                            return
+                    if self.ring is not None:
+                        self.ring.add(bytes(packet), ts, dts, packet.is_keyframe)
+                if not self.decode:
+                    self.last_frame_ms = int(time.time() * 1000)
+                    if self.state is not CameraState.ONLINE:
+                        self._set_state(CameraState.ONLINE)
+                    continue
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as exc:  # a corrupt packet: drop it, count it, go on
                     self.decode_errors += 1
                     log.debug("camera %s: decode error %s", self.camera_id, exc)
-                    continue
+                    frames = []
+                if frames:
+                    last_frame_mono = time.monotonic()
+                elif time.monotonic() - last_frame_mono > self.opts.stall_timeout_s:
+                    raise TimeoutError(f"packets but no decodable frame for {self.opts.stall_timeout_s:g} s")
                 for frame in frames:
                     if self.is_file and self.realtime and frame.time is not None:
                         if t0_wall is None:

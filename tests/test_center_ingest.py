@@ -346,3 +346,24 @@ def test_reconnects_after_broker_restart(center: Center, mosquitto: Any) -> None
         wait_for(lambda: center.alert(eid), what="event after reconnect")
     finally:
         pub.close()
+
+
+def test_default_subscription_survives_a_broker_restart_while_the_center_is_away(
+    center: Center, mosquitto: Any
+) -> None:
+    """Regression: with ``$share`` Mosquitto 2.0 forgot the center's subscription over a broker
+    restart, and what the edges published before the center came back was lost. The default
+    (no shared group) is a plain persistent subscription, which the broker keeps on disk."""
+    assert center.mqtt.shared_group is None
+    center.ingest.stop()  # the center is away: its session (and subscription) stays on the broker
+    mosquitto.restart()  # persistence on: a clean stop writes the sessions to disk
+    pub = Publisher(mosquitto.host, mosquitto.port)
+    try:
+        ids = [new_event_id() for _ in range(20)]
+        for eid in ids:
+            pub.send(event(eid))  # published before the center reconnects
+    finally:
+        pub.close()
+    center.ingest = center.start()
+    wait_for(lambda: all(center.alert(eid) for eid in ids), timeout=20, what="every event stored")
+    assert center.count(Alert) == len(ids)
