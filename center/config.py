@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from protocol.tls import TlsConfig
 from protocol.topics import valid_segment
 
 SQLITE_PREFIX = "sqlite:///"
@@ -51,33 +52,6 @@ class DatabaseConfig(_Section):
         if url.startswith("postgresql") and not url.startswith("postgresql+psycopg://"):
             raise ValueError("use the psycopg 3 driver: postgresql+psycopg://user@host/db")
         return url
-
-
-class TlsConfig(_Section):
-    """TLS to the broker: the CA that signed its certificate, and a client certificate if asked."""
-
-    ca_file: Path = Field(description="PEM file of the CA that signed the broker's certificate")
-    cert_file: Path | None = Field(default=None, description="client certificate (PEM), if the broker asks")
-    key_file: Path | None = Field(default=None, description="its private key (PEM)")
-    insecure: bool = Field(default=False, description="skip the host name check (never on a real site)")
-
-    @model_validator(mode="after")
-    def _pair(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file, or neither")
-        return self
-
-    def resolved(self, base_dir: Path) -> TlsConfig:
-        def fix(p: Path | None) -> Path | None:
-            return None if p is None else p if p.is_absolute() else (base_dir / p).resolve()
-
-        return self.model_copy(
-            update={
-                "ca_file": fix(self.ca_file),
-                "cert_file": fix(self.cert_file),
-                "key_file": fix(self.key_file),
-            }
-        )
 
 
 class MqttConfig(_Section):
@@ -267,10 +241,8 @@ def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
         )
     config = config.resolved(base_dir)
     if config.mqtt.tls is not None:
-        for name in ("ca_file", "cert_file", "key_file"):
-            file = getattr(config.mqtt.tls, name)
-            if file is not None and not file.is_file():
-                raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")
+        for name, file in config.mqtt.tls.missing_files():
+            raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")
     return config
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -229,15 +228,7 @@ class Ingest:
         if self.config.username is not None:
             client.username_pw_set(self.config.username, self.config.password())
         if self.config.tls is not None:
-            tls = self.config.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file),
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(tls.insecure)
+            self.config.tls.apply(client)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

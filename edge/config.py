@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from protocol import RuleType, Severity
+from protocol.tls import TlsConfig
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Point = tuple[float, float]
@@ -39,22 +40,6 @@ class ConfigError(Exception):
 
 class _Cfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class TlsConfig(_Cfg):
-    """TLS to the broker: the CA that signed the broker's certificate, and a client
-    certificate where the broker asks for one."""
-
-    ca_file: Path = Field(description="PEM file of the CA that signed the broker's certificate")
-    cert_file: Path | None = Field(default=None, description="client certificate (PEM), if the broker asks")
-    key_file: Path | None = Field(default=None, description="its private key (PEM)")
-    insecure: bool = Field(default=False, description="skip the host name check (never on a real site)")
-
-    @model_validator(mode="after")
-    def _pair(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file, or neither")
-        return self
 
 
 class MqttConfig(_Cfg):
@@ -361,14 +346,9 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
     cfg.evidence_dir = _resolve(base, cfg.evidence_dir)
     cfg.state_dir = _resolve(base, cfg.state_dir)
     if cfg.mqtt.tls is not None:
-        tls = cfg.mqtt.tls
-        tls.ca_file = _resolve(base, tls.ca_file)
-        tls.cert_file = _resolve(base, tls.cert_file) if tls.cert_file else None
-        tls.key_file = _resolve(base, tls.key_file) if tls.key_file else None
-        for name in ("ca_file", "cert_file", "key_file"):
-            file = getattr(tls, name)
-            if file is not None and not file.is_file():
-                raise ConfigError(f"{path}: mqtt.tls.{name}: no such file: {file}")
+        cfg.mqtt.tls = cfg.mqtt.tls.resolved(base)
+        for name, file in cfg.mqtt.tls.missing_files():
+            raise ConfigError(f"{path}: mqtt.tls.{name}: no such file: {file}")
     for cam in cfg.cameras:
         if "://" not in cam.url:
             cam.url = str(_resolve(base, Path(cam.url)))

@@ -16,33 +16,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import ssl
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
-from edge.config import MqttConfig, TlsConfig
+from edge.config import MqttConfig
 from edge.outbox import Outbox
 from protocol import NodeState, NodeStatus, Severity, Topic, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.mqtt")
 
 SEVERITY_RANK = {Severity.GENERAL: 0, Severity.SIGNIFICANT: 1, Severity.MAJOR: 2}
-
-
-def configure_tls(client: mqtt.Client, tls: TlsConfig) -> None:
-    """TLS with the broker's certificate checked against ``tls.ca_file`` (and its host name,
-    unless ``insecure``); a client certificate when one is configured."""
-    client.tls_set(
-        ca_certs=str(tls.ca_file),
-        certfile=str(tls.cert_file) if tls.cert_file else None,
-        keyfile=str(tls.key_file) if tls.key_file else None,
-        cert_reqs=ssl.CERT_REQUIRED,
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    client.tls_insecure_set(tls.insecure)
 
 
 class Publisher:
@@ -85,7 +71,7 @@ class Publisher:
                 log.warning("mqtt.password_env: environment variable %s is not set", cfg.password_env)
             self.client.username_pw_set(cfg.username, password)
         if cfg.tls is not None:
-            configure_tls(self.client, cfg.tls)
+            cfg.tls.apply(self.client)
         self.client.max_inflight_messages_set(window)
         self.client.reconnect_delay_set(1, 30)
         self.client.will_set(
