@@ -37,6 +37,28 @@ def node_config(
     return EdgeConfig.model_validate(data)
 
 
+def load_bench_detector(cfg: EdgeConfig, spinning: bool | None = None) -> Detector:
+    """The node's detector for ``cfg``; ``spinning`` overrides the detector's default when given."""
+    from edge.manifest import load_manifest
+
+    m = cfg.models
+    model = load_manifest(m.manifest)[m.detector]
+    extra = {} if spinning is None else {"spinning": spinning}
+    return Detector(model, m.threads, m.providers, m.score_threshold, m.nms_iou, **extra)
+
+
+def goal(name: str, value: float, target: float, unit: str = "", higher: bool = True) -> bool:
+    """One summary line per goal: met or not, and by how much (relative to the goal)."""
+    ok = value >= target if higher else value <= target
+    by = f"{(value - target) / target * 100:+.0f}%" if target else f"{value - target:+g}{unit}"
+    sign = ">=" if higher else "<="
+    print(
+        f"GOAL {name}: {'met' if ok else 'NOT met'}: {value:.3g}{unit} (goal {sign} {target:g}{unit}, {by})",
+        flush=True,
+    )
+    return ok
+
+
 def fast_clip(path: Path, speed: int = 4) -> Path:
     """The sample remuxed (no re-encode) to play ``speed`` times faster: a 40 fps camera."""
     import av
@@ -53,18 +75,23 @@ def fast_clip(path: Path, speed: int = 4) -> Path:
     return path
 
 
-def raw_fps(det: Detector, seconds: float = 4.0) -> float:
-    """``session.run`` alone on tensors of real frames prepared in advance: the ceiling."""
+def raw_rate(det: Detector, seconds: float = 4.0) -> tuple[float, float]:
+    """``session.run`` alone on tensors of real frames prepared in advance: the ceiling.
+    (frames per second, process CPU ms per frame)."""
     import av
 
     with av.open(str(CLIP)) as c:
         frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(20), c.decode(video=0), strict=False)]
     tensors = [det.adapter.preprocess(f)[0] for f in frames]
-    n, t0 = 0, time.perf_counter()
+    n, t0, cpu0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         det.run_raw(tensors[n % len(tensors)])
         n += 1
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), 1000 * (time.process_time() - cpu0) / n
+
+
+def raw_fps(det: Detector, seconds: float = 4.0) -> float:
+    return raw_rate(det, seconds)[0]
 
 
 class NodeRun:
@@ -100,6 +127,7 @@ class NodeRun:
         p95 = ages[int(0.95 * (len(ages) - 1))] if ages else float("nan")
         per_cam = [c.analysed for c in self.node.cameras]
         return {
+            "frames": a1 - a0,
             "fps": (a1 - a0) / (t1 - t0),
             "p95_age_ms": p95,
             "p50_age_ms": statistics.median(ages) if ages else float("nan"),

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import yaml
-from edge_common import CLIP, REPO
+from edge_common import CLIP, REPO, goal
 
 
 def status_mb(pid: int, key: str) -> float:
@@ -70,16 +70,21 @@ def main() -> None:
         for n in args.cameras:
             rss, peak = run(n, args.seconds, Path(tmp))
             results[n] = rss
-            goal = 150 + 30 * n
+            limit = 150 + 30 * n
             print(
-                f"RESULT cameras={n} rss_mb={rss:.0f} peak_mb={peak:.0f} goal_mb={goal} "
-                f"{'OK' if rss <= goal else 'OVER'}",
+                f"RESULT cameras={n} rss_mb={rss:.0f} peak_mb={peak:.0f} goal_mb={limit} "
+                f"{'OK' if rss <= limit else 'OVER'}",
                 flush=True,
             )
     if len(results) >= 2:
         (n1, r1), (n2, r2) = sorted(results.items())[0], sorted(results.items())[-1]
         per = (r2 - r1) / (n2 - n1)
         print(f"RESULT per_camera_mb={per:.1f} base_mb={r1 - per * n1:.0f}")
+    for n, rss in sorted(results.items()):
+        goal(f"RSS with {n} camera(s)", rss, 150 + 30 * n, " MB", higher=False)
+    if len(results) >= 2:
+        goal("RSS per extra camera", per, 30, " MB", higher=False)
+        goal("RSS base (no camera, extrapolated)", r1 - per * n1, 150, " MB", higher=False)
 
 
 if __name__ == "__main__":

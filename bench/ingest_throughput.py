@@ -13,6 +13,7 @@ one committed; every message is checked to have landed (rows and final seq).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -31,12 +32,29 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from center import db as center_db  # noqa: E402
-from center.broker import start_mosquitto  # noqa: E402
+from center.broker import mosquitto_binary, write_mosquitto_config  # noqa: E402
 from center.config import MqttConfig  # noqa: E402
 from center.ingest import Ingest  # noqa: E402
 from protocol import AlertEvent, Topic, new_event_id  # noqa: E402
 
 TOPIC = Topic.of("bench", "edge-01", "event")
+
+
+def start_broker(work: Path, port: int, inflight: int) -> subprocess.Popen[bytes]:
+    """Mosquitto as center/broker.py configures it, plus ``max_inflight_messages``: how many
+    QoS 1 messages the broker sends a v3.1.1 client before it waits for PUBACKs (default 20).
+    The center acknowledges after its commit, so this bounds how many messages one
+    transaction can take."""
+    conf = write_mosquitto_config(work, "127.0.0.1", port)
+    with conf.open("a", encoding="utf-8") as fh:
+        fh.write(f"max_inflight_messages {inflight}\n")
+    with contextlib.suppress(LookupError, PermissionError, OSError):
+        shutil.chown(work, user="mosquitto")  # as root, mosquitto drops to this user
+    binary = mosquitto_binary()
+    if binary is None:
+        raise SystemExit("mosquitto is not installed")
+    with (work / "mosquitto.log").open("ab") as log:
+        return subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
 
 
 def free_port() -> int:
@@ -125,21 +143,25 @@ def run_center(port: int, n: int, url: str) -> float:
     engine = center_db.make_engine(url)
     center_db.upgrade(engine)
     factory = center_db.make_session_factory(engine)
-    cfg = MqttConfig(
-        host="127.0.0.1", port=port, client_id=f"bench-center-{uuid.uuid4().hex[:6]}", shared_group="bench"
-    )
+    # no $share group: the center's default (a group would also hand messages to the previous
+    # run's persistent session, which is gone, and this run would wait for ever)
+    client_id = f"bench-center-{uuid.uuid4().hex[:6]}"
+    cfg = MqttConfig(host="127.0.0.1", port=port, client_id=client_id, shared_group=None)
     ingest = Ingest(cfg, "bench", factory)
     ingest.start()
     ingest.wait_connected(10)
     time.sleep(0.5)
     pub = publish(port, n)
     first = None
+    deadline = time.monotonic() + 600
     while True:
         total = sum(ingest.counts.values())
         if total and first is None:
             first = time.perf_counter()
         if total >= n:
             break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the center took only {total} of {n} messages in 600 s")
         time.sleep(0.002)
     last = time.perf_counter()
     pub.wait()
@@ -190,6 +212,14 @@ def main() -> None:
         default=os.environ.get("PARKGUARD_BENCH_PG_URL"),
         help="admin URL of a PostgreSQL server (default: postgres@127.0.0.1:5432)",
     )
+    ap.add_argument(
+        "--inflight",
+        type=int,
+        nargs="+",
+        default=[20, 1000],
+        help="broker max_inflight_messages settings to run the center with (Mosquitto's default: 20)",
+    )
+    ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     ap.add_argument("--publish", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -198,30 +228,41 @@ def main() -> None:
         return
     n = args.messages - args.messages % 3
     work = Path(tempfile.mkdtemp(prefix="parkguard-bench-"))
-    port = free_port()
-    broker = start_mosquitto(work / "broker", "127.0.0.1", port, work / "mosquitto.log")
+    results: list[str] = []
     try:
-        time.sleep(0.5)
-        raw = run_baseline(port, n)
-        print(f"bare paho subscriber: {raw:,.0f} messages/s", flush=True)
-        lite = run_center(port, n, f"sqlite:///{work / 'center.db'}")
-        print(f"center ingest, SQLite: {lite:,.0f} messages/s ({lite / raw:.2f} of raw)", flush=True)
-        pg_url, pg_name = pg_database(args.pg_url)
-        pg = None
-        if pg_url and pg_name:
+        for inflight in args.inflight:
+            port = free_port()
+            broker = start_broker(work / f"broker-{inflight}", port, inflight)
             try:
-                pg = run_center(port, n, pg_url)
-                print(f"center ingest, PostgreSQL: {pg:,.0f} messages/s ({pg / raw:.2f} of raw)", flush=True)
+                time.sleep(0.5)
+                raw = run_baseline(port, n)
+                print(f"[inflight {inflight}] bare paho subscriber: {raw:,.0f} messages/s", flush=True)
+                lite = run_center(port, n, f"sqlite:///{work / f'center-{inflight}.db'}")
+                print(
+                    f"[inflight {inflight}] center ingest, SQLite: {lite:,.0f} messages/s "
+                    f"({lite / raw:.2f} of raw)",
+                    flush=True,
+                )
+                line = f"RESULT inflight={inflight} messages={n} raw_fps={raw:.0f} sqlite_fps={lite:.0f}"
+                pg_url, pg_name = (None, None) if args.no_pg else pg_database(args.pg_url)
+                if pg_url and pg_name:
+                    try:
+                        pg = run_center(port, n, pg_url)
+                        print(
+                            f"[inflight {inflight}] center ingest, PostgreSQL: {pg:,.0f} messages/s "
+                            f"({pg / raw:.2f} of raw)",
+                            flush=True,
+                        )
+                        line += f" postgres_fps={pg:.0f}"
+                    finally:
+                        drop_pg(args.pg_url, pg_name)
+                results.append(line)
             finally:
-                drop_pg(args.pg_url, pg_name)
-        print(
-            f"RESULT messages={n} raw_fps={raw:.0f} sqlite_fps={lite:.0f} postgres_fps={pg:.0f}"
-            if pg
-            else f"RESULT messages={n} raw_fps={raw:.0f} sqlite_fps={lite:.0f}"
-        )
+                broker.terminate()
+                broker.wait(10)
+        for line in results:
+            print(line)
     finally:
-        broker.terminate()
-        broker.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edge_common import CLIP, REPO, NodeRun, node_config
+from edge_common import CLIP, REPO, NodeRun, goal, node_config
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -53,6 +53,8 @@ def still_scene(seconds: float, fps: float, tmp: Path) -> None:
         f"node_cpu_ratio={p0 / max(p1, 1e-9):.1f}x (goal: >= 3x less inference CPU)",
         flush=True,
     )
+    goal("still scene: detector time without gating / with gating", i0 / max(i1, 1e-9), 3.0, "x")
+    goal("still scene: node process CPU without gating / with gating", p0 / max(p1, 1e-9), 3.0, "x")
 
 
 def moving_sample(fps: float) -> None:
@@ -82,6 +84,7 @@ def moving_sample(fps: float) -> None:
         )
     missed = {e[3] for e in out[False] if e[1] == "new"} - {e[3] for e in out[True] if e[1] == "new"}
     print(f"RESULT moving same_messages={out[False] == out[True]} missed_events={len(missed)}")
+    goal("moving sample: events missed with gating", len(missed), 0, higher=False)
 
 
 def main() -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from center.models import Alert, Camera, Node, Quarantine
-from protocol import AlertEvent, Heartbeat, NodeStatus
+from center.models import Alert, Camera, Node, NodeConfigVersion, Quarantine
+from protocol import AlertEvent, Heartbeat, NodeState, NodeStatus
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 SEVERITY_RANK = {"general": 0, "significant": 1, "major": 2}
@@ -34,6 +35,79 @@ def _merge_evidence(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> lis
     return [*old, *(item for item in new if item.get("sha256") not in seen)]
 
 
+def new_alert(ev: AlertEvent, now_ms: int, enterprise_of: Callable[[str], str | None]) -> dict[str, Any]:
+    """The row an event creates when the center has not heard of it (any phase)."""
+    return {
+        "event_id": ev.event_id,
+        "site": ev.site,
+        "node": ev.node,
+        "camera": ev.camera,
+        "enterprise": ev.enterprise if ev.enterprise is not None else enterprise_of(ev.camera),
+        "rule_id": ev.rule_id,
+        "rule_type": ev.rule_type.value,
+        "rule_name": ev.rule_name,
+        "severity": ev.severity.value,
+        "phase": ev.phase.value,
+        "seq": ev.seq,
+        "started_ms": ev.started_ms,
+        "last_ms": ev.last_ms,
+        "ended_ms": ev.ended_ms,
+        "zone": ev.zone,
+        "count": ev.count,
+        "score": ev.score,
+        "objects": [o.model_dump(mode="json") for o in ev.objects],
+        "evidence": [e.model_dump(mode="json") for e in ev.evidence],
+        "received_ms": now_ms,
+        "updated_ms": now_ms,
+    }
+
+
+def merge_alert(
+    row: Mapping[str, Any], ev: AlertEvent, now_ms: int, enterprise_of: Callable[[str], str | None]
+) -> dict[str, Any] | None:
+    """The changes ``ev`` makes to a stored alert; None for a replay or an older seq.
+
+    Raises :class:`Conflict` when the event id belongs to another site/node/camera/rule.
+    """
+    mine = (row["site"], row["node"], row["camera"], row["rule_id"])
+    theirs = (ev.site, ev.node, ev.camera, ev.rule_id)
+    if mine != theirs:
+        raise Conflict(
+            f"event_id {ev.event_id} already belongs to site/node/camera/rule {'/'.join(mine)}, "
+            f"not {'/'.join(theirs)}"
+        )
+    if ev.seq <= row["seq"]:
+        return None
+    ch: dict[str, Any] = {
+        "seq": ev.seq,
+        "phase": ev.phase.value,
+        "last_ms": max(row["last_ms"], ev.last_ms),
+        "count": ev.count,
+        "score": ev.score,
+        "updated_ms": now_ms,
+    }
+    if SEVERITY_RANK[ev.severity.value] > SEVERITY_RANK.get(row["severity"], -1):
+        ch["severity"] = ev.severity.value  # an alert keeps the highest severity it reached
+    if ev.objects:  # an 'end' often carries none: keep the last ones seen
+        ch["objects"] = [o.model_dump(mode="json") for o in ev.objects]
+    if ev.evidence:
+        ch["evidence"] = _merge_evidence(row["evidence"], [e.model_dump(mode="json") for e in ev.evidence])
+    if ev.ended_ms is not None:
+        ch["ended_ms"] = ev.ended_ms
+    if ev.rule_name:
+        ch["rule_name"] = ev.rule_name
+    if ev.zone is not None:
+        ch["zone"] = ev.zone
+    if ev.enterprise is not None:
+        ch["enterprise"] = ev.enterprise
+    elif row["enterprise"] is None:
+        ch["enterprise"] = enterprise_of(ev.camera)
+    return ch
+
+
+_MERGE_READS = ("site", "node", "camera", "rule_id", "seq", "last_ms", "severity", "evidence", "enterprise")
+
+
 def apply_alert(session: Session, ev: AlertEvent, now_ms: int) -> tuple[Outcome, Alert]:
     """Idempotent upsert keyed by event id: a message applies only if its seq is newer.
 
@@ -41,71 +115,95 @@ def apply_alert(session: Session, ev: AlertEvent, now_ms: int) -> tuple[Outcome,
     carry when they arrive before their ``new``.
     """
     row = session.get(Alert, ev.event_id, with_for_update=True)
-    objects = [o.model_dump(mode="json") for o in ev.objects]
-    evidence = [e.model_dump(mode="json") for e in ev.evidence]
+
+    def enterprise_of(camera: str) -> str | None:
+        return _camera_enterprise(session, camera)
+
     if row is None:
-        row = Alert(
-            event_id=ev.event_id,
-            site=ev.site,
-            node=ev.node,
-            camera=ev.camera,
-            enterprise=ev.enterprise,
-            rule_id=ev.rule_id,
-            rule_type=ev.rule_type.value,
-            rule_name=ev.rule_name,
-            severity=ev.severity.value,
-            phase=ev.phase.value,
-            seq=ev.seq,
-            started_ms=ev.started_ms,
-            last_ms=ev.last_ms,
-            ended_ms=ev.ended_ms,
-            zone=ev.zone,
-            count=ev.count,
-            score=ev.score,
-            objects=objects,
-            evidence=evidence,
-            received_ms=now_ms,
-            updated_ms=now_ms,
-        )
-        if row.enterprise is None:
-            row.enterprise = _camera_enterprise(session, ev.camera)
+        row = Alert(**new_alert(ev, now_ms, enterprise_of))
         session.add(row)
         session.flush()  # an IntegrityError (a racing replica) surfaces here
         return Outcome.INSERTED, row
-
-    mine = (row.site, row.node, row.camera, row.rule_id)
-    theirs = (ev.site, ev.node, ev.camera, ev.rule_id)
-    if mine != theirs:
-        raise Conflict(
-            f"event_id {ev.event_id} already belongs to site/node/camera/rule {'/'.join(mine)}, "
-            f"not {'/'.join(theirs)}"
-        )
-    if ev.seq <= row.seq:
+    changes = merge_alert({k: getattr(row, k) for k in _MERGE_READS}, ev, now_ms, enterprise_of)
+    if changes is None:
         return Outcome.UNCHANGED, row
-
-    row.seq = ev.seq
-    row.phase = ev.phase.value
-    if SEVERITY_RANK[ev.severity.value] > SEVERITY_RANK.get(row.severity, -1):
-        row.severity = ev.severity.value  # an alert keeps the highest severity it reached
-    row.last_ms = max(row.last_ms, ev.last_ms)
-    row.count = ev.count
-    row.score = ev.score
-    if objects:  # an 'end' often carries none: keep the last ones seen
-        row.objects = objects
-    if evidence:
-        row.evidence = _merge_evidence(row.evidence, evidence)
-    if ev.ended_ms is not None:
-        row.ended_ms = ev.ended_ms
-    if ev.rule_name:
-        row.rule_name = ev.rule_name
-    if ev.zone is not None:
-        row.zone = ev.zone
-    if ev.enterprise is not None:
-        row.enterprise = ev.enterprise
-    elif row.enterprise is None:
-        row.enterprise = _camera_enterprise(session, ev.camera)
-    row.updated_ms = now_ms
+    for key, value in changes.items():
+        setattr(row, key, value)
     return Outcome.UPDATED, row
+
+
+# defaults of the operator's columns, for a row inserted without the ORM
+_NEW_ROW_EXTRA = {
+    "status": "open",
+    "handled_by": None,
+    "handled_ms": None,
+    "dismiss_reason": None,
+    "hazard_id": None,
+}
+
+
+def apply_alerts(
+    session: Session, events: list[tuple[AlertEvent, int]]
+) -> list[tuple[Outcome, dict[str, Any]] | Conflict]:
+    """:func:`apply_alert` for many events at once, in their order: one SELECT of the stored
+    rows (locked on PostgreSQL), one multi-row INSERT and one executemany UPDATE.
+
+    Returns, for each event, (outcome, the row as now stored) or the Conflict to quarantine.
+    An IntegrityError at the INSERT (a racing replica) propagates: the caller retries the
+    messages one by one.
+    """
+    table = Alert.__table__
+    ids = sorted({ev.event_id for ev, _ in events})
+    stmt = select(table).where(table.c.event_id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    stored: dict[str, dict[str, Any]] = {r.event_id: dict(r._mapping) for r in session.execute(stmt)}
+    cameras = {ev.camera for ev, _ in events if ev.enterprise is None}
+    owners: dict[str, str | None] = {}
+    if cameras:
+        found = select(Camera.id, Camera.enterprise_id).where(Camera.id.in_(sorted(cameras)))
+        owners = {cam: ent for cam, ent in session.execute(found)}
+
+    def enterprise_of(camera: str) -> str | None:
+        return owners.get(camera)
+
+    inserted: dict[str, dict[str, Any]] = {}
+    updated: dict[str, dict[str, Any]] = {}  # event id → changed columns
+    out: list[tuple[Outcome, dict[str, Any]] | Conflict] = []
+    for ev, now in events:
+        row = inserted.get(ev.event_id) or stored.get(ev.event_id)
+        if row is None:
+            row = new_alert(ev, now, enterprise_of)
+            inserted[ev.event_id] = row
+            out.append((Outcome.INSERTED, {**row, **_NEW_ROW_EXTRA}))
+            continue
+        try:
+            changes = merge_alert(row, ev, now, enterprise_of)
+        except Conflict as exc:
+            out.append(exc)
+            continue
+        if changes is None:
+            out.append((Outcome.UNCHANGED, row))
+            continue
+        row.update(changes)
+        if ev.event_id not in inserted:
+            updated.setdefault(ev.event_id, {}).update(changes)
+        out.append((Outcome.UPDATED, {**_NEW_ROW_EXTRA, **row}))
+    if inserted:
+        session.execute(insert(table), list(inserted.values()))
+    # one executemany per set of changed columns (usually one or two)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for event_id, changes in updated.items():
+        cols = tuple(sorted(changes))
+        groups.setdefault(cols, []).append({"b_event_id": event_id, **{f"b_{c}": changes[c] for c in cols}})
+    for cols, params in groups.items():
+        upd = (
+            update(table)
+            .where(table.c.event_id == bindparam("b_event_id"))
+            .values({c: bindparam(f"b_{c}") for c in cols})
+        )
+        session.execute(upd, params)
+    return out
 
 
 def _camera_enterprise(session: Session, camera: str) -> str | None:
@@ -135,8 +233,10 @@ def apply_status(session: Session, st: NodeStatus, now_ms: int) -> Node:
         row.software = st.software
     if st.cameras:
         row.cameras = list(st.cameras)
-    if st.config_version is not None:
-        row.config_version = st.config_version
+    if st.state is not NodeState.OFFLINE:  # the last will was written at connect: it knows no config news
+        row.config_version = st.config_version  # None: the node runs its local file only
+        row.config_rejected = st.config_rejected
+        row.config_error = st.config_error
     return row
 
 
@@ -144,20 +244,26 @@ def apply_heartbeat(session: Session, hb: Heartbeat, now_ms: int) -> Node:
     row = _node_row(session, hb.site, hb.node, now_ms, hb.ts_ms)
     last = (row.heartbeat or {}).get("ts_ms", -1)
     if hb.ts_ms >= last:
-        row.heartbeat = hb.model_dump(mode="json")
+        # received_ms: the center's clock, so a node's clock skew cannot make it look stale
+        row.heartbeat = {**hb.model_dump(mode="json"), "received_ms": now_ms}
         if not row.cameras:
             row.cameras = [c.camera for c in hb.cameras]
     return row
 
 
+def quarantine_row(topic: str, payload: bytes, reason: str, now_ms: int) -> dict[str, Any]:
+    """The quarantine columns of a rejected message (the payload bounded)."""
+    return {
+        "received_ms": now_ms,
+        "topic": topic[:512],
+        "payload": bytes(payload[:QUARANTINE_KEEP_BYTES]),
+        "payload_size": len(payload),
+        "reason": reason,
+    }
+
+
 def add_quarantine(session: Session, topic: str, payload: bytes, reason: str, now_ms: int) -> Quarantine:
-    row = Quarantine(
-        received_ms=now_ms,
-        topic=topic[:512],
-        payload=bytes(payload[:QUARANTINE_KEEP_BYTES]),
-        payload_size=len(payload),
-        reason=reason,
-    )
+    row = Quarantine(**quarantine_row(topic, payload, reason, now_ms))
     session.add(row)
     return row
 
@@ -221,4 +327,57 @@ def list_nodes(session: Session) -> list[Node]:
 
 def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
     stmt = select(Quarantine).order_by(Quarantine.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+# --- remote configuration of nodes ------------------------------------------------------
+
+
+def latest_node_config(session: Session, site: str, node: str) -> NodeConfigVersion | None:
+    """The desired configuration of a node: its newest version."""
+    stmt = (
+        select(NodeConfigVersion)
+        .where(NodeConfigVersion.site == site, NodeConfigVersion.node == node)
+        .order_by(NodeConfigVersion.version.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def add_node_config(
+    session: Session, site: str, node: str, config: dict[str, Any], source: str, by: str, now_ms: int
+) -> NodeConfigVersion:
+    """Store a new version (the previous newest + 1); a racing writer fails on the primary key."""
+    last = latest_node_config(session, site, node)
+    row = NodeConfigVersion(
+        site=site,
+        node=node,
+        version=(last.version if last else 0) + 1,
+        config=config,
+        source=source,
+        created_ms=now_ms,
+        created_by=by,
+        published_ms=None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def unpublished_node_configs(session: Session, site: str) -> list[NodeConfigVersion]:
+    """Each node's newest config version, where it was never handed to the broker."""
+    newest = (
+        select(NodeConfigVersion.node, func.max(NodeConfigVersion.version).label("version"))
+        .where(NodeConfigVersion.site == site)
+        .group_by(NodeConfigVersion.node)
+        .subquery()
+    )
+    stmt = (
+        select(NodeConfigVersion)
+        .join(
+            newest,
+            (NodeConfigVersion.node == newest.c.node) & (NodeConfigVersion.version == newest.c.version),
+        )
+        .where(NodeConfigVersion.site == site, NodeConfigVersion.published_ms.is_(None))
+    )
     return list(session.scalars(stmt))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from center.errors import Invalid
-from center.models import EvidenceFile
+from center.models import Camera, EvidenceFile
 from protocol import now_ms
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,21 @@ def store(
         )
         session.add(row)
     return row, True
+
+
+def camera_of_node(session: Session, camera: str, node: str | None) -> str | None:
+    """Why an edge node may not upload evidence of ``camera`` (None: it may).
+
+    A node's machine account uploads only for the cameras the center has on that node, so one
+    compromised node cannot fill the evidence of another's cameras."""
+    if not node:
+        return "this edge account has no node"
+    row = session.get(Camera, camera)
+    if row is None:
+        return f"camera {camera!r} is not registered at the center"
+    if row.node != node:
+        return f"camera {camera!r} is not watched by node {node!r}"
+    return None
 
 
 def retention(

@@ -14,17 +14,20 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from center import crud
 from center.config import MqttConfig
+from center.models import Quarantine
 from center.schemas import AlertOut
-from protocol import AlertEvent, Heartbeat, NodeStatus, TopicKind, now_ms, parse_topic
+from protocol import AlertEvent, Heartbeat, NodeConfig, NodeStatus, Topic, TopicKind, now_ms, parse_topic
 from protocol.topics import subscription
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 256 * 1024  # a legitimate message is far smaller (≤ 200 objects, ≤ 8 evidence items)
 MAX_REASON_ERRORS = 5
 BATCH_MAX = 500  # messages committed in one transaction at most
+CONFIG_RETRY_S = 30.0
 _MODELS: dict[TopicKind, type[BaseModel]] = {
     TopicKind.EVENT: AlertEvent,
     TopicKind.STATUS: NodeStatus,
@@ -84,14 +88,17 @@ def validate(topic: str, payload: bytes, site: str) -> tuple[TopicKind, BaseMode
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Rejected(f"payload too large: {len(payload)} bytes (limit {MAX_PAYLOAD_BYTES})")
     try:
-        json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise Rejected("payload is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise Rejected(f"payload is not valid JSON: {exc}") from None
-    try:
-        msg: Any = _MODELS[parsed.kind].model_validate_json(payload)
+        msg: Any = _MODELS[parsed.kind].model_validate_json(payload)  # the JSON is parsed once
     except ValidationError as exc:
+        # say what is wrong in the sender's terms: the bytes, the JSON, then the contract
+        try:
+            json.loads(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Rejected("payload is not UTF-8 text") from None
+        except json.JSONDecodeError as jexc:
+            raise Rejected(f"payload is not valid JSON: {jexc}") from None
+        except RecursionError:
+            raise Rejected("payload is not valid JSON: nested too deeply") from None
         raise Rejected(summarize(exc)) from None
     if msg.site != parsed.site:
         raise Rejected(f"payload site {msg.site} does not match topic site {parsed.site}")
@@ -140,29 +147,61 @@ def _apply(session: Session, msg: BaseModel, received_ms: int) -> Result:
     return Result("heartbeat")
 
 
-def process_batch(factory: sessionmaker[Session], site: str, items: list[_Received]) -> list[Result]:
+def process_batch(
+    factory: sessionmaker[Session], site: str, items: list[_Received], want_alerts: bool = True
+) -> list[Result]:
     """Validate and store many messages in ONE transaction (the ingest's fast path).
 
-    Invalid or conflicting messages go to the quarantine in the same transaction. Database
-    errors propagate and nothing of the batch is committed; the caller then retries or
-    falls back to one message a transaction.
+    Events are merged in memory and written with one SELECT, one multi-row INSERT and an
+    executemany UPDATE (:func:`crud.apply_alerts`); status and heartbeats go through the ORM
+    (there are few). Invalid or conflicting messages go to the quarantine in the same
+    transaction. Database errors propagate and nothing of the batch is committed; the caller
+    then retries or falls back to one message a transaction. ``want_alerts``: build the
+    committed alerts for the live feed.
     """
-    results: list[Result] = []
+    results: list[Result | None] = [None] * len(items)
+    events: list[tuple[int, AlertEvent]] = []
+    others: list[tuple[int, BaseModel]] = []
+    rejected: list[tuple[int, str]] = []
+    for i, item in enumerate(items):
+        try:
+            _kind, msg = validate(item.topic, item.payload, site)
+        except Rejected as exc:
+            rejected.append((i, str(exc)))
+            continue
+        if msg is None:
+            results[i] = Result("skipped")
+        elif isinstance(msg, AlertEvent):
+            events.append((i, msg))
+        else:
+            others.append((i, msg))
     with factory.begin() as session:
-        for item in items:
-            try:
-                _kind, msg = validate(item.topic, item.payload, site)
-                if msg is None:
-                    results.append(Result("skipped"))
+        if events:
+            applied = crud.apply_alerts(session, [(ev, items[i].received_ms) for i, ev in events])
+            for (i, _ev), res in zip(events, applied, strict=True):
+                if isinstance(res, crud.Conflict):
+                    rejected.append((i, str(res)))
                     continue
-                results.append(_apply(session, msg, item.received_ms))
-            except (Rejected, crud.Conflict) as exc:
-                crud.add_quarantine(session, item.topic, item.payload, str(exc), item.received_ms)
-                results.append(Result("quarantined", reason=str(exc)))
-    for item, result in zip(items, results, strict=True):
-        if result.outcome == "quarantined":
-            log.warning("quarantined message on %s: %s", item.topic, result.reason)
-    return results
+                outcome, row = res
+                alert = None
+                if want_alerts and outcome is not crud.Outcome.UNCHANGED:
+                    alert = AlertOut.of(SimpleNamespace(**row)).model_dump(mode="json")  # type: ignore[arg-type]
+                results[i] = Result(outcome.value, alert)
+        for i, msg in others:
+            results[i] = _apply(session, msg, items[i].received_ms)
+        if rejected:
+            rejected.sort()
+            rows = [
+                crud.quarantine_row(items[i].topic, items[i].payload, why, items[i].received_ms)
+                for i, why in rejected
+            ]
+            session.execute(insert(Quarantine), rows)
+            for i, why in rejected:
+                results[i] = Result("quarantined", reason=why)
+    for i, why in rejected:  # after the commit
+        log.warning("quarantined message on %s: %s", items[i].topic, why)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
 
 
 def quarantine(
@@ -243,6 +282,7 @@ class Ingest:
         log.info("connecting to MQTT broker %s:%s", self.config.host, self.config.port)
         self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive)
         self._client.loop_start()
+        threading.Thread(target=self._retry_configs, name="center-config-retry", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Disconnect and finish the message being stored; queued, unacked ones are redelivered."""
@@ -269,6 +309,7 @@ class Ingest:
         self._generation += 1
         client.subscribe(subscriptions(self.config.shared_group))
         self._connected.set()
+        threading.Thread(target=self._republish_configs, name="center-config-publish", daemon=True).start()
         log.info(
             "connected to MQTT broker %s:%s (session present: %s)",
             self.config.host,
@@ -294,6 +335,46 @@ class Ingest:
                     continue
         except Exception:
             log.exception("could not queue a message on %r", getattr(message, "_topic", b""))
+
+    # --- remote configuration of nodes (center → edge, retained) ---------------------------
+
+    def publish_config(self, msg: NodeConfig, timeout: float = 5.0) -> bool:
+        """Publish a node's config retained at QoS 1; True once the broker acknowledged it."""
+        if not self.connected:
+            return False
+        info = self._client.publish(
+            Topic.of(msg.site, msg.node, TopicKind.CONFIG), msg.model_dump_json(), qos=1, retain=True
+        )
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def _retry_configs(self) -> None:
+        """Configs whose publish timed out while connected are tried again every 30 s."""
+        while not self._stopping.wait(CONFIG_RETRY_S):
+            if self.connected:
+                self._republish_configs()
+
+    def _republish_configs(self) -> None:
+        """After a (re)connect: hand over configs stored while the broker was away."""
+        try:
+            with self.factory() as session:
+                rows = crud.unpublished_node_configs(session, self.site)
+                for row in rows:
+                    msg = NodeConfig(
+                        site=row.site, node=row.node, version=row.version, config=row.config,
+                        ts_ms=row.created_ms, by=row.created_by,
+                    )  # fmt: skip
+                    if not self.publish_config(msg):
+                        log.warning("config v%d of node %s not published yet", row.version, row.node)
+                        return
+                    row.published_ms = now_ms()
+                    session.commit()
+                    log.info("published config v%d of node %s", row.version, row.node)
+        except Exception:
+            log.exception("publishing stored node configs failed; retried at the next connect")
 
     # --- worker thread --------------------------------------------------------------------
 
@@ -342,7 +423,7 @@ class Ingest:
         delay = 0.5
         while not self._stopping.is_set():
             try:
-                return list(process_batch(self.factory, self.site, batch))
+                return list(process_batch(self.factory, self.site, batch, self.on_alert is not None))
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", _first_line(exc), delay)
                 self._stopping.wait(delay)

@@ -107,6 +107,25 @@ class Node(Base):
     heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="the last heartbeat, as sent")
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(128), default="", server_default="", doc="where it is installed")
+    config_rejected: Mapped[int | None] = mapped_column(
+        Integer, doc="the last remote config version the node refused (from its status)"
+    )
+    config_error: Mapped[str | None] = mapped_column(Text, doc="why the node refused config_rejected")
+
+
+class NodeConfigVersion(Base):
+    """A remote configuration of a node, as an operator set it; the newest version is the desired one."""
+
+    __tablename__ = "node_configs"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, doc="top-level edge config keys (see NodeConfig)")
+    source: Mapped[str] = mapped_column(Text, default="", doc="the body as sent (YAML or JSON)")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+    published_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the broker took it (retained)")
 
 
 # --- domain: park, enterprises, insurance, cameras ------------------------------------------

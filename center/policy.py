@@ -96,6 +96,8 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     # nodes
     "list_nodes": READ_ALL,
     "list_quarantine": STAFF,
+    "get_node_config": STAFF,  # camera URLs may carry credentials
+    "put_node_config": STAFF,
     # alerts
     "list_alerts": PEOPLE,
     "export_alerts": PEOPLE,

@@ -102,25 +102,76 @@ class AlertPage(BaseModel):
     offset: int
 
 
+NODE_HEARTBEAT_DEFAULT_S = 10.0  # the edge's default period, for nodes that do not send theirs
+NODE_STALE_MISSED = 3  # heartbeats missed before an online node counts as stale
+
+
+class CameraHealthOut(BaseModel):
+    camera: str
+    state: str = Field(description="starting / online / stalled / offline, from the last heartbeat")
+    fps_in: float
+    fps_out: float = Field(description="frames analysed per second")
+    infer_ms: float
+    dropped_frames: int
+    reconnects: int
+    last_frame_at: str | None
+    error: str | None
+
+
 class NodeOut(BaseModel):
     site: str
     node: str
-    state: str
+    state: str = Field(description="as the node last told: online / offline (its last will) / stopped")
+    health: str = Field(description="online / stale (online, but 3 heartbeats missed) / offline / stopped")
     status_ms: int | None
     last_seen_ms: int
     last_seen_at: str
     software: str
     cameras: list[str]
     config_version: int | None
-    heartbeat: dict[str, Any] | None
+    heartbeat: dict[str, Any] | None = Field(description="the last heartbeat as sent, with received_ms added")
     name: str = ""
+    heartbeat_age_s: float | None = Field(default=None, description="seconds since the last heartbeat")
+    heartbeat_interval_s: float = Field(default=NODE_HEARTBEAT_DEFAULT_S, description="the node's period")
+    camera_health: list[CameraHealthOut] = Field(default_factory=list)
+    outbox_depth: int | None = None
+    outbox_dropped: int | None = None
+    config_rejected: int | None = None
+    config_error: str | None = None
 
     @classmethod
-    def of(cls, row: Node) -> NodeOut:
+    def of(cls, row: Node, now_ms: int | None = None) -> NodeOut:
+        now = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+        hb = row.heartbeat or {}
+        interval = float(hb.get("interval_s") or NODE_HEARTBEAT_DEFAULT_S)
+        hb_ms = hb.get("received_ms", hb.get("ts_ms"))  # when the center got it (its own clock)
+        age = round(max(0, now - hb_ms) / 1000, 1) if isinstance(hb_ms, int) else None
+        health = row.state
+        if row.state == "online":
+            # no heartbeat yet: count from when the center last heard of the node
+            since = hb_ms if isinstance(hb_ms, int) else row.updated_ms
+            if now - since > NODE_STALE_MISSED * interval * 1000:
+                health = "stale"
+        cams = []
+        for c in hb.get("cameras") or []:
+            cams.append(
+                CameraHealthOut(
+                    camera=c.get("camera", ""),
+                    state=c.get("state", ""),
+                    fps_in=c.get("fps_in", 0.0),
+                    fps_out=c.get("fps_out", 0.0),
+                    infer_ms=c.get("infer_ms", 0.0),
+                    dropped_frames=c.get("dropped_frames", 0),
+                    reconnects=c.get("reconnects", 0),
+                    last_frame_at=iso_utc(c.get("last_frame_ms")),
+                    error=c.get("error"),
+                )
+            )
         return cls(
             site=row.site,
             node=row.node,
             state=row.state,
+            health=health,
             status_ms=row.status_ms,
             last_seen_ms=row.last_seen_ms,
             last_seen_at=iso_utc(row.last_seen_ms) or "",
@@ -129,7 +180,44 @@ class NodeOut(BaseModel):
             config_version=row.config_version,
             heartbeat=row.heartbeat,
             name=row.name or "",
+            heartbeat_age_s=age,
+            heartbeat_interval_s=interval,
+            camera_health=cams,
+            outbox_depth=hb.get("outbox_depth"),
+            outbox_dropped=hb.get("outbox_dropped"),
+            config_rejected=row.config_rejected,
+            config_error=row.config_error,
         )
+
+
+class NodeConfigIn(BaseModel):
+    """A node's new configuration: ``config`` (a JSON object) or ``yaml`` (the same as YAML text).
+
+    Its top-level keys replace the node's local ones (usually ``cameras``); the node validates
+    it as it validates its file and reports the result (see ``GET …/config``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] | None = None
+    yaml: Annotated[str, StringConstraints(max_length=256 * 1024)] | None = None
+
+
+class NodeConfigOut(BaseModel):
+    site: str
+    node: str
+    status: str = Field(
+        description="none (never set) / pending / applied / rejected (the node kept its old one)"
+    )
+    desired_version: int | None
+    applied_version: int | None = Field(description="the version the node reports it runs")
+    rejected_version: int | None
+    last_error: str | None = Field(description="the node's reason for refusing rejected_version")
+    node_state: str
+    config: dict[str, Any] | None = Field(description="the desired config")
+    source: str | None = Field(description="the desired config as the operator sent it")
+    created_by: str | None
+    created_at: str | None
+    published: bool = Field(description="the broker holds the desired version (retained)")
 
 
 class QuarantineOut(BaseModel):

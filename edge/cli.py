@@ -1,10 +1,12 @@
-"""``parkguard-edge``: ``run`` the node, ``analyze`` a recorded clip, ``check`` a config."""
+"""``parkguard-edge``: ``run`` the node, ``analyze`` a recorded clip, ``eval`` labelled scenarios,
+``check`` a config."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -34,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--fps", type=float, help="analysis rate (default: the camera's or the node's)")
     an.add_argument("--start", help="wall-clock time of the clip's first frame, ISO 8601 (default: now)")
     an.add_argument("--no-evidence", action="store_true", help="do not write snapshots")
+    ev = sub.add_parser(
+        "eval", help="run labelled scenarios; precision, recall and time to alert per rule type"
+    )
+    ev.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files or folders of them")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--manifest", type=Path, help="model manifest (default: models/manifest.yaml)")
+    ev.add_argument(
+        "--fail-under", type=float, help="exit 1 when a rule type's precision or recall is below this"
+    )
     chk = sub.add_parser("check", help="validate a config and its models, then exit")
     chk.add_argument("--config", required=True, type=Path)
     return p
@@ -51,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_analyze(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "eval":
+            return cmd_eval(args)
     except ConfigError as exc:
         print(f"parkguard-edge: config error: {exc}", file=sys.stderr)
         return 2
@@ -60,22 +73,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from edge.evidence import make_evidence
     from edge.node import load_detector
     from edge.rules import build_rules
 
     cfg = load_edge_config(args.config)
     det = load_detector(cfg)
     for cam in cfg.cameras:
-        build_rules(cam, cfg.timezone, det.labels)
+        build_rules(cam, cfg.timezone, det.labels, tracking=cfg.tracker.enabled)
+    make_evidence(cfg, upload=False)  # the face model for blurring loads
+    if cfg.center.url and not os.environ.get(cfg.center.token_env):
+        print(
+            f"{args.config}: warning: center.token_env: {cfg.center.token_env} is not set here; "
+            "evidence will wait in the upload queue until it is",
+            file=sys.stderr,
+        )
     print(f"{args.config}: OK ({len(cfg.cameras)} camera(s), model {det.model.entry.name})")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.node import EdgeNode
+    from edge.remote import RemoteConfig
 
     cfg = load_edge_config(args.config)
-    node = EdgeNode(cfg)
+    remote = RemoteConfig(args.config, cfg)  # the center's config for this node, if it sent one
+    node = EdgeNode(remote.initial_config(cfg))
+    remote.attach(node)
 
     def _stop(signum: int, frame: object) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
@@ -83,7 +107,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    node.run()
+    try:
+        node.run()
+    finally:
+        remote.stop()
     return 0
 
 
@@ -116,7 +143,7 @@ class Progress:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import av
 
-    from edge.evidence import EvidenceStore
+    from edge.evidence import make_evidence
     from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
     from edge.stream import iter_file_frames
 
@@ -136,7 +163,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         start_ms = int(time.time() * 1000)
     detector = load_detector(cfg)
-    evidence = None if args.no_evidence else EvidenceStore(cfg.evidence_dir)
+    evidence = None if args.no_evidence else make_evidence(cfg, upload=False)  # faces blurred
     pipeline = make_pipeline(cfg, camera, detector.labels, evidence)
     # the node's per-camera work: motion gate, tracker (ByteTrack at this fps), rules
     analyser = CameraAnalyser(
@@ -183,6 +210,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if det_fh:
             det_fh.close()
     progress.update(done, n_events, final=True)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge.eval import evaluate, print_table
+
+    manifest = args.manifest or Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
+    if not manifest.is_file():
+        raise ConfigError(f"--manifest: {manifest}: no such file")
+    summary = evaluate(args.scenarios, manifest, progress=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        print_table(summary)
+    if args.fail_under is not None:
+        low = [
+            t
+            for t, f in summary["rule_types"].items()
+            if (f["precision"] is not None and f["precision"] < args.fail_under)
+            or (f["recall"] is not None and f["recall"] < args.fail_under)
+        ]
+        if low:
+            print(f"parkguard-edge eval: below {args.fail_under}: {', '.join(low)}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -24,6 +24,36 @@ class Detections:
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), [])
 
+    @classmethod
+    def concat(cls, parts: list[Detections]) -> Detections:
+        """One frame's detections from several sources (models, rule parts) as one set.
+
+        Tracks are kept (-1 where a part has none); keypoints only when every part has the same
+        keypoint layout.
+        """
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        tracks = None
+        if any(p.tracks is not None for p in parts):
+            tracks = np.concatenate(
+                [p.tracks if p.tracks is not None else np.full(len(p), -1, np.int64) for p in parts]
+            )
+        kps = None
+        shapes = {None if p.keypoints is None else p.keypoints.shape[1:] for p in parts}
+        if len(shapes) == 1 and None not in shapes:
+            kps = np.concatenate([p.keypoints for p in parts if p.keypoints is not None])
+        return cls(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            np.concatenate([p.class_ids for p in parts]),
+            [lbl for p in parts for lbl in p.labels],
+            tracks,
+            kps,
+        )
+
     def __len__(self) -> int:
         return len(self.scores)
 

@@ -17,18 +17,81 @@ from edge.manifest import ResolvedModel
 log = logging.getLogger("parkguard.edge.detector")
 
 
-def make_session(path: str, threads: int, providers: list[str]) -> ort.InferenceSession:
+# short names accepted in ``models.providers`` (any case), beside ONNX Runtime's own full names
+PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dnnl": "DnnlExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "migraphx": "MIGraphXExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+}
+CPU = "CPUExecutionProvider"
+
+
+def resolve_providers(wanted: list[str], available: list[str] | None = None) -> list[str]:
+    """``models.providers`` → the providers to ask ONNX Runtime for, in the config's order.
+
+    A name ONNX Runtime does not know at all (a typo) is refused (:class:`ConfigError`). A known
+    provider that this installation lacks (``CUDAExecutionProvider`` with the CPU-only
+    ``onnxruntime`` package, ``OpenVINOExecutionProvider`` without ``onnxruntime-openvino``) is
+    left out with a warning in the log: the node still watches its cameras, on the next provider
+    listed. CPU always comes last as the fallback for operators an accelerator does not run.
+    """
+    available = list(ort.get_available_providers() if available is None else available)
+    known = {p.lower(): p for p in [*ort.get_all_providers(), *available]}
+    full: list[str] = []
+    for i, name in enumerate(wanted):
+        key = name.strip().lower()
+        resolved = PROVIDER_ALIASES.get(key) or known.get(key) or known.get(key + "executionprovider")
+        if resolved is None:
+            raise ConfigError(
+                f"models.providers[{i}]: {name!r} is not an ONNX Runtime execution provider "
+                f"(short names: {', '.join(PROVIDER_ALIASES)}; installed here: {', '.join(available)})"
+            )
+        if resolved not in full:
+            full.append(resolved)
+    missing = [p for p in full if p not in available]
+    if missing:
+        log.warning(
+            "models.providers: %s not installed in this ONNX Runtime (installed: %s); "
+            "falling back to the next provider listed, CPU last",
+            ", ".join(missing),
+            ", ".join(available),
+        )
+    chosen = [p for p in full if p in available]
+    if CPU not in chosen:
+        chosen.append(CPU)
+    return chosen
+
+
+def make_session(
+    path: str, threads: int, providers: list[str], spinning: bool = False
+) -> ort.InferenceSession:
+    """An ONNX Runtime session: ``threads`` intra-op threads (0 = ONNX Runtime's default, one per
+    physical core), one inter-op thread, graph optimisations on, ``providers`` as
+    :func:`resolve_providers` gives them.
+
+    ``spinning`` (off by default): ONNX Runtime's intra-op threads busy-wait after each call for
+    the next one. On an edge box the same cores decode the cameras and run the tracker and rules
+    between calls, so the spinning only steals their CPU: measured with one 100 fps camera on the
+    2-core dev machine (loaded by other work), 33 ms of process CPU per analysed frame with
+    spinning off against 41–57 ms with it on, and more frames analysed per second
+    (``bench/edge_cameras.py --spinning on|off`` measures it again)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    available = ort.get_available_providers()
-    chosen = [p for p in providers if p in available]
-    missing = [p for p in providers if p not in available]
-    if missing:
-        log.warning("execution providers not available here: %s (have %s)", missing, available)
-    return ort.InferenceSession(path, sess_options=opts, providers=chosen or ["CPUExecutionProvider"])
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(path, sess_options=opts, providers=providers)
+    used = session.get_providers()
+    if providers and used[0] != providers[0]:  # e.g. CUDA installed but no GPU or CUDA libraries
+        log.warning("ONNX Runtime could not start %s here; the model runs on %s", providers[0], used[0])
+    return session
 
 
 class Detector:
@@ -47,6 +110,7 @@ class Detector:
         nms_iou: float = 0.5,
         verify_hash: bool = True,
         max_batch: int = 8,
+        spinning: bool = False,
     ) -> None:
         adapter_cls = ADAPTERS.get(model.entry.family)
         if adapter_cls is None:
@@ -57,12 +121,15 @@ class Detector:
         if verify_hash:
             model.verify_hash()
         self.model = model
+        chosen = resolve_providers(providers or [CPU])  # a misspelt provider: refused as such
         try:
-            self.session = make_session(str(model.path), threads, providers or ["CPUExecutionProvider"])
+            self.session = make_session(str(model.path), threads, chosen, spinning)
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise ConfigError(
                 f"model {model.entry.name!r}: ONNX Runtime cannot load {model.path}: {exc}"
             ) from None
+        self.providers: list[str] = self.session.get_providers()  # what the model really runs on
+        self.threads = threads
         self.adapter = adapter_cls(self.session, model)
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
@@ -81,6 +148,15 @@ class Detector:
     @property
     def labels(self) -> set[str]:
         return set(self.semantic)
+
+    @property
+    def mapped_labels(self) -> set[str]:
+        """The semantic labels the manifest maps this model's classes to (person, vehicle …)."""
+        return set(self.model.entry.label_map.values())
+
+    @property
+    def dynamic_batch(self) -> bool:
+        return bool(self.adapter.dynamic_batch)
 
     def label_of(self, class_id: int) -> str:
         return self.semantic[class_id] if 0 <= class_id < len(self.semantic) else str(class_id)
@@ -156,3 +232,67 @@ class Detector:
         inside = (class_ids >= 0) & (class_ids < n)
         # a class id beyond the names (no labels file) is a group of its own
         return np.where(inside, self._group[np.clip(class_ids, 0, n - 1)], n + class_ids)
+
+
+class DetectorSet:
+    """The main object model and the extra ones (``models.extra_detectors``, e.g. a trained PPE
+    model) run on the same frame; their detections are one set.
+
+    Each model keeps its own labels and NMS; class ids of the extra models are offset (by 1000 ×
+    their place) so they stay distinct. Inference time is the sum of the models'.
+    """
+
+    CLASS_OFFSET = 1000
+
+    def __init__(self, members: list[Detector]) -> None:
+        if not members:
+            raise ValueError("a detector set needs at least one model")
+        self.members = members
+        self.model = members[0].model
+        self.providers = members[0].providers
+        self.threads = members[0].threads
+        self.last_infer_ms = 0.0
+
+    @property
+    def labels(self) -> set[str]:
+        return set().union(*(m.labels for m in self.members))
+
+    @property
+    def mapped_labels(self) -> set[str]:
+        return set().union(*(m.mapped_labels for m in self.members))
+
+    @property
+    def dynamic_batch(self) -> bool:
+        return all(m.dynamic_batch for m in self.members)
+
+    def warmup(self, runs: int = 2) -> None:
+        for m in self.members:
+            m.warmup(runs)
+
+    def _merge(self, per_model: list[Detections]) -> Detections:
+        parts = []
+        for k, d in enumerate(per_model):
+            if k and len(d):
+                d = Detections(
+                    d.boxes, d.scores, d.class_ids + k * self.CLASS_OFFSET, d.labels, d.tracks, d.keypoints
+                )
+            parts.append(d)
+        return Detections.concat(parts)
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        results = []
+        total = 0.0
+        for m in self.members:
+            results.append(m.detect(frame_bgr))
+            total += m.last_infer_ms
+        self.last_infer_ms = total
+        return self._merge(results)
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        per_model = []
+        total = 0.0
+        for m in self.members:
+            per_model.append(m.detect_batch(frames))
+            total += m.last_infer_ms
+        self.last_infer_ms = total
+        return [self._merge([r[i] for r in per_model]) for i in range(len(frames))]

@@ -37,9 +37,15 @@ class Transition:
 
 class Lifecycle:
     def __init__(
-        self, confirm_frames: int, end_after_s: float, cooldown_s: float, update_interval_s: float
+        self,
+        confirm_frames: int,
+        end_after_s: float,
+        cooldown_s: float,
+        update_interval_s: float,
+        confirm_s: float = 0.0,
     ) -> None:
         self.confirm_frames = confirm_frames
+        self.confirm_ms = int(confirm_s * 1000)  # and/or: the condition held this long
         self.end_after_ms = int(end_after_s * 1000)
         self.cooldown_ms = int(cooldown_s * 1000)
         self.update_interval_ms = int(update_interval_s * 1000)
@@ -80,7 +86,7 @@ class Lifecycle:
                 self.state = _State.IDLE
                 return None
             self._confirmed += 1
-            if self._confirmed < self.confirm_frames:
+            if self._confirmed < self.confirm_frames or ts_ms - self._first_true_ms < self.confirm_ms:
                 return None
             return self._open(ts_ms, objects, count)
         # ACTIVE

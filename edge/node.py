@@ -21,8 +21,8 @@ import numpy as np
 from edge import __version__
 from edge.config import CameraConfig, ConfigError, EdgeConfig
 from edge.detections import Detections
-from edge.detector import Detector
-from edge.evidence import EvidenceStore
+from edge.detector import Detector, DetectorSet
+from edge.evidence import EvidenceStore, make_evidence
 from edge.manifest import load_manifest
 from edge.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Family, Histogram, MetricsServer
 from edge.motion import MotionGate
@@ -46,25 +46,34 @@ FIXED_SETTINGS = (
     "outbox_max_rows",
     "metrics_port",
     "metrics_bind",
+    "evidence",
+    "center",
 )
 
 
-def load_detector(cfg: EdgeConfig) -> Detector:
+def load_detector(cfg: EdgeConfig) -> Detector | DetectorSet:
+    """The node's object model (``models.detector``), with the extra ones run on the same frames
+    (``models.extra_detectors``, e.g. a trained PPE model) when configured."""
     models = load_manifest(cfg.models.manifest)
-    if cfg.models.detector not in models:
-        raise ConfigError(
-            f"models.detector: {cfg.models.detector!r} is not in {cfg.models.manifest} "
-            f"(have: {', '.join(models)})"
-        )
     m = cfg.models
-    return Detector(models[m.detector], m.threads, m.providers, m.score_threshold, m.nms_iou)
+    names = [("models.detector", m.detector)] + [
+        (f"models.extra_detectors[{i}]", name) for i, name in enumerate(m.extra_detectors)
+    ]
+    for where, name in names:
+        if name not in models:
+            raise ConfigError(f"{where}: {name!r} is not in {m.manifest} (have: {', '.join(models)})")
+    if len({name for _, name in names}) != len(names):
+        raise ConfigError("models.extra_detectors: a model is listed twice (or is the main detector)")
+    members = [
+        Detector(models[name], m.threads, m.providers, m.score_threshold, m.nms_iou) for _, name in names
+    ]
+    return members[0] if len(members) == 1 else DetectorSet(members)
 
 
-def tracked_labels(detector: Detector) -> set[str] | None:
+def tracked_labels(detector: Detector | DetectorSet) -> set[str] | None:
     """What is tracked by default: the semantic labels the manifest maps classes to (person,
     vehicle, phone …), not every raw class name of the model; None (all) without a label map."""
-    mapped = set(detector.model.entry.label_map.values())
-    return mapped or None
+    return detector.mapped_labels or None
 
 
 def make_pipeline(
@@ -137,6 +146,8 @@ class CameraRuntime:
     hb_analysed: int = 0
     hb_frames_in: int = 0
     hb_infer_ms: float = 0.0
+    analysis_errors: int = 0  # frames whose analysis raised: dropped
+    analysis_error_logged: float = -1e9
 
     @property
     def pipeline(self) -> CameraPipeline:
@@ -147,10 +158,10 @@ class CameraRuntime:
 
 
 class EdgeNode:
-    def __init__(self, cfg: EdgeConfig, detector: Detector | None = None) -> None:
+    def __init__(self, cfg: EdgeConfig, detector: Detector | DetectorSet | None = None) -> None:
         self.cfg = cfg
         self.detector = detector or load_detector(cfg)
-        self.evidence = EvidenceStore(cfg.evidence_dir)
+        self.evidence = make_evidence(cfg, self.ring)  # faces blurred, clips, uploads
         self.track_labels = tracked_labels(self.detector)
         self.cameras: list[CameraRuntime] = [
             self._make_camera(cfg, cam) for cam in cfg.cameras if cam.enabled
@@ -200,6 +211,7 @@ class EdgeNode:
     def run(self) -> None:
         self.detector.warmup()
         self.publisher.start()
+        self.evidence.start()
         if self.cfg.metrics_port:
             try:
                 self.metrics = MetricsServer(
@@ -223,11 +235,13 @@ class EdgeNode:
                 cam.next_due = start + i * cam.period_s / max(1, len(self.cameras))
             self._running = True
         log.info(
-            "edge node %s/%s running: %d camera(s), model %s",
+            "edge node %s/%s running: %d camera(s), model %s on %s, %s intra-op thread(s)",
             self.cfg.site,
             self.cfg.node,
             len(self.cameras),
             self.detector.model.entry.name,
+            ", ".join(self.detector.providers),
+            self.detector.threads or "default",
         )
         next_hb = time.monotonic() + min(2.0, self.cfg.heartbeat_s)
         next_watch = 0.0
@@ -257,6 +271,9 @@ class EdgeNode:
             # a clean stop ends what is open, so no event stays "in progress" for ever
             for cam in cameras:
                 self._emit(cam.pipeline.finish(now_ms()))
+            self.evidence.stop()  # clips still due are built from what the rings hold
+            for cam in cameras:
+                self._emit(cam.pipeline.collect_clips())
             if self.metrics is not None:
                 self.metrics.stop()
             self.publisher.stop()
@@ -289,20 +306,43 @@ class EdgeNode:
                 continue
             worked = True
             cam.next_due = max(cam.next_due + cam.period_s, now)
-            bgr = pkt.to_bgr() if cam.analyser.wants_inference(pkt.frame, pkt.ts_ms) else None
-            if not self.detector.adapter.dynamic_batch:
-                self._finish_frame(
-                    cam, pkt.ts_ms, bgr, self.detector.detect(bgr) if bgr is not None else None
-                )
-                now = time.monotonic()
-            else:
-                todo.append((cam, pkt.ts_ms, bgr))
+            try:
+                bgr = pkt.to_bgr() if cam.analyser.wants_inference(pkt.frame, pkt.ts_ms) else None
+                if not self.detector.dynamic_batch:
+                    self._finish_frame(
+                        cam, pkt.ts_ms, bgr, self.detector.detect(bgr) if bgr is not None else None
+                    )
+                    now = time.monotonic()
+                else:
+                    todo.append((cam, pkt.ts_ms, bgr))
+            except Exception:
+                self._analysis_failed(cam)
         if todo:  # a model with a batch axis: one call for every camera that was due
             frames = [bgr for _, _, bgr in todo if bgr is not None]
-            results = iter(self.detector.detect_batch(frames) if frames else [])
+            try:
+                results = iter(self.detector.detect_batch(frames) if frames else [])
+            except Exception:
+                for cam, _, _ in todo:
+                    self._analysis_failed(cam)
+                return worked
             for cam, ts_ms, bgr in todo:
-                self._finish_frame(cam, ts_ms, bgr, next(results) if bgr is not None else None)
+                try:
+                    self._finish_frame(cam, ts_ms, bgr, next(results) if bgr is not None else None)
+                except Exception:
+                    self._analysis_failed(cam)
         return worked
+
+    def _analysis_failed(self, cam: CameraRuntime) -> None:
+        """A frame whose analysis raised (a bug, or input nobody foresaw): dropped and counted
+        (``analysis_errors``, in the heartbeat's dropped_frames and /metrics); the loop and the
+        other cameras go on. The traceback is logged once a minute per camera."""
+        cam.analysis_errors += 1
+        mono = time.monotonic()
+        if mono - cam.analysis_error_logged >= 60:
+            cam.analysis_error_logged = mono
+            log.exception(
+                "camera %s: frame dropped, analysis failed (%d so far)", cam.cfg.id, cam.analysis_errors
+            )
 
     def _finish_frame(
         self, cam: CameraRuntime, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None
@@ -353,7 +393,8 @@ class EdgeNode:
                     fps_in=round(max(0, frames_in - cam.hb_frames_in) / elapsed, 2),
                     fps_out=round(cam.hb_analysed / elapsed, 2),
                     infer_ms=round(cam.hb_infer_ms / cam.hb_analysed, 2) if cam.hb_analysed else 0.0,
-                    dropped_frames=cam.stream.skipped + cam.stream.decode_errors,
+                    dropped_frames=cam.stream.skipped + cam.stream.decode_errors + cam.analysis_errors,
+                    decode_errors=cam.stream.decode_errors,
                     reconnects=cam.stream.reconnects,
                     last_frame_ms=cam.stream.last_frame_ms,
                     error=cam.stream.error,
@@ -371,6 +412,7 @@ class EdgeNode:
             cameras=self.health(),
             outbox_depth=self.outbox.depth,
             outbox_dropped=self.outbox.dropped,
+            interval_s=self.cfg.heartbeat_s,
         )
         self.publisher.send_now(TopicKind.HEARTBEAT, hb)
 
@@ -383,7 +425,12 @@ class EdgeNode:
             "an": Family(p + "camera_frames_analysed_total", "counter", "frames run through the detector"),
             "mo": Family(p + "camera_frames_skipped_motion_total", "counter", "frames skipped: still scene"),
             "dr": Family(
-                p + "camera_frames_dropped_total", "counter", "frames not analysed: stale or undecodable"
+                p + "camera_frames_dropped_total",
+                "counter",
+                "frames not analysed: stale (a newer one came), decode_error, analysis_error",
+            ),
+            "lf": Family(
+                p + "camera_last_frame_timestamp_seconds", "gauge", "when the last frame came, epoch s"
             ),
             "inf": Family(p + "camera_inference_ms", "histogram", "detector time per analysed frame, ms"),
             "age": Family(p + "camera_frame_age_ms", "histogram", "capture to rule result, ms"),
@@ -399,11 +446,14 @@ class EdgeNode:
             fams["mo"].add(lb, cam.analyser.skipped_motion)
             fams["dr"].add({**lb, "reason": "stale"}, s.skipped)
             fams["dr"].add({**lb, "reason": "decode_error"}, s.decode_errors)
+            fams["dr"].add({**lb, "reason": "analysis_error"}, cam.analysis_errors)
             fams["inf"].add(lb, cam.infer_hist)
             fams["age"].add(lb, cam.age_hist)
             for state in CameraState:
                 fams["st"].add({**lb, "state": state.value}, 1 if s.state is state else 0)
             fams["rc"].add(lb, s.reconnects)
+            if s.last_frame_ms is not None:
+                fams["lf"].add(lb, s.last_frame_ms / 1000)
             fams["rb"].add(lb, cam.ring.nbytes if cam.ring else 0)
         node = [
             Family(p + "outbox_depth", "gauge", "messages waiting on disk for the broker").add(
@@ -420,6 +470,15 @@ class EdgeNode:
             ),
             Family(p + "info", "gauge", "node identity").add(
                 {"site": self.cfg.site, "node": self.cfg.node, "version": __version__}, 1
+            ),
+            Family(p + "model_info", "gauge", "the detector: model, execution providers, threads").add(
+                {
+                    "model": self.detector.model.entry.name,
+                    "family": self.detector.model.entry.family,
+                    "providers": ",".join(self.detector.providers),
+                    "threads": str(self.detector.threads),
+                },
+                1,
             ),
         ]
         return list(fams.values()) + node
@@ -446,9 +505,7 @@ class EdgeNode:
         with self._lock:
             current = {c.cfg.id: c for c in self.cameras}
         # build every new pipeline first: a bad rule refuses the whole config before anything changes
-        evidence = (
-            EvidenceStore(new.evidence_dir) if new.evidence_dir != old_cfg.evidence_dir else self.evidence
-        )
+        evidence = self.evidence  # its folder moves below, once the config is accepted
         built: dict[str, CameraPipeline] = {}
         for cid, cam in wanted.items():
             old = current.get(cid)
@@ -460,7 +517,7 @@ class EdgeNode:
         ended: list[AlertEvent] = []
         ts = now_ms()
         with self._lock:
-            self.evidence = evidence
+            self.evidence.root = new.evidence_dir
             runtimes: list[CameraRuntime] = []
             for cid, cam in wanted.items():
                 old = current.get(cid)
@@ -524,4 +581,6 @@ def _swap_pipeline(old: CameraPipeline, new: CameraPipeline, ts_ms: int, keep: b
             del by_id[rule.cfg.id]
     ending = list(by_id.values())
     old.rules = ending
-    return old.finish(ts_ms)
+    ended = old.finish(ts_ms)
+    new.adopt_clips(old)  # clips still being made reach the events they belong to
+    return ended

@@ -8,9 +8,10 @@ import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.detections import Detections
-from edge.evidence import EvidenceStore, annotate
+from edge.evidence import ClipJob, EvidenceStore, PeopleHistory
 from edge.lifecycle import Transition
-from edge.rules import Rule, build_rules
+from edge.pose import CameraPose, pose_estimator
+from edge.rules import FrameContext, Rule, build_rules
 from protocol import AlertEvent, EventPhase, EvidenceItem
 
 log = logging.getLogger("parkguard.edge.pipeline")
@@ -22,25 +23,109 @@ class CameraPipeline:
     ) -> None:
         self.cfg = cfg
         self.camera = camera
-        self.rules: list[Rule] = build_rules(camera, cfg.timezone, labels)
+        self.rules: list[Rule] = build_rules(camera, cfg.timezone, labels, tracking=cfg.tracker.enabled)
+        # pose (MoveNet, one session per node) only for a camera with a rule that needs it
+        needs_pose = any(r.needs_pose for r in self.rules)
+        self.pose: CameraPose | None = CameraPose(pose_estimator(cfg)) if needs_pose else None
+        self._frame_size: tuple[int, int] | None = None
         self.evidence = evidence
+        # evidence clips: people of the last frames (to blur clip frames), events waiting for a clip
+        ev = cfg.evidence
+        self.history = PeopleHistory(int((ev.clip_max_s + 5) * 1000))  # a clip's whole window
+        self._clip_wait: dict[str, AlertEvent | None] = {}  # event id → its last message
+        self._clip_ready: dict[str, EvidenceItem] = {}
 
     def process(self, frame_bgr: np.ndarray | None, ts_ms: int, dets: Detections) -> list[AlertEvent]:
+        if self.evidence is not None and self.evidence.clips is not None:
+            self.history.add(ts_ms, dets)  # where the people are, to blur the frames of clips
         events: list[AlertEvent] = []
+        if frame_bgr is not None:
+            self._frame_size = (int(frame_bgr.shape[1]), int(frame_bgr.shape[0]))
+        ctx = FrameContext(ts_ms, dets, frame_bgr, self._frame_size, self.pose)  # pose: lazily, once
         for rule in self.rules:
-            result = rule.step(ts_ms, dets)
+            result = rule.step(ts_ms, ctx)
             if result is None:
                 continue
             t = result.transition
             evidence: list[EvidenceItem] = []
-            if t.phase is EventPhase.NEW and self.evidence is not None and frame_bgr is not None:
-                try:
-                    img = annotate(frame_bgr, t.objects, rule.zone, rule.cfg, ts_ms, self.cfg.timezone)
-                    evidence.append(self.evidence.save_snapshot(img))
-                except (OSError, RuntimeError) as exc:  # evidence is best effort; the alert still goes out
-                    log.error("camera %s: snapshot not saved: %s", self.camera.id, exc)
-            events.append(self._event(rule, t, evidence))
-        return events
+            if t.phase is EventPhase.NEW and self.evidence is not None:
+                evidence += self._new_evidence(rule, t, frame_bgr, dets, ts_ms)
+            events.append(self._with_clip(self._event(rule, t, evidence)))
+        return events + self._late_clips()
+
+    # -- evidence --------------------------------------------------------------------------
+    def _new_evidence(
+        self, rule: Rule, t: Transition, frame_bgr: np.ndarray | None, dets: Detections, ts_ms: int
+    ) -> list[EvidenceItem]:
+        """A new event: its snapshot (faces blurred) now, its clip scheduled."""
+        assert self.evidence is not None
+        out: list[EvidenceItem] = []
+        if frame_bgr is not None and self.evidence.settings.snapshots:
+            try:
+                out.append(
+                    self.evidence.snapshot(
+                        self.camera.id,
+                        frame_bgr,
+                        dets,
+                        t.objects,
+                        rule.zone,
+                        rule.cfg,
+                        ts_ms,
+                        self.cfg.timezone,
+                    )
+                )
+            except (OSError, RuntimeError) as exc:  # evidence is best effort; the alert still goes out
+                log.error("camera %s: snapshot not saved: %s", self.camera.id, exc)
+        ev = self.cfg.evidence
+        job = ClipJob(
+            self.camera.id,
+            t.event_id,
+            t.started_ms - int(ev.pre_s * 1000),
+            ts_ms + int(ev.post_s * 1000),
+            self.history,
+        )
+        if self.evidence.schedule_clip(job):
+            self._clip_wait[t.event_id] = None  # its message is filled in by _with_clip
+        return out
+
+    def _with_clip(self, event: AlertEvent) -> AlertEvent:
+        """Put the event's clip in this message if it is ready; remember messages still waiting."""
+        eid = event.event_id
+        clip = self._clip_ready.pop(eid, None)
+        if clip is not None:
+            self._clip_wait.pop(eid, None)
+            event.evidence = [*event.evidence, clip]
+        elif eid in self._clip_wait:
+            self._clip_wait[eid] = event
+        return event
+
+    def _late_clips(self) -> list[AlertEvent]:
+        """Clips that came in: an open event takes its clip with its next message; an event already
+        over gets its ``end`` again (seq + 1) carrying the clip (an ``update`` after the ``end``
+        would make the center show it running again)."""
+        if self.evidence is None:
+            return []
+        out = []
+        for eid, item in self.evidence.take_clips(self.camera.id):
+            last = self._clip_wait.get(eid)
+            if item is None:  # not made (logged by the worker)
+                self._clip_wait.pop(eid, None)
+            elif last is not None and last.phase is EventPhase.END:
+                del self._clip_wait[eid]
+                out.append(last.model_copy(update={"seq": last.seq + 1, "evidence": [item]}))
+            elif eid in self._clip_wait:
+                self._clip_ready[eid] = item
+        return out
+
+    def adopt_clips(self, old: CameraPipeline) -> None:
+        """Take over the clips ``old`` waits for (a live config change rebuilt this camera)."""
+        self._clip_wait.update(old._clip_wait)
+        self._clip_ready.update(old._clip_ready)
+        old._clip_wait, old._clip_ready = {}, {}
+
+    def collect_clips(self) -> list[AlertEvent]:
+        """The clips finished since the last frame (the node stops, or a camera went dark)."""
+        return self._late_clips()
 
     def finish(self, ts_ms: int) -> list[AlertEvent]:
         """End every running event (the clip is over, the node stops)."""
@@ -48,7 +133,7 @@ class CameraPipeline:
         for rule in self.rules:
             t = rule.lifecycle.close(ts_ms)
             if t is not None:
-                out.append(self._event(rule, t, []))
+                out.append(self._with_clip(self._event(rule, t, [])))
         return out
 
     def _event(self, rule: Rule, t: Transition, evidence: list[EvidenceItem]) -> AlertEvent:

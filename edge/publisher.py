@@ -9,6 +9,10 @@ again on start. The center is idempotent on (event id, seq), so a resend changes
 Node status: retained ``online`` at each connect, the last will ``offline``, a clean
 ``stopped`` at shutdown. Heartbeats go out directly at QoS 0 while connected: a stale
 heartbeat replayed hours later would tell nothing true.
+
+Remote configuration: with ``on_config`` set, the publisher subscribes to the node's retained
+``…/config`` topic at each connect and hands every payload to it (on paho's network thread:
+the callback must only queue). The status carries the applied / refused config version.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
@@ -59,6 +64,10 @@ class Publisher:
         self._last_handed = 0
         self._running = False
         self._pump: threading.Thread | None = None
+        self.config_version: int | None = None  # remote config version applied (None: local file)
+        self.config_rejected: int | None = None
+        self.config_error: str | None = None
+        self.on_config: Callable[[bytes], None] | None = None
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"parkguard-edge-{site}-{node}",
@@ -83,6 +92,7 @@ class Publisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
 
     def topic(self, kind: TopicKind) -> str:
         return Topic.of(self.site, self.node, kind)
@@ -95,6 +105,9 @@ class Publisher:
             ts_ms=now_ms(),
             software=self.software,
             cameras=self.cameras,
+            config_version=self.config_version,
+            config_rejected=self.config_rejected,
+            config_error=self.config_error[:512] if self.config_error else None,
         )
 
     # -- paho callbacks (network thread) -----------------------------------------------------
@@ -108,6 +121,8 @@ class Publisher:
         client.publish(
             self.topic(TopicKind.STATUS), self._status(NodeState.ONLINE).model_dump_json(), qos=1, retain=True
         )
+        if self.on_config is not None:  # the broker sends the retained config on every subscribe
+            client.subscribe(self.topic(TopicKind.CONFIG), qos=1)
         with self._cond:
             self.connected.set()
             self._cond.notify_all()
@@ -131,6 +146,15 @@ class Publisher:
             else:  # acked before the pump recorded it (or a status message): remember briefly
                 self._early[mid] = time.monotonic()
             self._cond.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic != self.topic(TopicKind.CONFIG) or self.on_config is None:
+            log.warning("MQTT message on unexpected topic %r ignored", message.topic)
+            return
+        try:
+            self.on_config(bytes(message.payload))
+        except Exception:  # never let a callback error reach paho's network thread
+            log.exception("remote config handler failed")
 
     # -- pump --------------------------------------------------------------------------------
     def _run_pump(self) -> None:
@@ -207,6 +231,15 @@ class Publisher:
         if not self.connected.is_set():
             return False
         info = self.client.publish(self.topic(kind), message.model_dump_json(), qos=0)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_status(self) -> bool:
+        """Publish the retained ``online`` status now (after a config change); False when not connected."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(
+            self.topic(TopicKind.STATUS), self._status(NodeState.ONLINE).model_dump_json(), qos=1, retain=True
+        )
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def drain(self, timeout: float) -> bool:

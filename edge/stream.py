@@ -78,7 +78,8 @@ class CameraStream:
         self.state = CameraState.STARTING
         self.error: str | None = None
         self.frames_in = 0
-        self.decode_errors = 0
+        self.decode_errors = 0  # packets the decoder refused + frames it decoded with errors: dropped
+        self._decode_error_logged = -1e9
         self.reconnects = 0
         self.last_frame_ms: int | None = None
         self._latest: FramePacket | None = None
@@ -175,6 +176,8 @@ class CameraStream:
         self._container = container
         try:
             stream = container.streams.video[0]
+            if self.decode:
+                self.configure_decoder(stream)
             if self.ring is not None:
                 self.ring.set_stream(StreamInfo(stream))
             tb = float(stream.time_base) if stream.time_base else 0.0
@@ -213,12 +216,7 @@ class CameraStream:
                     if self.state is not CameraState.ONLINE:
                         self._set_state(CameraState.ONLINE)
                     continue
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as exc:  # a corrupt packet: drop it, count it, go on
-                    self.decode_errors += 1
-                    log.debug("camera %s: decode error %s", self.camera_id, exc)
-                    frames = []
+                frames = self._decode(packet)
                 if frames:
                     last_frame_mono = time.monotonic()
                 elif time.monotonic() - last_frame_mono > self.opts.stall_timeout_s:
@@ -240,6 +238,38 @@ class CameraStream:
             self._container = None
             with contextlib.suppress(Exception):
                 container.close()
+
+    @staticmethod
+    def configure_decoder(stream: av.video.stream.VideoStream) -> None:
+        """Decoder threading of every reader: slice threads only. Frame threading would hold
+        frames back (one per thread: latency on a live camera) and report errors frames late."""
+        stream.thread_type = "SLICE"
+
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        """The packet's good frames. A packet the decoder refuses, and a frame it had to patch up
+        (FFmpeg's error concealment: ``is_corrupt``), are dropped and counted in ``decode_errors``;
+        the stream goes on with the next packet."""
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            self._decode_error(f"{type(exc).__name__}: {exc}")
+            return []
+        good = [f for f in frames if not f.is_corrupt]
+        for _ in range(len(frames) - len(good)):
+            self._decode_error("corrupt frame (decoded with errors, concealed by the decoder)")
+        return good
+
+    def _decode_error(self, what: str) -> None:
+        self.decode_errors += 1
+        now = time.monotonic()
+        if now - self._decode_error_logged >= 60:  # one line a minute per camera, not one per frame
+            self._decode_error_logged = now
+            log.warning(
+                "camera %s: frame dropped: %s (%d decode error(s) so far)",
+                self.camera_id,
+                what,
+                self.decode_errors,
+            )
 
     def check_stall(self, now_ms: int) -> None:
         """Called by the node's watchdog: mark a camera that sends nothing as stalled."""
@@ -268,6 +298,8 @@ def iter_file_frames(path: str, every_s: float) -> Iterator[tuple[int, float, av
                 continue
             for frame in frames:
                 index += 1
+                if frame.is_corrupt:  # decoded with errors (concealed): not analysed
+                    continue
                 t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
                 if t + 1e-6 < next_t:
                     continue

@@ -23,6 +23,7 @@ import numpy as np
 
 from edge.config import TrackerConfig
 from edge.detections import Detections
+from edge.geometry import iou_matrix
 
 # ByteTrack works in any unit (IoU matching, a Kalman filter whose noise scales with box height);
 # boxes are given in this many "pixels" per normalised unit to keep its arithmetic well-conditioned.
@@ -143,7 +144,7 @@ class Tracker:
             if not len(out) or not len(idx):
                 continue
             tboxes = np.asarray([t.tlbr for t in out], np.float64)
-            iou = _iou(boxes, tboxes)
+            iou = iou_matrix(boxes, tboxes)
             # greedy best-IoU match of detections to the tracks ByteTrack returned
             order = np.dstack(np.unravel_index(np.argsort(-iou, axis=None), iou.shape))[0]
             used_d: set[int] = set()
@@ -205,13 +206,3 @@ class Tracker:
         self._trackers.clear()
         self._ids.clear()
         self._history.clear()
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)

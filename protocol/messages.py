@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -143,7 +143,15 @@ class NodeStatus(_Msg):
     ts_ms: EpochMs
     software: Annotated[str, StringConstraints(max_length=64)] = ""
     cameras: list[Id] = Field(default_factory=list, max_length=256)
-    config_version: int | None = Field(default=None, ge=0)
+    config_version: int | None = Field(
+        default=None, ge=0, description="version of the remote config the node runs (None: its local file)"
+    )
+    config_rejected: int | None = Field(
+        default=None, ge=0, description="the last remote config version the node refused (kept the old)"
+    )
+    config_error: Annotated[str, StringConstraints(max_length=512)] | None = Field(
+        default=None, description="why config_rejected was refused"
+    )
 
 
 class CameraState(StrEnum):
@@ -160,6 +168,9 @@ class CameraHealth(_Msg):
     fps_out: float = Field(ge=0, le=1000)
     infer_ms: float = Field(ge=0, le=600_000)
     dropped_frames: int = Field(ge=0)
+    decode_errors: int = Field(
+        default=0, ge=0, description="of dropped_frames: packets or frames the decoder could not decode, ever"
+    )
     reconnects: int = Field(default=0, ge=0, description="reopen attempts since the node started")
     last_frame_ms: EpochMs | None = None
     error: Annotated[str, StringConstraints(max_length=512)] | None = None
@@ -174,3 +185,26 @@ class Heartbeat(_Msg):
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=256)
     outbox_depth: int = Field(default=0, ge=0, description="messages waiting on disk for the broker")
     outbox_dropped: int = Field(default=0, ge=0, description="messages evicted from a full outbox, ever")
+    interval_s: float | None = Field(
+        default=None, gt=0, le=3600, description="the node's heartbeat period (3 missed: stale)"
+    )
+
+
+class NodeConfig(_Msg):
+    """Center → edge: the node's desired configuration, retained on ``…/config``.
+
+    ``config`` is a mapping of top-level edge config keys (the same shape as the node's YAML
+    file, usually ``cameras``); each replaces the node's local value of that key. The node
+    applies a version only when it is newer than the one it runs, and tells the result in its
+    status (``config_version`` / ``config_rejected`` + ``config_error``).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+    v: Literal[1] = PROTOCOL_VERSION
+    site: Id
+    node: Id
+    version: int = Field(ge=1, le=2**53)
+    config: dict[str, Any] = Field(description="top-level edge config keys replacing the local ones")
+    ts_ms: EpochMs
+    by: Annotated[str, StringConstraints(max_length=64)] = ""

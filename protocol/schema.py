@@ -6,9 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from protocol.messages import AlertEvent, Heartbeat, NodeStatus
+from protocol.messages import AlertEvent, Heartbeat, NodeConfig, NodeStatus
 
-MESSAGES = {"alert-event": AlertEvent, "node-status": NodeStatus, "heartbeat": Heartbeat}
+MESSAGES = {
+    "alert-event": AlertEvent,
+    "node-status": NodeStatus,
+    "heartbeat": Heartbeat,
+    "node-config": NodeConfig,
+}
 
 
 def export(outdir: Path) -> list[Path]:

@@ -416,9 +416,10 @@ def test_blazeface_faces_inside_the_people(
 # ----------------------------------------------------------------------------------------- batch
 
 
-def yolo_conv_graph(tmp_path: Path, batch: int | str) -> Path:
+def yolo_conv_graph(tmp_path: Path, batch: int | str, hw: tuple[int | str, int | str] = (64, 64)) -> Path:
     """A small real network with a YOLO-shaped output whose values depend on the image:
-    8×8 average pooling, a 1×1 convolution, sigmoid, scaled to boxes in 64-pixel units."""
+    8×8 average pooling, a 1×1 convolution, sigmoid, scaled to boxes in 64-pixel units.
+    ``hw`` symbolic (``("h", "w")``): a dynamic input size, as an export with ``dynamic=True``."""
     rng = np.random.default_rng(7)
     nc = 3
     weights = rng.normal(0, 2.0, (4 + nc, 3, 1, 1)).astype(np.float32)
@@ -437,13 +438,18 @@ def yolo_conv_graph(tmp_path: Path, batch: int | str) -> Path:
         numpy_helper.from_array(np.array([0, 4 + nc, -1], np.int64), "shape"),
         numpy_helper.from_array(scale, "scale"),
     ]
+    dynamic = not all(isinstance(d, int) for d in hw)
     return save_graph(
         tmp_path,
-        f"yolo-conv-{batch}",
+        f"yolo-conv-{batch}" + ("-dynamic" if dynamic else ""),
         nodes,
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, 64, 64])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, 4 + nc, 64])],
-        {"names": YOLO_NAMES, "task": "detect"},
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, *hw])],
+        [
+            helper.make_tensor_value_info(
+                "output0", TensorProto.FLOAT, [batch, 4 + nc, "n" if dynamic else 64]
+            )
+        ],
+        {"names": YOLO_NAMES, "task": "detect", "stride": "32"},
         inits,
     )
 
@@ -509,6 +515,26 @@ def test_model_that_does_not_fit_the_manifest_is_refused(
     model = write_manifest(tmp_path, file, family, size, [x for x in labels if x] if labels else None)
     with pytest.raises(ConfigError, match=message):
         Detector(model, threads=1)
+
+
+@pytest.mark.parametrize("size", [(100, 100), (320, 200), (64, 48)])
+def test_dynamic_yolo_given_a_size_off_its_stride_is_refused(tmp_path: Path, size: tuple[int, int]) -> None:
+    graph = yolo_conv_graph(tmp_path, 1, ("h", "w"))
+    model = write_manifest(tmp_path, graph, "yolo", size)
+    with pytest.raises(
+        ConfigError,
+        match=rf"manifest input_size {size[0]}x{size[1]} is not a multiple of the model's stride 32",
+    ):
+        Detector(model)
+
+
+def test_dynamic_yolo_runs_at_the_manifests_size(tmp_path: Path) -> None:
+    graph = yolo_conv_graph(tmp_path, 1, ("h", "w"))
+    det = Detector(write_manifest(tmp_path, graph, "yolo", (96, 64)))
+    x, _ = det.adapter.preprocess(cv2.imread(str(photo("bus.jpg"))))
+    assert x.shape == (1, 3, 64, 96)
+    assert det.run_raw(x)[0].shape == (1, 7, 96)  # (96 / 8) × (64 / 8) cells
+    assert len(det.detect(cv2.imread(str(photo("bus.jpg"))))) > 0
 
 
 def test_keypoints_survive_select() -> None:

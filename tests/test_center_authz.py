@@ -55,7 +55,9 @@ class Seeded:
         for data in (PHOTO, OTHER_PHOTO):
             sha = hashlib.sha256(data).hexdigest()
             resp = client.put(
-                f"/api/evidence/{sha}", content=data, headers={**self.h("edge"), "content-type": "image/jpeg"}
+                f"/api/evidence/{sha}?camera=cam-yard-01",  # edge-01's camera: an edge node names it
+                content=data,
+                headers={**self.h("edge"), "content-type": "image/jpeg"},
             )
             assert resp.status_code == 200, resp.text
 
@@ -188,7 +190,11 @@ def call(seeded: Seeded, role: str, name: str, method: str, path: str, which: st
     if name == "upload_evidence":
         data = PHOTO if which == OWN else OTHER_PHOTO
         return seeded.client.request(
-            method, url, content=data, headers={**headers, "content-type": "image/jpeg"}
+            method,
+            url,
+            params={"camera": ids["camera_id"]},  # an edge node names the camera (on its node)
+            content=data,
+            headers={**headers, "content-type": "image/jpeg"},
         )
     body = sample_body(name, role, seeded)
     return seeded.client.request(method, url, json=body, headers=headers)

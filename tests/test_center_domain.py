@@ -89,8 +89,11 @@ class Park:
 
     def upload(self, role: str, data: bytes = JPEG, content_type: str = "image/jpeg") -> str:
         sha = hashlib.sha256(data).hexdigest()
+        query = "?camera=cam-a1" if role == "edge" else ""  # an edge node names the camera (its own)
         resp = self.client.put(
-            f"/api/evidence/{sha}", content=data, headers={**self.h(role), "Content-Type": content_type}
+            f"/api/evidence/{sha}{query}",
+            content=data,
+            headers={**self.h(role), "Content-Type": content_type},
         )
         assert resp.status_code == 200, resp.text
         return sha
@@ -461,15 +464,21 @@ def test_evidence_upload_read_audit_and_scope(park: Park) -> None:
     c = park.client
     sha = park.upload("edge")
     wrong = c.put(
-        f"/api/evidence/{'0' * 64}", content=JPEG, headers={**park.h("edge"), "Content-Type": "image/jpeg"}
+        f"/api/evidence/{'0' * 64}?camera=cam-a1",
+        content=JPEG,
+        headers={**park.h("edge"), "Content-Type": "image/jpeg"},
     )
     assert wrong.status_code == 422 and detail(wrong)[0]["loc"] == ["path", "sha256"]
     bad_type = c.put(
-        f"/api/evidence/{sha}", content=JPEG, headers={**park.h("edge"), "Content-Type": "text/plain"}
+        f"/api/evidence/{sha}?camera=cam-a1",
+        content=JPEG,
+        headers={**park.h("edge"), "Content-Type": "text/plain"},
     )
     assert bad_type.status_code == 422
     again = c.put(
-        f"/api/evidence/{sha}", content=JPEG, headers={**park.h("edge"), "Content-Type": "image/jpeg"}
+        f"/api/evidence/{sha}?camera=cam-a1",
+        content=JPEG,
+        headers={**park.h("edge"), "Content-Type": "image/jpeg"},
     )
     assert again.json()["created"] is False
     # enterprise A may read it only once it is evidence of one of its alerts

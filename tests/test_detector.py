@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -77,3 +80,61 @@ def test_unknown_family_is_refused(tmp_path: Path) -> None:
     bad.write_text(text.replace("family: nanodet", "family: yolo-nas-9000", 1), encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown family 'yolo-nas-9000'"):
         load_manifest(bad)
+
+
+# ------------------------------------------------------------------ a model file that is not the one listed
+
+
+def tampered_manifest(tmp_path: Path) -> Path:
+    """A copy of the bundled NanoDet with one byte changed in the middle of its weights, listed
+    with the sha256 of the real file (what a corrupted download or a swapped file looks like)."""
+    data = bytearray((REPO / "models" / "nanodet-coco-416.onnx").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (tmp_path / "nanodet-coco-416.onnx").write_bytes(bytes(data))
+    (tmp_path / "coco80.txt").write_bytes((REPO / "models" / "coco80.txt").read_bytes())
+    text = (REPO / "models" / "manifest.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "manifest.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_model_file_with_another_sha256_is_refused(tmp_path: Path) -> None:
+    model = load_manifest(tampered_manifest(tmp_path))["nanodet-coco"]
+    listed = model.entry.sha256
+    actual = hashlib.sha256(model.path.read_bytes()).hexdigest()
+    assert actual != listed
+    with pytest.raises(ConfigError) as err:
+        Detector(model, threads=1)
+    msg = str(err.value)
+    assert "model 'nanodet-coco'" in msg and "refusing to load" in msg
+    assert actual in msg and listed in msg, "both digests are named"
+
+
+def test_missing_model_file_is_refused(tmp_path: Path) -> None:
+    manifest = tampered_manifest(tmp_path)
+    (tmp_path / "nanodet-coco-416.onnx").unlink()
+    with pytest.raises(ConfigError, match=r"model 'nanodet-coco': file .*nanodet-coco-416.onnx not found"):
+        Detector(load_manifest(manifest)["nanodet-coco"], threads=1)
+
+
+def test_node_refuses_to_start_on_a_model_with_another_sha256(tmp_path: Path) -> None:
+    manifest = tampered_manifest(tmp_path)
+    cfg = tmp_path / "edge.yaml"
+    cfg.write_text(
+        f"""site: yijia
+node: edge-hash
+evidence_dir: {tmp_path / "ev"}
+state_dir: {tmp_path / "state"}
+mqtt: {{host: 127.0.0.1, port: 1883}}
+models: {{manifest: {manifest}, threads: 1}}
+cameras:
+  - {{id: cam-1, url: {REPO / "samples" / "vtest-walkway.mp4"}}}
+""",
+        encoding="utf-8",
+    )
+    exe = Path(sys.executable).parent / "parkguard-edge"
+    res = subprocess.run([exe, "run", "--config", cfg], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "config error: model 'nanodet-coco': sha256 of nanodet-coco-416.onnx is" in res.stderr
+    assert "refusing to load" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir()), "nothing started"

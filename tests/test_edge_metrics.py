@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -134,3 +135,82 @@ def test_a_busy_metrics_port_does_not_stop_the_node(tmp_workdir: Path, mosquitto
             assert node.stop() == 0
     finally:
         busy.close()
+
+
+# Every per-camera heartbeat field and the /metrics series that carries the same figure
+# (docs/engine.md lists them). A new heartbeat field without a metric fails the test below.
+HEARTBEAT_TO_METRICS = {
+    "camera": 'label camera="…" on every camera series',
+    "state": "parkguard_edge_camera_state{state=…} (1 for the current state)",
+    "fps_in": "rate(parkguard_edge_camera_frames_in_total)",
+    "fps_out": "rate(parkguard_edge_camera_frames_analysed_total)",
+    "infer_ms": "parkguard_edge_camera_inference_ms (histogram: _sum / _count)",
+    "dropped_frames": "sum by camera of parkguard_edge_camera_frames_dropped_total{reason=…}",
+    "decode_errors": 'parkguard_edge_camera_frames_dropped_total{reason="decode_error"}',
+    "reconnects": "parkguard_edge_camera_reconnects_total",
+    "last_frame_ms": "parkguard_edge_camera_last_frame_timestamp_seconds × 1000",
+    "error": "(text: heartbeat and log only)",
+}
+
+
+def test_metrics_carry_what_the_heartbeat_carries(tmp_workdir: Path, mosquitto: Any) -> None:
+    from edge.config import load_edge_config
+    from edge.metrics import render
+    from edge.node import EdgeNode
+    from protocol import CameraHealth
+
+    assert set(CameraHealth.model_fields) == set(HEARTBEAT_TO_METRICS), "a heartbeat field has no metric"
+    cfg = load_edge_config(write_config(tmp_workdir / "edge.yaml", mosquitto.port, free_port()))
+    cfg.heartbeat_s = 60
+    node = EdgeNode(cfg)
+    t = threading.Thread(target=node.run, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cam = node.camera("cam-file")
+            if cam is not None and cam.analysed >= 5 and node.camera("cam-dead").stream.reconnects >= 1:
+                break
+            time.sleep(0.2)
+        with node._lock:  # the loop is between iterations: its counters stand still
+            text = render(node.metrics_families())
+            beats = {h.camera: h for h in node.health()}
+        m = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                m[name] = float(value)
+        for cam_id, hb in beats.items():
+            lb = f'camera="{cam_id}"'
+            states = {k: v for k, v in m.items() if k.startswith(f"parkguard_edge_camera_state{{{lb},")}
+            assert states[f'parkguard_edge_camera_state{{{lb},state="{hb.state.value}"}}'] == 1
+            assert sum(states.values()) == 1
+            assert m[f"parkguard_edge_camera_reconnects_total{{{lb}}}"] == hb.reconnects
+            dropped = {
+                k: v
+                for k, v in m.items()
+                if k.startswith(f"parkguard_edge_camera_frames_dropped_total{{{lb},")
+            }
+            assert set(dropped) == {
+                f'parkguard_edge_camera_frames_dropped_total{{{lb},reason="{r}"}}'
+                for r in ("stale", "decode_error", "analysis_error")
+            }
+            # stale drops change only in the loop (held); decoding errors: none in the clean sample
+            assert sum(dropped.values()) == hb.dropped_frames
+            assert dropped[f'parkguard_edge_camera_frames_dropped_total{{{lb},reason="decode_error"}}'] == (
+                hb.decode_errors
+            )
+            last = m.get(f"parkguard_edge_camera_last_frame_timestamp_seconds{{{lb}}}")
+            if hb.last_frame_ms is None:
+                assert last is None
+            else:  # the reader thread may have taken a frame in between (10 fps)
+                assert last is not None and 0 <= hb.last_frame_ms / 1000 - last < 1.0
+        assert beats["cam-file"].state == "online" and beats["cam-dead"].state == "offline"
+        info = [k for k in m if k.startswith("parkguard_edge_model_info{")]
+        assert info == [
+            'parkguard_edge_model_info{model="nanodet-coco",family="nanodet",'
+            'providers="CPUExecutionProvider",threads="1"}'
+        ]
+    finally:
+        node.stop()
+        t.join(15)

@@ -12,6 +12,7 @@ from typing import Any
 
 import av
 import pytest
+from support.nodes import running, wait_until
 
 from edge.config import EdgeConfig
 from edge.node import EdgeNode, load_detector
@@ -52,27 +53,6 @@ def detector() -> Any:
     from edge.config import load_edge_config
 
     return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml"))
-
-
-@contextmanager
-def running(node: EdgeNode) -> Iterator[EdgeNode]:
-    t = threading.Thread(target=node.run, name="node", daemon=True)
-    t.start()
-    try:
-        yield node
-    finally:
-        node.stop()
-        t.join(15)
-        assert not t.is_alive(), "node did not stop"
-
-
-def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def frames_in(node: EdgeNode, cam_id: str) -> int:

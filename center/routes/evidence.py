@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from center import evidence
 from center.errors import Invalid, NotFound
 from center.models import Alert, EvidenceFile, Hazard
-from center.policy import Principal, audit
+from center.policy import Principal, Role, audit
 from center.routes.deps import NOT_FOUND, ConfigDep, CurrentUser, SessionDep, make_router
 from center.schemas import EvidenceOut, iso_utc
 
@@ -22,6 +22,15 @@ router = make_router("evidence")
 
 ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lowercase hex")]
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+CameraQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="camera the file is evidence of; required for edge nodes (checked against the node)",
+    ),
+]
 
 
 def _referenced_by(session: Session, sha: str, enterprise_id: str) -> bool:
@@ -59,7 +68,8 @@ def _may_read(session: Session, user: Principal, config: ConfigDep, row: Evidenc
     response_model=EvidenceOut,
     responses={
         201: {"model": EvidenceOut, "description": "stored"},
-        422: {"description": "hash or type wrong"},
+        403: {"description": "an edge node uploading for a camera that is not on that node"},
+        422: {"description": "hash or type wrong; an edge node without camera"},
     },
     openapi_extra={
         "requestBody": {
@@ -69,9 +79,22 @@ def _may_read(session: Session, user: Principal, config: ConfigDep, row: Evidenc
     },
 )
 async def upload_evidence(
-    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser
+    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser, camera: CameraQuery = None
 ) -> EvidenceOut:
-    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless."""
+    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless.
+
+    An edge node names the camera (``?camera=``) and may upload only for cameras on that node."""
+    if user.role is Role.EDGE:
+        if camera is None:
+            raise Invalid(("query", "camera"), "an edge node names the camera the evidence is of")
+
+        def check() -> str | None:
+            with request.app.state.session_factory() as session:
+                return evidence.camera_of_node(session, camera, user.node)
+
+        refusal = await run_in_threadpool(check)
+        if refusal is not None:
+            raise HTTPException(status_code=403, detail=refusal)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = int(request.headers.get("content-length") or 0)
     if length > evidence.MAX_UPLOAD_BYTES:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded
+from edge.adapters.base import Adapter, Decoded, planar
 from edge.geometry import Letterbox, stretch
 
 # NanoDet's own normalisation, applied to BGR 0–255 (ImageNet statistics in BGR order).
 NANODET_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
 NANODET_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+NANODET_SCALE_BGR = (1.0 / NANODET_STD_BGR).astype(np.float32)
 
 
 class NanoDetAdapter(Adapter):
@@ -60,10 +61,7 @@ class NanoDetAdapter(Adapter):
 
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         img, lb = stretch(frame_bgr, self.width, self.height)
-        x = img.astype(np.float32)
-        x -= NANODET_MEAN_BGR
-        x /= NANODET_STD_BGR
-        return np.ascontiguousarray(x.transpose(2, 0, 1))[None], lb
+        return planar(img, NANODET_MEAN_BGR, NANODET_SCALE_BGR), lb
 
     def decode(
         self, outputs: list[np.ndarray], score_threshold: float, input_size: tuple[int, int]

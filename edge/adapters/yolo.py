@@ -9,7 +9,7 @@ import ast
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded
+from edge.adapters.base import Adapter, Decoded, planar
 from edge.geometry import Letterbox, letterbox
 
 TASKS = ("detect", "pose")
@@ -126,9 +126,8 @@ class YoloAdapter(Adapter):
 
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         img, lb = letterbox(frame_bgr, self.width, self.height, pad_value=114)
-        x = img[..., ::-1].transpose(2, 0, 1).astype(self.dtype)  # BGR → RGB, HWC → CHW
-        x *= self.dtype(1.0 / 255.0)
-        return x[None], lb
+        k = self.dtype(1.0 / 255.0)
+        return planar(img, (0.0, 0.0, 0.0), (k, k, k), self.dtype, reverse=True), lb  # BGR → RGB, CHW
 
     def decode(
         self, outputs: list[np.ndarray], score_threshold: float, input_size: tuple[int, int]

@@ -1,0 +1,92 @@
+"""missing_ppe (未戴安全帽 / 未穿反光衣): a person without a hard hat and/or a hi-vis vest.
+
+Two providers:
+- ``model``: a loaded detector provides the labels ``helmet`` and/or ``vest`` (manifest
+  ``label_map``); a person misses a helmet when no helmet box's centre lies in the top quarter of
+  their box, a vest when no vest box's centre lies in its middle (25–75 % of its height). With a
+  ``head`` label (bare heads: models trained on SHWD-like data, see models/train_ppe.py), each
+  head no helmet box covers is a missing helmet instead, and no person class is needed for it.
+  No such model is bundled: ``build_rules`` refuses the config, naming the missing classes.
+- ``baseline``: edge/ppe.py's colour/shape check on the head and torso located by pose, with the
+  rule's per-camera ``baseline`` calibration. Its objects are labelled ``no_helmet/baseline`` …
+  and the rule's name carries ``[PPE baseline 基线]``.
+People the check cannot judge (too small, keypoints unseen) are not reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.config import PpeBaselineConfig
+from edge.detections import Detections
+from edge.ppe import check_person
+from edge.rules.base import FrameContext, Rule, Verdict, concat, relabel
+
+
+def _centre_in(boxes: np.ndarray, person: np.ndarray, top: float, bottom: float) -> bool:
+    if len(boxes) == 0:
+        return False
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    ph = person[3] - person[1]
+    pw = person[2] - person[0]
+    ok = (cx >= person[0] - 0.1 * pw) & (cx <= person[2] + 0.1 * pw)
+    ok &= (cy >= person[1] + top * ph - 0.1 * ph) & (cy <= person[1] + bottom * ph)
+    return bool(ok.any())
+
+
+def _covered(head: np.ndarray, helmets: np.ndarray) -> bool:
+    """A helmet box overlaps the head box by at least 30 % of the head's area."""
+    if len(helmets) == 0:
+        return False
+    lt = np.maximum(head[:2], helmets[:, :2])
+    rb = np.minimum(head[2:], helmets[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = max(float((head[2] - head[0]) * (head[3] - head[1])), 1e-12)
+    return bool((inter / area >= 0.3).any())
+
+
+class MissingPpeRule(Rule):
+    def setup(self) -> None:
+        self.items = list(self.cfg.ppe or [])
+        self.baseline = self.cfg.provider == "baseline"
+        self.cal = self.cfg.baseline or PpeBaselineConfig()
+        self.needs_pose = self.baseline
+
+    def evaluate(self, ctx: FrameContext) -> Verdict:
+        if not self.baseline:
+            return self._model(ctx, self.watched(ctx))
+        people = self.watched(ctx, pose=True)
+        if ctx.frame is None or people.keypoints is None:
+            return Verdict(False, people.select(np.zeros(len(people), bool)))
+        missing: list[list[str]] = []
+        for i in range(len(people)):
+            v = check_person(ctx.frame, people.boxes[i], people.keypoints[i], self.cal)
+            worn = {"helmet": v.helmet, "vest": v.vest}
+            missing.append([item for item in self.items if worn[item] is False])  # None: not judged
+        flagged = np.array([bool(m) for m in missing], bool)
+        labels = ["+".join(f"no_{m}" for m in ms) + "/baseline" for ms in missing if ms]
+        return Verdict(bool(flagged.any()), relabel(people.select(flagged), labels))
+
+    def _model(self, ctx: FrameContext, people: Detections) -> Verdict:
+        helmets = ctx.people({"helmet"}, self.cfg.min_score).boxes
+        vests = ctx.people({"vest"}, self.cfg.min_score).boxes
+        # a model with a head class (bare heads, e.g. SHWD's "person"): each head that no helmet
+        # box covers is a missing helmet; then the person boxes are checked for the vest only
+        by_heads = "helmet" in self.items and "head" in self.available
+        missing: list[list[str]] = []
+        for box in people.boxes:
+            gone = []
+            if "helmet" in self.items and not by_heads and not _centre_in(helmets, box, 0.0, 0.25):
+                gone.append("helmet")
+            if "vest" in self.items and not _centre_in(vests, box, 0.25, 0.75):
+                gone.append("vest")
+            missing.append(gone)
+        flagged = np.array([bool(m) for m in missing], bool)
+        parts = [relabel(people.select(flagged), ["+".join(f"no_{m}" for m in ms) for ms in missing if ms])]
+        if by_heads:
+            heads = self.in_zone(ctx.people({"head"}, self.cfg.min_score))
+            bare = np.array([not _covered(h, helmets) for h in heads.boxes], bool)
+            parts.append(relabel(heads.select(bare), ["no_helmet"] * int(bare.sum())))
+        shown = concat(parts)
+        return Verdict(len(shown) > 0, shown)
