@@ -70,10 +70,12 @@ class Demo:
         self.broker_kind = broker
         self.procs: list[tuple[str, subprocess.Popen, Path]] = []
 
-    def _spawn(self, name: str, argv: list[str]) -> tuple[subprocess.Popen, Path]:
+    def _spawn(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen, Path]:
         log = self.logs / f"{name}.log"
         fh = log.open("ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
         proc = subprocess.Popen(
             argv, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
         )
@@ -137,9 +139,23 @@ class Demo:
         )
         _wait("center", lambda: _http_ok(url + "api/health"), proc, log, 60)
 
+        # the seeded machine account edge-01 gets a token for its evidence uploads (snapshots, clips)
+        argv = [sys.executable, "-m", "center.cli", "user", "token", "--config", str(center_cfg)]
+        token = subprocess.run(
+            [*argv, "--username", "edge-01", "--days", "7"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if token.returncode != 0:
+            raise RuntimeError(f"no upload token for edge-01: {token.stderr.strip()}")
+
         _say("starting edge node edge-01 on the sample footage (samples/vtest-walkway.mp4)")
         proc, log = self._spawn(
-            "edge", [sys.executable, "-m", "edge.cli", "run", "--config", str(self.edge_cfg_path)]
+            "edge",
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(self.edge_cfg_path)],
+            {"PARKGUARD_EDGE_TOKEN": token.stdout.strip()},
         )
         time.sleep(1.0)
         if proc.poll() is not None:

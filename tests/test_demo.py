@@ -33,6 +33,8 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
     edge["models"]["threads"] = 1
     edge["cameras"][0]["url"] = str(REPO / "samples" / "vtest-walkway.mp4")
     edge["evidence_dir"] = str(tmp_workdir / "edge-evidence")
+    edge["state_dir"] = str(tmp_workdir / "edge-state")
+    edge["center"]["url"] = f"http://127.0.0.1:{http_port}"  # evidence uploads go to this center
     (tmp_workdir / "center.yaml").write_text(yaml.safe_dump(center, allow_unicode=True), encoding="utf-8")
     (tmp_workdir / "edge.yaml").write_text(yaml.safe_dump(edge, allow_unicode=True), encoding="utf-8")
 
@@ -71,6 +73,23 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
             time.sleep(0.5)
         assert items, demo.log_tail()
         assert items[0]["rule_id"] == "junction-intrusion" and items[0]["camera"] == "cam-yard-01"
+        # its evidence: the snapshot with the new, the clip a few seconds later, both uploaded by the
+        # node with the token the demo made for it, and readable by the operator
+        url = f"{base}/api/alerts/{items[-1]['event_id']}"
+        kinds: dict[str, dict] = {}
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and len(kinds) < 2:
+            kinds = {e["kind"]: e for e in httpx.get(url, headers=auth, timeout=5).json()["evidence"]}
+            time.sleep(0.5)
+        assert set(kinds) == {"snapshot", "clip"}, (kinds, demo.log_tail())
+        for kind, content_type in [("snapshot", "image/jpeg"), ("clip", "video/mp4")]:
+            sha = kinds[kind]["sha256"]
+            deadline = time.monotonic() + 30  # the upload queue may still be working
+            got = httpx.get(f"{base}/api/evidence/{sha}", headers=auth, timeout=10)
+            while got.status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                got = httpx.get(f"{base}/api/evidence/{sha}", headers=auth, timeout=10)
+            assert got.status_code == 200 and got.headers["content-type"] == content_type, (kind, got.text)
         code = demo.stop()
     assert code == 0, demo.log_tail()
     assert any("[demo] stopped" in line for line in demo.lines("any"))

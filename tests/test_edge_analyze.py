@@ -51,9 +51,22 @@ def test_analyze_sample_clip(tmp_path: Path) -> None:
     assert all(set(o) == {"label", "score", "box", "track"} for o in first["objects"])
 
     events = [AlertEvent.model_validate_json(x) for x in events_path.read_text().splitlines()]
-    by_id: dict[str, list[AlertEvent]] = defaultdict(list)
+    by_rule: dict[str, dict[str, list[AlertEvent]]] = defaultdict(lambda: defaultdict(list))
     for e in events:
-        by_id[e.event_id].append(e)
+        by_rule[e.rule_id][e.event_id].append(e)
+    assert set(by_rule) == {"junction-intrusion", "lawn-dwell", "lawn-edge"}, set(by_rule)
+
+    def starts_s(rule: str) -> list[float]:
+        return sorted((v[0].started_ms - START_MS) / 1000 for v in by_rule[rule].values())
+
+    # the lawn rules as in scenarios/ (labelled by eye): a couple steps on the lawn at 50.5 s and
+    # stays; they cross the kerb back to the path at ~60.5 s and ~73.2 s
+    assert len(starts_s("lawn-dwell")) == 1 and 55 <= starts_s("lawn-dwell")[0] <= 66, starts_s("lawn-dwell")
+    crossings = starts_s("lawn-edge")
+    assert len(crossings) == 2 and abs(crossings[0] - 60.5) < 2.5 and abs(crossings[1] - 73.2) < 2.5, (
+        crossings
+    )
+    by_id = by_rule["junction-intrusion"]
     # People cross the junction zone a few separate times in the clip; each crossing is one event.
     assert 3 <= len(by_id) <= 6, {k: [(m.phase, m.seq) for m in v] for k, v in by_id.items()}
     for msgs in by_id.values():
