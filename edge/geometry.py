@@ -84,18 +84,24 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_out: int = 300) -> np.ndarray:
-    """Greedy non-maximum suppression; returns kept indices, best first."""
+    """Greedy non-maximum suppression; returns kept indices, best first.
+
+    The IoU of every pair is computed once (candidates after the score threshold are few: ~100 a
+    frame), then one pass in score order keeps a box unless a kept one overlaps it too much.
+    """
     if len(boxes) == 0:
         return np.empty(0, dtype=np.int64)
     order = np.argsort(-scores, kind="stable")
+    overlaps = iou_matrix(boxes[order], boxes[order]) > iou_threshold
+    suppressed = np.zeros(len(order), dtype=bool)
     keep: list[int] = []
-    while order.size and len(keep) < max_out:
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
+    for rank in range(len(order)):
+        if suppressed[rank]:
+            continue
+        keep.append(int(order[rank]))
+        if len(keep) >= max_out:
             break
-        rest = order[1:]
-        order = rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]
+        suppressed |= overlaps[rank]
     return np.asarray(keep, dtype=np.int64)
 
 
