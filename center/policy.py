@@ -134,6 +134,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "page": Access.PUBLIC,
     "login_page": Access.PUBLIC,
     "risk_page": Access.PUBLIC,
+    "nodes_page": Access.PUBLIC,  # the page checks the login; its data comes from list_nodes
     "card_page": Access.PUBLIC,
 }
 

@@ -54,6 +54,15 @@ def risk_page(config: ConfigDep, user: CurrentUser) -> Response:
     return render("risk.html", config)
 
 
+@router.get("/nodes", response_class=HTMLResponse)
+def nodes_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """节点与摄像头: the edge nodes' health and their cameras' figures. A role that may not read
+    /api/nodes gets the page with the API's 403 said on it, as the other pages do."""
+    if not user.authenticated:
+        return _login_first("/nodes")
+    return render("nodes.html", config)
+
+
 @router.get("/e/{enterprise_id}", response_class=HTMLResponse)
 def card_page(
     enterprise_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")], config: ConfigDep

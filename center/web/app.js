@@ -19,7 +19,9 @@ const RULE_TYPES = {
 };
 const SEVERITIES = { general: "一般", significant: "较大", major: "重大" };
 const VERDICTS = { acknowledged: "已确认", dismissed: "误报", escalated: "已转隐患" };
+const EVIDENCE_KINDS = { snapshot: "抓拍", clip: "视频片段" };
 let canHandle = false; // operators and administrators act on alerts
+let selected = null; // event_id of the alert in the detail panel
 
 const timeFmt = new Intl.DateTimeFormat("zh-CN", {
   timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
@@ -54,6 +56,9 @@ function renderRow(a, fresh) {
   const ended = a.phase === "end";
   if (ended) tr.classList.add("ended");
   if (fresh) tr.classList.add("fresh");
+  if (a.event_id === selected) tr.classList.add("selected");
+  if (a.evidence && a.evidence.length) tr.dataset.evidence = String(a.evidence.length);
+  tr.title = "点击查看详情与证据 (click for the detail and evidence)";
 
   const time = el("td", "time", timeFmt.format(new Date(a.started_ms)));
   time.title = a.started_at;
@@ -134,6 +139,7 @@ function upsert(a, live, force) {
   alerts.set(a.event_id, a);
   const existing = rowsEl.querySelector(`tr[data-event-id="${CSS.escape(a.event_id)}"]`);
   const row = renderRow(a, live && !old);
+  if (a.event_id === selected) renderDetail(a);
   if (existing) {
     existing.replaceWith(row);
   } else {
@@ -151,6 +157,145 @@ function upsert(a, live, force) {
   }
   refreshStats();
 }
+
+// --- the detail panel: click a row; the evidence is fetched with the login (cookie) as blobs ---
+
+const detailEl = document.getElementById("detail");
+const evidenceUrls = new Map(); // sha256 -> object URL, for the alert in the panel
+let evidenceFor = null; // event_id whose evidence the panel holds
+
+function fact(dl, label, value) {
+  if (value === null || value === undefined || value === "") return;
+  dl.append(el("dt", null, label), el("dd", null, String(value)));
+}
+
+function dropEvidence() {
+  for (const url of evidenceUrls.values()) URL.revokeObjectURL(url);
+  evidenceUrls.clear();
+  document.getElementById("evidence-items").replaceChildren();
+  document.getElementById("evidence").hidden = true;
+  document.getElementById("evidence-note").textContent = "";
+  evidenceFor = null;
+}
+
+function openDetail(eventId) {
+  const a = alerts.get(eventId);
+  if (!a) return;
+  selected = eventId;
+  for (const tr of rowsEl.querySelectorAll("tr.selected")) tr.classList.remove("selected");
+  const tr = rowsEl.querySelector(`tr[data-event-id="${CSS.escape(eventId)}"]`);
+  if (tr) tr.classList.add("selected");
+  detailEl.hidden = false;
+  detailEl.dataset.eventId = eventId;
+  renderDetail(a);
+}
+
+function closeDetail() {
+  selected = null;
+  detailEl.hidden = true;
+  delete detailEl.dataset.eventId;
+  for (const tr of rowsEl.querySelectorAll("tr.selected")) tr.classList.remove("selected");
+  dropEvidence();
+}
+
+function renderDetail(a) {
+  document.getElementById("detail-title").textContent =
+    `${RULE_TYPES[a.rule_type] || a.rule_type}${a.rule_name ? " · " + a.rule_name : ""}`;
+  const dl = document.getElementById("detail-facts");
+  dl.replaceChildren();
+  fact(dl, "告警时间", timeFmt.format(new Date(a.started_ms)));
+  if (a.ended_ms) fact(dl, "结束时间", timeFmt.format(new Date(a.ended_ms)));
+  fact(dl, "持续", duration(a));
+  fact(dl, "级别", SEVERITIES[a.severity] || a.severity);
+  fact(dl, "摄像头", a.camera);
+  fact(dl, "节点", a.node);
+  fact(dl, "企业", a.enterprise);
+  fact(dl, "区域", a.zone);
+  fact(dl, "人数", a.count);
+  fact(dl, "置信度", a.score ? a.score.toFixed(2) : "");
+  fact(dl, "状态", a.phase === "end" ? "已结束" : "进行中");
+  const status = a.status || "open";
+  fact(dl, "处置", status === "open" ? "待处理" : (VERDICTS[status] || status));
+  fact(dl, "处置人", a.handled_by);
+  fact(dl, "误报原因", a.dismiss_reason);
+  fact(dl, "事件编号", a.event_id);
+  // the row's action buttons, here too: the panel covers the table's last columns
+  document.getElementById("detail-actions").replaceChildren(...actions(a).childNodes);
+  loadEvidence(a);
+}
+
+function showEvidenceBlock() {
+  const loaded = document.querySelectorAll("#evidence-items .evidence-item.loaded").length;
+  document.getElementById("evidence").hidden = loaded === 0;
+}
+
+function loadEvidence(a) {
+  if (evidenceFor !== a.event_id) {
+    dropEvidence();
+    evidenceFor = a.event_id;
+  }
+  const box = document.getElementById("evidence-items");
+  const note = document.getElementById("evidence-note");
+  const eventId = a.event_id;
+  for (const item of a.evidence || []) {
+    if (!/^[0-9a-f]{64}$/.test(item.sha256 || "")) continue;
+    if (box.querySelector(`[data-sha="${item.sha256}"]`)) continue; // loaded or on its way
+    const fig = el("figure", "evidence-item");
+    fig.dataset.sha = item.sha256;
+    fig.dataset.kind = item.kind;
+    fig.hidden = true;
+    box.append(fig);
+    PG.api(`/api/evidence/${item.sha256}`)
+      .then(async (res) => {
+        if (!res.ok) {
+          // 403: this role gets no evidence; 404: not uploaded (yet) or gone with the retention.
+          // The figure goes (no broken image); the next update of the alert tries again.
+          fig.remove();
+          if (evidenceFor === eventId) {
+            note.textContent = res.status === 403 ? "无权查看证据 (HTTP 403)" : `部分证据暂不可用 (HTTP ${res.status})`;
+            showEvidenceBlock();
+          }
+          return;
+        }
+        const blob = await res.blob();
+        if (evidenceFor !== eventId || !fig.isConnected) return; // the panel moved on
+        const url = URL.createObjectURL(blob);
+        evidenceUrls.set(item.sha256, url);
+        let media;
+        if (item.kind === "clip" || (blob.type || "").startsWith("video/")) {
+          media = el("video", "clip");
+          media.controls = true;
+          media.muted = true;
+          media.playsInline = true;
+          media.preload = "metadata";
+        } else {
+          media = el("img", "snapshot");
+          media.alt = "告警抓拍 snapshot";
+        }
+        media.addEventListener("error", () => { fig.remove(); showEvidenceBlock(); });
+        media.src = url;
+        const caption = el("figcaption", null, `${EVIDENCE_KINDS[item.kind] || item.kind} `);
+        const save = el("a", "download", "下载");
+        save.href = url;
+        save.download = `${a.camera}-${item.kind}-${item.sha256.slice(0, 8)}.${item.content_type === "video/mp4" ? "mp4" : "jpg"}`;
+        caption.append(save);
+        fig.append(media, caption);
+        fig.hidden = false;
+        fig.classList.add("loaded");
+        showEvidenceBlock();
+      })
+      .catch(() => { fig.remove(); showEvidenceBlock(); });
+  }
+  showEvidenceBlock();
+}
+
+rowsEl.addEventListener("click", (ev) => {
+  if (ev.target.closest("button, a")) return; // the action buttons act, they do not open the panel
+  const tr = ev.target.closest("tr[data-event-id]");
+  if (tr) openDetail(tr.dataset.eventId);
+});
+document.getElementById("detail-close").addEventListener("click", closeDetail);
+document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && selected) closeDetail(); });
 
 function refreshStats() {
   const today = dayFmt.format(new Date());
@@ -179,6 +324,10 @@ function setConn(state) {
 async function loadInitial() {
   try {
     const res = await PG.api("/api/alerts?limit=200");
+    if (res.status === 403) {
+      document.getElementById("note").textContent = "您的角色无权查看告警 (HTTP 403)";
+      return;
+    }
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const page = await res.json();
     for (const a of page.items.slice().reverse()) upsert(a, false);
@@ -206,6 +355,11 @@ function connect() {
   ws.onclose = (ev) => {
     if (ev.code === 4401) {
       location.replace("/login?next=/");
+      return;
+    }
+    if (ev.code === 4403) { // a role without alerts (an insurer): asking again will not help
+      setConn("down");
+      document.getElementById("note").textContent = "您的角色无权查看告警 (4403)";
       return;
     }
     setConn("down");

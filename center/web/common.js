@@ -26,6 +26,10 @@ const PG = {
       };
       el.append(out);
     }
+    // links to pages whose data this role may not read (data-roles="admin operator …") go away
+    for (const link of document.querySelectorAll("a[data-roles]")) {
+      link.hidden = !link.dataset.roles.split(/\s+/).includes(me.role);
+    }
     return me;
   },
 };

@@ -1,0 +1,172 @@
+// 节点与摄像头: the edge nodes as they report themselves (status + heartbeat), refreshed every few seconds.
+"use strict";
+
+const TZ = document.querySelector('meta[name="pg-timezone"]').content || "Asia/Shanghai";
+const REFRESH_MS = 3000;
+
+const HEALTH = { online: "在线", offline: "离线", stopped: "已停止", stale: "心跳超时" };
+const HEALTH_TITLE = {
+  online: "节点在线，心跳正常 (online)",
+  offline: "节点失联 (offline: its last will)",
+  stopped: "节点已正常停止 (stopped)",
+  stale: "节点未断开，但已连续错过3次心跳 (stale: 3 heartbeats missed)",
+};
+const CAMERA = { online: "在线", stalled: "卡顿", offline: "离线", starting: "启动中" };
+
+const timeFmt = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: TZ, month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function when(iso) {
+  return iso ? timeFmt.format(new Date(iso)) : "–";
+}
+
+function fixed(v, digits) {
+  return typeof v === "number" ? v.toFixed(digits) : "–";
+}
+
+function seconds(s) {
+  if (s === null || s === undefined) return "–";
+  if (s < 60) return `${s.toFixed(1)} 秒前`;
+  if (s < 3600) return `${Math.floor(s / 60)} 分 ${Math.round(s % 60)} 秒前`;
+  return `${Math.floor(s / 3600)} 时 ${Math.floor((s % 3600) / 60)} 分前`;
+}
+
+function fact(dl, label, value, cls) {
+  const dt = el("dt", null, label);
+  const dd = el("dd", cls, value);
+  dl.append(dt, dd);
+  return dd;
+}
+
+function cameraRows(n) {
+  const byName = new Map(n.camera_health.map((c) => [c.camera, c]));
+  const names = [...n.cameras];
+  for (const c of n.camera_health) if (!names.includes(c.camera)) names.push(c.camera);
+  const body = el("tbody");
+  for (const name of names) {
+    const c = byName.get(name);
+    const tr = el("tr");
+    tr.dataset.camera = name;
+    tr.dataset.state = c ? c.state : "unknown";
+    const state = el("td", "state");
+    state.append(el("span", `cam cam-${c ? c.state : "unknown"}`, c ? (CAMERA[c.state] || c.state) : "无数据"));
+    if (!c) {
+      tr.append(el("td", "camera", name), state, el("td", "num", "–"), el("td", "num", "–"), el("td", "num", "–"),
+        el("td", "num", "–"), el("td", "num", "–"), el("td", "time", "–"), el("td", "error none", "尚无心跳数据"));
+    } else {
+      tr.append(
+        el("td", "camera", name),
+        state,
+        el("td", "num fps-in", fixed(c.fps_in, 1)),
+        el("td", "num fps-out", fixed(c.fps_out, 1)),
+        el("td", "num infer", fixed(c.infer_ms, 1)),
+        el("td", "num dropped", String(c.dropped_frames)),
+        el("td", "num reconnects", String(c.reconnects)),
+        el("td", "time last-frame", when(c.last_frame_at)),
+        el("td", "error", c.error || ""),
+      );
+    }
+    body.append(tr);
+  }
+  return body;
+}
+
+function renderNode(n) {
+  const sec = el("section", "panel node");
+  sec.dataset.node = n.node;
+  sec.dataset.health = n.health;
+  const head = el("div", "panel-head");
+  const h2 = el("h2", null, n.name || n.node);
+  if (n.name && n.name !== n.node) h2.append(" ", el("small", null, n.node));
+  const badge = el("span", `health health-${n.health}`, HEALTH[n.health] || n.health);
+  badge.title = HEALTH_TITLE[n.health] || n.health;
+  h2.append(" ", badge);
+  head.append(h2, el("span", "note", `${n.site} · ${n.software || "版本未知"}`));
+
+  const dl = el("dl", "facts");
+  const hb = n.heartbeat_age_s === null || n.heartbeat_age_s === undefined
+    ? "尚未收到"
+    : `${seconds(n.heartbeat_age_s)}（周期 ${n.heartbeat_interval_s} 秒）`;
+  fact(dl, "心跳 Heartbeat", hb, "heartbeat");
+  fact(dl, "最后联系 Last seen", when(n.last_seen_at), "last-seen");
+  const outbox = n.outbox_depth === null || n.outbox_depth === undefined
+    ? "–"
+    : `待发 ${n.outbox_depth} 条 · 已丢弃 ${n.outbox_dropped ?? 0} 条`;
+  const ob = fact(dl, "离线缓存 Outbox", outbox, "outbox");
+  if (n.outbox_dropped) ob.classList.add("warn");
+  fact(dl, "配置版本 Config", n.config_version === null ? "本地配置文件" : `v${n.config_version}`, "config");
+  if (n.config_rejected !== null && n.config_rejected !== undefined) {
+    fact(dl, "拒绝的配置 Rejected", `v${n.config_rejected}：${n.config_error || "原因未知"}`, "config-rejected warn");
+  }
+
+  const table = el("table", "list cameras");
+  const thead = el("thead");
+  const tr = el("tr");
+  for (const [zh, en, num] of [
+    ["摄像头", "Camera"], ["状态", "State"], ["输入帧率", "fps in", 1], ["处理帧率", "fps out", 1],
+    ["推理耗时 ms", "Inference", 1], ["丢帧", "Dropped", 1], ["重连", "Reconnects", 1],
+    ["最后一帧", "Last frame"], ["错误", "Error"],
+  ]) {
+    const th = el("th", num ? "num" : null, zh + " ");
+    th.append(el("small", null, en));
+    tr.append(th);
+  }
+  thead.append(tr);
+  table.append(thead, cameraRows(n));
+  if (n.health !== "online") table.classList.add("dated"); // figures from the last heartbeat that came
+  sec.append(head, dl, table);
+  return sec;
+}
+
+function render(nodes) {
+  const box = document.getElementById("nodes");
+  box.replaceChildren(...nodes.map(renderNode));
+  document.getElementById("empty").hidden = nodes.length > 0;
+  let online = 0, bad = 0, camsOn = 0, cams = 0;
+  for (const n of nodes) {
+    if (n.health === "online") online += 1;
+    if (n.health === "stale" || n.health === "offline") bad += 1;
+    cams += Math.max(n.cameras.length, n.camera_health.length);
+    if (n.health === "online") camsOn += n.camera_health.filter((c) => c.state === "online").length;
+  }
+  document.getElementById("stat-nodes").textContent = nodes.length;
+  document.getElementById("stat-online").textContent = online;
+  document.getElementById("stat-bad").textContent = bad;
+  document.getElementById("stat-cameras").textContent = `${camsOn} / ${cams}`;
+}
+
+async function refresh() {
+  const note = document.getElementById("note");
+  let res;
+  try {
+    res = await PG.api("/api/nodes");
+  } catch (err) {
+    note.textContent = `刷新失败 (${err.message})，稍后重试`;
+    setTimeout(refresh, REFRESH_MS);
+    return;
+  }
+  if (res.status === 403) {
+    note.textContent = "您的角色无权查看节点状态 (HTTP 403)";
+    document.getElementById("nodes").replaceChildren();
+    return; // no point asking again
+  }
+  if (!res.ok) {
+    note.textContent = `刷新失败 (HTTP ${res.status})，稍后重试`;
+  } else {
+    render(await res.json());
+    note.textContent = `每 ${REFRESH_MS / 1000} 秒自动刷新 · Refreshed every ${REFRESH_MS / 1000} s`;
+    document.getElementById("updated").textContent = `更新于 ${timeFmt.format(new Date())}`;
+  }
+  setTimeout(refresh, REFRESH_MS);
+}
+
+PG.me().catch(() => {}).finally(refresh);
