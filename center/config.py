@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -71,6 +71,9 @@ class MqttConfig(_Section):
         "for one replica. Mosquitto 2.0 does not keep shared subscriptions over a broker restart: "
         "what is published between the restart and the replicas' re-subscribe is lost, so use it "
         "only with a broker that persists them",
+    )
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto", description="MQTT version; auto: 5 if the broker speaks it (probed), else 3.1.1"
     )
     keepalive: int = Field(default=30, ge=5, le=3600)
     tls: TlsConfig | None = None

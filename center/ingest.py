@@ -28,6 +28,7 @@ from center.config import MqttConfig
 from center.models import Quarantine
 from center.schemas import AlertOut
 from protocol import AlertEvent, Heartbeat, NodeConfig, NodeStatus, Topic, TopicKind, now_ms, parse_topic
+from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 from protocol.topics import subscription
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ class Ingest:
         self._connected = threading.Event()
         self._generation = 0  # bumped on every (re)connect: a message id is only valid in its connection
         self._worker: threading.Thread | None = None
+        self.v5 = self.config.protocol == "5"  # "auto" is settled by a probe in start()
         self._client = self._make_client()
 
     @property
@@ -257,13 +259,8 @@ class Ingest:
         return self._connected.wait(timeout)
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.config.client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=False,  # the broker keeps our subscriptions and unacked messages
-            manual_ack=True,
-        )
+        # a persistent session: the broker keeps our subscriptions and unacked messages
+        client = new_client(self.config.client_id, self.v5, manual_ack=True)
         if self.config.username is not None:
             client.username_pw_set(self.config.username, self.config.password())
         if self.config.tls is not None:
@@ -280,7 +277,21 @@ class Ingest:
         self._worker = threading.Thread(target=self._work, name="center-ingest", daemon=True)
         self._worker.start()
         log.info("connecting to MQTT broker %s:%s", self.config.host, self.config.port)
-        self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive)
+        if self.config.protocol == "auto":
+            v5 = choose_v5(
+                "auto",
+                self.config.host,
+                self.config.port,
+                username=self.config.username,
+                password=self.config.password() if self.config.username is not None else None,
+                tls=self.config.tls,
+            )
+            if v5 != self.v5:
+                self.v5 = v5
+                self._client = self._make_client()
+        self._client.connect_async(
+            self.config.host, self.config.port, keepalive=self.config.keepalive, **connect_kwargs(self.v5)
+        )
         self._client.loop_start()
         threading.Thread(target=self._retry_configs, name="center-config-retry", daemon=True).start()
 

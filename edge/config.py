@@ -48,6 +48,9 @@ class MqttConfig(_Cfg):
     username: str | None = None
     password_env: str | None = Field(default=None, description="name of the environment variable holding it")
     client_id: str | None = None
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto", description="MQTT version; auto: 5 if the broker speaks it (probed), else 3.1.1"
+    )
     keepalive: int = Field(default=30, ge=5, le=3600)
     qos: Literal[0, 1] = 1
     tls: TlsConfig | None = None

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from edge.config import MqttConfig
 from edge.outbox import Outbox
 from protocol import NodeState, NodeStatus, Severity, Topic, TopicKind, now_ms
+from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 
 log = logging.getLogger("parkguard.edge.mqtt")
 
@@ -68,31 +69,37 @@ class Publisher:
         self.config_rejected: int | None = None
         self.config_error: str | None = None
         self.on_config: Callable[[bytes], None] | None = None
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id or f"parkguard-edge-{site}-{node}",
-            protocol=mqtt.MQTTv311,
-            clean_session=False,
-        )
+        self.v5 = cfg.protocol == "5"  # "auto" is settled by a probe in start()
+        self.client = self._make_client(self.v5)
+
+    def _make_client(self, v5: bool) -> mqtt.Client:
+        cfg = self.cfg
+        client = new_client(cfg.client_id or f"parkguard-edge-{self.site}-{self.node}", v5)
         if cfg.username:
-            password = os.environ.get(cfg.password_env) if cfg.password_env else None
-            if cfg.password_env and password is None:
-                log.warning("mqtt.password_env: environment variable %s is not set", cfg.password_env)
-            self.client.username_pw_set(cfg.username, password)
+            client.username_pw_set(cfg.username, self._password())
         if cfg.tls is not None:
-            cfg.tls.apply(self.client)
-        self.client.max_inflight_messages_set(window)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.will_set(
+            cfg.tls.apply(client)
+        client.max_inflight_messages_set(self.window)
+        client.reconnect_delay_set(1, 30)
+        client.will_set(
             self.topic(TopicKind.STATUS),
             self._status(NodeState.OFFLINE).model_dump_json(),
             qos=1,
             retain=True,
         )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self.client.on_message = self._on_message
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _password(self) -> str | None:
+        if not self.cfg.password_env:
+            return None
+        password = os.environ.get(self.cfg.password_env)
+        if password is None:
+            log.warning("mqtt.password_env: environment variable %s is not set", self.cfg.password_env)
+        return password
 
     def topic(self, kind: TopicKind) -> str:
         return Topic.of(self.site, self.node, kind)
@@ -214,7 +221,20 @@ class Publisher:
         self._running = True
         self._pump = threading.Thread(target=self._run_pump, name="mqtt-pump", daemon=True)
         self._pump.start()
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        if self.cfg.protocol == "auto":
+            v5 = choose_v5(
+                "auto",
+                self.cfg.host,
+                self.cfg.port,
+                username=self.cfg.username,
+                password=self._password() if self.cfg.username else None,
+                tls=self.cfg.tls,
+            )
+            if v5 != self.v5:
+                self.v5, self.client = v5, self._make_client(v5)
+        self.client.connect_async(
+            self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive, **connect_kwargs(self.v5)
+        )
         self.client.loop_start()
 
     def send(self, kind: TopicKind, message: BaseModel, rank: int = 0, retain: bool = False) -> None:
