@@ -119,16 +119,8 @@ class Demo:
         _wait("broker", lambda: _port_open(host, port), proc, log, 15)
 
         _say("seeding the demo park (enterprises, cameras, users, 30 days of history)")
-        seeded = subprocess.run(
-            [sys.executable, "-m", "center.cli", "seed", "--config", str(center_cfg)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if seeded.returncode != 0:
-            raise RuntimeError(f"seeding failed: {seeded.stderr.strip() or seeded.stdout.strip()}")
-        for line in seeded.stdout.splitlines():
+        seeded = _center_cli(["seed", "--config", str(center_cfg)], "seeding", 300)
+        for line in seeded.splitlines():
             _say(line.strip())
 
         _say("starting the control center")
@@ -140,22 +132,17 @@ class Demo:
         _wait("center", lambda: _http_ok(url + "api/health"), proc, log, 60)
 
         # the seeded machine account edge-01 gets a token for its evidence uploads (snapshots, clips)
-        argv = [sys.executable, "-m", "center.cli", "user", "token", "--config", str(center_cfg)]
-        token = subprocess.run(
-            [*argv, "--username", "edge-01", "--days", "7"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        token = _center_cli(
+            ["user", "token", "--config", str(center_cfg), "--username", "edge-01", "--days", "7"],
+            "an upload token for edge-01",
+            60,
         )
-        if token.returncode != 0:
-            raise RuntimeError(f"no upload token for edge-01: {token.stderr.strip()}")
 
         _say("starting edge node edge-01 on the sample footage (samples/vtest-walkway.mp4)")
         proc, log = self._spawn(
             "edge",
             [sys.executable, "-m", "edge.cli", "run", "--config", str(self.edge_cfg_path)],
-            {"PARKGUARD_EDGE_TOKEN": token.stdout.strip()},
+            {"PARKGUARD_EDGE_TOKEN": token.strip()},
         )
         time.sleep(1.0)
         if proc.poll() is not None:
@@ -183,6 +170,16 @@ class Demo:
                 _say(f"{name} did not stop in time; killing it")
                 proc.kill()
                 proc.wait()
+
+
+def _center_cli(args: list[str], what: str, timeout: float) -> str:
+    """Run a ``parkguard-center`` command to its end; its standard output, or RuntimeError."""
+    done = subprocess.run(
+        [sys.executable, "-m", "center.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
 
 
 def main(ns: argparse.Namespace | None = None) -> int:

@@ -280,13 +280,7 @@ class DetectorSet:
         return Detections.concat(parts)
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        results = []
-        total = 0.0
-        for m in self.members:
-            results.append(m.detect(frame_bgr))
-            total += m.last_infer_ms
-        self.last_infer_ms = total
-        return self._merge(results)
+        return self.detect_batch([frame_bgr])[0]
 
     def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
         per_model = []

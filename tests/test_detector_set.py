@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from photos import photo
-from test_adapters import YOLO_CANDIDATES, YOLO_H, YOLO_W, yolo_graph
+from test_adapters import YOLO_H, YOLO_W, yolo_graph
 
 from edge.config import ConfigError, EdgeConfig
 from edge.detector import DetectorSet
@@ -134,4 +134,3 @@ def test_check_accepts_a_ppe_model_rule_with_the_model_loaded(tmp_path: Path) ->
         cwd=REPO,
     )
     assert out.returncode == 0, out.stderr
-    assert YOLO_CANDIDATES.shape[1] == 7  # head/helmet/vest scores after the 4 box values

@@ -166,10 +166,6 @@ def relabel(dets: Detections, labels: list[str]) -> Detections:
     return Detections(dets.boxes, dets.scores, dets.class_ids, labels, dets.tracks, dets.keypoints)
 
 
-def concat(parts: list[Detections]) -> Detections:
-    return Detections.concat(parts)
-
-
 def track_keys(dets: Detections) -> list[int]:
     """Track id per detection; -1 where untracked (or no tracker)."""
     if dets.tracks is None:

@@ -20,7 +20,7 @@ import numpy as np
 from edge.config import PpeBaselineConfig
 from edge.detections import Detections
 from edge.ppe import check_person
-from edge.rules.base import FrameContext, Rule, Verdict, concat, relabel
+from edge.rules.base import FrameContext, Rule, Verdict, relabel
 
 
 def _centre_in(boxes: np.ndarray, person: np.ndarray, top: float, bottom: float) -> bool:
@@ -88,5 +88,5 @@ class MissingPpeRule(Rule):
             heads = self.in_zone(ctx.people({"head"}, self.cfg.min_score))
             bare = np.array([not _covered(h, helmets) for h in heads.boxes], bool)
             parts.append(relabel(heads.select(bare), ["no_helmet"] * int(bare.sum())))
-        shown = concat(parts)
+        shown = Detections.concat(parts)
         return Verdict(len(shown) > 0, shown)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.rules.base import L_EAR, L_WRIST, NOSE, R_EAR, R_WRIST, FrameContext, Rule, Verdict, concat
+from edge.detections import Detections
+from edge.rules.base import L_EAR, L_WRIST, NOSE, R_EAR, R_WRIST, FrameContext, Rule, Verdict
 
 HOLD_POINTS = (L_WRIST, R_WRIST, NOSE, L_EAR, R_EAR)
 KP_SCORE = 0.25
@@ -51,5 +52,5 @@ class PhoneUseRule(Rule):
             for j in range(len(phones)):
                 if box_point_distance(pboxes[j], pts).min() <= self.reach * height:
                     using[i] = held[j] = True
-        shown = concat([people.select(using), phones.select(held)])
+        shown = Detections.concat([people.select(using), phones.select(held)])
         return Verdict(bool(using.any()), shown, count=int(using.sum()))

@@ -17,7 +17,8 @@ from collections import deque
 
 import numpy as np
 
-from edge.rules.base import FrameContext, Rule, Verdict, concat
+from edge.detections import Detections
+from edge.rules.base import FrameContext, Rule, Verdict
 from edge.rules.phone_use import box_point_distance
 
 SPEED_WINDOW_MS = 2000
@@ -112,5 +113,5 @@ class VehicleProximityRule(Rule):
                 close = d <= (self.cfg.distance or 1.0) * heights
             near_p |= close
             near_v[j] = bool(close.any())
-        shown = concat([people.select(near_p), vehicles.select(near_v)])
+        shown = Detections.concat([people.select(near_p), vehicles.select(near_v)])
         return Verdict(bool(near_p.any()), shown, count=int(near_p.sum()))
