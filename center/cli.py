@@ -8,7 +8,8 @@ import signal
 import sys
 
 from center import __version__
-from center.config import ConfigError, load_config
+from center.config import load_config
+from common.configfile import ConfigError
 
 log = logging.getLogger("center")
 
@@ -19,10 +20,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     from center import db
     from center.api import create_app
-    from center.logs import setup_logging
+    from common.logs import setup_logging
 
     config = load_config(args.config)
-    setup_logging(args.log_level)
+    setup_logging(
+        args.log_level,
+        propagate=("uvicorn", "uvicorn.error", "uvicorn.access"),
+        quiet=("uvicorn.access", "alembic"),  # alembic: center.db says what changed
+    )
     host = args.host or config.http.host
     port = config.http.port if args.port is None else args.port
 
@@ -128,10 +133,10 @@ def _user_add(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from center.config import format_validation_error
     from center.errors import DomainError
     from center.routes.users import add_user
     from center.schemas import UserIn
+    from common.configfile import format_validation_error
 
     password = os.environ.get(args.password_env) if args.password_env else sys.stdin.readline().rstrip("\n")
     if not password:

@@ -13,25 +13,20 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from common.configfile import ConfigError, read_yaml, validate_mapping
 from protocol.tls import TlsConfig
 from protocol.topics import valid_segment
 
 SQLITE_PREFIX = "sqlite:///"
-
-
-class ConfigError(Exception):
-    """A user mistake in the config; ``str()`` is one line naming the file and the field."""
 
 
 class _Section(BaseModel):
@@ -210,34 +205,8 @@ class CenterConfig(_Section):
         )
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """``file: field.path: message`` for the first error, plus how many more there are."""
-    errors = exc.errors()
-    first = errors[0]
-    msg = first["msg"].removeprefix("Value error, ")
-    line = f"{source}: {_loc(first['loc'])}: {msg}"
-    if len(errors) > 1:
-        line += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
-    return line
-
-
 def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
-    try:
-        config = CenterConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(source, exc)) from None
+    config = validate_mapping(CenterConfig, data, source)
     if config.mqtt.password_env and config.mqtt.password_env not in os.environ:
         raise ConfigError(
             f"{source}: mqtt.password_env: environment variable {config.mqtt.password_env} is not set"
@@ -250,19 +219,6 @@ def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
 
 
 def load_config(path: str | Path) -> CenterConfig:
-    """Read and validate a center config file; raise ConfigError with a one-line message."""
+    """Read and validate a center config file; raise ConfigError naming the file and the field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    return parse_config(data, str(path), path.resolve().parent)
+    return parse_config(read_yaml(path), str(path), path.resolve().parent)

@@ -11,10 +11,9 @@ from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from center.models import Alert, Camera, Node, NodeConfigVersion, Quarantine
-from protocol import AlertEvent, Heartbeat, NodeState, NodeStatus
+from protocol import SEVERITY_RANK, AlertEvent, Heartbeat, NodeState, NodeStatus
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
-SEVERITY_RANK = {"general": 0, "significant": 1, "major": 2}
 
 
 class Outcome(StrEnum):

@@ -20,7 +20,8 @@ from pathlib import Path
 import yaml
 
 from center.broker import mosquitto_binary, start_mosquitto
-from center.config import ConfigError, load_config
+from center.config import load_config
+from common.configfile import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -185,7 +185,7 @@ def make_blurrer(
     manifest: str | object, face_model: str, score: float, head_fallback: bool, head_min_px: int
 ) -> FaceBlurrer:
     """A blurrer with its own face-model session (1 thread: it runs beside the analysis)."""
-    from edge.config import ConfigError
+    from common.configfile import ConfigError
     from edge.manifest import load_manifest
 
     models = load_manifest(manifest)  # type: ignore[arg-type]

@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from common.configfile import ConfigError
 from edge import __version__
-from edge.config import ConfigError, load_edge_config
+from edge.config import load_edge_config
 
 log = logging.getLogger("parkguard.edge")
 
@@ -52,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from edge.logs import setup_logging
+    from common.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, quiet=("libav",))
     try:
         if args.command == "run":
             return cmd_run(args)

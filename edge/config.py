@@ -10,32 +10,30 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from protocol import RuleType, Severity
+from common.configfile import (
+    ConfigError,
+    read_yaml,
+    resolve_path,
+    validate_mapping,
+)
+from protocol import Id, RuleType, Severity
 from protocol.tls import TlsConfig
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Point = tuple[float, float]
 
 _TIME_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-class ConfigError(Exception):
-    """A configuration problem a user can fix; its message is one clear line."""
 
 
 class _Cfg(BaseModel):
@@ -703,45 +701,6 @@ class EdgeConfig(_Cfg):
         )
 
 
-def format_location(loc: tuple[int | str, ...]) -> str:
-    """``('cameras', 0, 'zones', 1, 'points')`` → ``cameras[0].zones[1].points``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in {"function-after", "function-before"} or "[" in str(part):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def format_validation_error(source: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"{source}: {format_location(tuple(e['loc']))}: {msg}")
-    return "\n".join(lines)
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-
-
 def load_edge_config(path: str | Path) -> EdgeConfig:
     """Load and validate an edge config; raises ConfigError with a readable message."""
     path = Path(path)
@@ -750,29 +709,19 @@ def load_edge_config(path: str | Path) -> EdgeConfig:
 
 def parse_edge_config(data: Any, source: str, base: Path) -> EdgeConfig:
     """Validate a config mapping (a file's, or one the center sent); relative paths against ``base``."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
-    try:
-        cfg = EdgeConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(source, exc)) from None
-    cfg.models.manifest = _resolve(base, cfg.models.manifest)
-    cfg.evidence_dir = _resolve(base, cfg.evidence_dir)
-    cfg.state_dir = _resolve(base, cfg.state_dir)
+    cfg = validate_mapping(EdgeConfig, data, source)
+    cfg.models.manifest = resolve_path(base, cfg.models.manifest)
+    cfg.evidence_dir = resolve_path(base, cfg.evidence_dir)
+    cfg.state_dir = resolve_path(base, cfg.state_dir)
     if cfg.center.ca_file is not None:
-        cfg.center.ca_file = _resolve(base, cfg.center.ca_file)
+        cfg.center.ca_file = resolve_path(base, cfg.center.ca_file)
     if cfg.mqtt.tls is not None:
         cfg.mqtt.tls = cfg.mqtt.tls.resolved(base)
         for name, file in cfg.mqtt.tls.missing_files():
             raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")
     for cam in cfg.cameras:
         if "://" not in cam.url:
-            cam.url = str(_resolve(base, Path(cam.url)))
+            cam.url = str(resolve_path(base, Path(cam.url)))
         if cam.detect_url is not None and "://" not in cam.detect_url:
-            cam.detect_url = str(_resolve(base, Path(cam.detect_url)))
+            cam.detect_url = str(resolve_path(base, Path(cam.detect_url)))
     return cfg
-
-
-def _resolve(base: Path, p: Path) -> Path:
-    p = p.expanduser()
-    return p if p.is_absolute() else (base / p).resolve()

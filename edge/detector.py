@@ -8,8 +8,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from common.configfile import ConfigError
 from edge.adapters import ADAPTERS, Decoded
-from edge.config import ConfigError
 from edge.detections import Detections
 from edge.geometry import Letterbox, batched_nms
 from edge.manifest import ResolvedModel

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.config import ConfigError, format_validation_error, read_yaml
+from common.configfile import ConfigError, format_validation_error, read_yaml
 
 FAMILIES = {"nanodet", "yolo", "ssd", "centernet", "movenet_multipose", "movenet_single", "blazeface"}
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
+from common.configfile import ConfigError
 from edge import __version__
-from edge.config import CameraConfig, ConfigError, EdgeConfig
+from edge.config import CameraConfig, EdgeConfig
 from edge.detections import Detections
 from edge.detector import Detector, DetectorSet
 from edge.evidence import EvidenceStore, make_evidence
@@ -28,7 +29,7 @@ from edge.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Family, Histogram, Me
 from edge.motion import MotionGate
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
-from edge.publisher import SEVERITY_RANK, Publisher
+from edge.publisher import Publisher
 from edge.ringbuffer import RingBuffer
 from edge.stream import CameraStream
 from edge.tracker import Tracker
@@ -363,7 +364,7 @@ class EdgeNode:
 
     def _emit(self, events: list[AlertEvent]) -> None:
         for event in events:
-            self.publisher.send(TopicKind.EVENT, event, rank=SEVERITY_RANK[event.severity])
+            self.publisher.send(TopicKind.EVENT, event, rank=event.severity.rank)
             self.events_published += 1
             log.info(
                 "event %s %s seq=%d camera=%s rule=%s count=%d",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import ConfigError, EdgeConfig
+from common.configfile import ConfigError
+from edge.config import EdgeConfig
 from edge.detections import Detections
 from edge.detector import Detector
 from edge.geometry import iou_matrix

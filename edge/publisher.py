@@ -29,12 +29,10 @@ from pydantic import BaseModel
 
 from edge.config import MqttConfig
 from edge.outbox import Outbox
-from protocol import NodeState, NodeStatus, Severity, Topic, TopicKind, now_ms
+from protocol import NodeState, NodeStatus, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 
 log = logging.getLogger("parkguard.edge.mqtt")
-
-SEVERITY_RANK = {Severity.GENERAL: 0, Severity.SIGNIFICANT: 1, Severity.MAJOR: 2}
 
 
 class Publisher:

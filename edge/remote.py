@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from edge.config import ConfigError, EdgeConfig, parse_edge_config, read_yaml
+from common.configfile import ConfigError, read_yaml
+from edge.config import EdgeConfig, parse_edge_config
 from protocol import NodeConfig, now_ms
 
 if TYPE_CHECKING:

@@ -4,9 +4,10 @@ Neither side imports the other: both import this package. Everything that travel
 MQTT is defined here (message models, topic names, the contract version).
 """
 
-from protocol.ids import new_event_id
+from protocol.ids import ID_PATTERN, Id, new_event_id, valid_id
 from protocol.messages import (
     PROTOCOL_VERSION,
+    SEVERITY_RANK,
     AlertEvent,
     CameraHealth,
     CameraState,
@@ -25,7 +26,9 @@ from protocol.messages import (
 from protocol.topics import Topic, TopicKind, parse_topic
 
 __all__ = [
+    "ID_PATTERN",
     "PROTOCOL_VERSION",
+    "SEVERITY_RANK",
     "AlertEvent",
     "CameraHealth",
     "CameraState",
@@ -34,6 +37,7 @@ __all__ = [
     "EvidenceItem",
     "EvidenceRef",
     "Heartbeat",
+    "Id",
     "NodeConfig",
     "NodeState",
     "NodeStatus",
@@ -44,4 +48,5 @@ __all__ = [
     "new_event_id",
     "now_ms",
     "parse_topic",
+    "valid_id",
 ]

@@ -1,11 +1,32 @@
-"""Identifiers: UUIDv7 (RFC 9562), time-ordered so event ids sort by creation time."""
+"""Identifiers: the one pattern every configured id follows, and UUIDv7 event ids (RFC 9562).
+
+Site, node, camera, zone, rule, enterprise … ids are 1–64 characters of ``A-Z a-z 0-9 _ . -``
+(safe in an MQTT topic level, a URL path segment and a file name). Event ids are UUIDv7,
+time-ordered so they sort by creation time.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+#: the pattern of every configured id (also one MQTT topic level)
+ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+ID_RE = re.compile(ID_PATTERN)
+#: a pydantic string type for ids
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def valid_id(value: str) -> bool:
+    """True if ``value`` is a well-formed id (usable as one topic level: no wildcard, no slash)."""
+    return bool(ID_RE.match(value))
+
 
 _lock = threading.Lock()
 _last_ms = 0

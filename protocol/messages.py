@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from protocol.ids import Id
+
 PROTOCOL_VERSION = 1
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # up to year 3000
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -41,6 +42,15 @@ class Severity(StrEnum):
     GENERAL = "general"
     SIGNIFICANT = "significant"
     MAJOR = "major"
+
+    @property
+    def rank(self) -> int:
+        """0 (一般) < 1 (较大) < 2 (重大): for comparing and for eviction order."""
+        return SEVERITY_RANK[self]
+
+
+#: severity → rank, for code that holds the plain string (``SEVERITY_RANK["major"] == 2``)
+SEVERITY_RANK: dict[str, int] = {Severity.GENERAL: 0, Severity.SIGNIFICANT: 1, Severity.MAJOR: 2}
 
 
 class RuleType(StrEnum):

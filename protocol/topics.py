@@ -6,12 +6,12 @@ Center → edge: ``config`` (retained).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from protocol.ids import valid_id
+
 ROOT = "parkguard/v1"
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class TopicKind(StrEnum):
@@ -23,7 +23,7 @@ class TopicKind(StrEnum):
 
 def valid_segment(value: str) -> bool:
     """A site or node id usable as one topic level (no wildcards, no slashes)."""
-    return bool(_SEGMENT.match(value))
+    return valid_id(value)
 
 
 @dataclass(frozen=True)

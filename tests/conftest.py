@@ -31,7 +31,10 @@ _failed = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    e2e_dir = REPO_ROOT / "tests" / "e2e"
     for item in items:
+        if e2e_dir in Path(item.path).parents:
+            item.add_marker("e2e")
         for fixture in getattr(item, "fixturenames", ()):
             if marker := _FIXTURE_MARKERS.get(fixture):
                 item.add_marker(marker)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 import onnxruntime as ort
 
-from edge.config import ConfigError
+from common.configfile import ConfigError
 from edge.geometry import Letterbox
 from edge.manifest import ResolvedModel
 

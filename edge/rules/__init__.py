@@ -7,7 +7,8 @@ and meanings: docs/rules.md.
 
 from __future__ import annotations
 
-from edge.config import CameraConfig, ConfigError, RuleConfig
+from common.configfile import ConfigError
+from edge.config import CameraConfig, RuleConfig
 from edge.rules.base import FrameContext, Rule, RuleResult, Verdict
 from edge.rules.counting import OvercrowdingRule, PostUnattendedRule
 from edge.rules.detected import FireSmokeRule, SmokingRule
