@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import time
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from protocol.ids import Id
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Final = 1
 
 EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # up to year 3000
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from protocol.messages import AlertEvent, Heartbeat, NodeConfig, NodeStatus
 
-MESSAGES = {
+MESSAGES: dict[str, type[BaseModel]] = {
     "alert-event": AlertEvent,
     "node-status": NodeStatus,
     "heartbeat": Heartbeat,
