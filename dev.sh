@@ -2,8 +2,10 @@
 # ParkGuard developer entry point.
 #
 #   ./dev.sh demo [args]     set up the runtime, then run the demo control center
-#   ./dev.sh test [args]     set up everything the tests need, lint, run pytest [args]
-#   ./dev.sh lint            ruff check and ruff format --check
+#   ./dev.sh test [args]     set up everything the tests need, lint, type-check, run pytest [args]
+#   ./dev.sh fast [args]     the fast loop: lint, then the unit tests only (no brokers, cameras,
+#                            browser, PostgreSQL or long runs over the footage); under 90 s
+#   ./dev.sh lint            ruff check, ruff format --check and mypy
 #   ./dev.sh bench [args]    run every bench/*.py with the venv's python
 #   ./dev.sh setup [mode]    only scripts/setup.sh (runtime | test)
 set -euo pipefail
@@ -11,7 +13,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PY=.venv/bin/python
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# what the fast loop leaves out (markers are set in tests/conftest.py and on the slow modules)
+FAST_DESELECT="not e2e and not browser and not postgres and not footage and not slow"
 
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
@@ -25,13 +30,22 @@ case "$cmd" in
         scripts/setup.sh test
         echo "[dev] ruff check ." >&2
         .venv/bin/ruff check .
+        echo "[dev] mypy (edge center protocol common)" >&2
+        .venv/bin/mypy
         echo "[dev] pytest $*" >&2
         exec "$PY" -m pytest -q "$@"
+        ;;
+    fast)
+        scripts/setup.sh test
+        .venv/bin/ruff check .
+        echo "[dev] pytest -m \"$FAST_DESELECT\" $*" >&2
+        exec "$PY" -m pytest -q -m "$FAST_DESELECT" "$@"
         ;;
     lint)
         scripts/setup.sh test
         .venv/bin/ruff check .
-        exec .venv/bin/ruff format --check .
+        .venv/bin/ruff format --check .
+        exec .venv/bin/mypy
         ;;
     bench)
         scripts/setup.sh runtime
