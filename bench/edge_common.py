@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge.config import EdgeConfig  # noqa: E402
-from edge.detector import Detector  # noqa: E402
+from edge.detect.detector import Detector  # noqa: E402
 
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
 
@@ -39,7 +39,7 @@ def node_config(
 
 def load_bench_detector(cfg: EdgeConfig, spinning: bool | None = None) -> Detector:
     """The node's detector for ``cfg``; ``spinning`` overrides the detector's default when given."""
-    from edge.manifest import load_manifest
+    from edge.detect.manifest import load_manifest
 
     m = cfg.models
     model = load_manifest(m.manifest)[m.detector]

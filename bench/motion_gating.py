@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from edge.config import MotionConfig, load_edge_config
 from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
-from edge.stream import iter_file_frames
+from edge.video.stream import iter_file_frames
 
 
 def still_scene(seconds: float, fps: float, tmp: Path) -> None:

@@ -27,8 +27,8 @@ from edge_common import CLIP, REPO, goal, node_config
 sys.path.insert(0, str(REPO))
 
 from edge.node import load_detector, make_pipeline, tracked_labels
-from edge.stream import iter_file_frames
-from edge.tracker import Tracker
+from edge.track.tracker import Tracker
+from edge.video.stream import iter_file_frames
 
 ZONES = [
     {"id": "junction", "points": [[0.50, 0.50], [0.72, 0.48], [0.80, 0.68], [0.55, 0.70]]},

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from edge.evidence import make_evidence
+    from edge.evidence.store import make_evidence
     from edge.node import load_detector
     from edge.rules import build_rules
 
@@ -94,8 +94,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge.comms.remote import RemoteConfig
     from edge.node import EdgeNode
-    from edge.remote import RemoteConfig
 
     cfg = load_edge_config(args.config)
     remote = RemoteConfig(args.config, cfg)  # the center's config for this node, if it sent one
@@ -144,9 +144,9 @@ class Progress:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import av
 
-    from edge.evidence import make_evidence
+    from edge.evidence.store import make_evidence
     from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
-    from edge.stream import iter_file_frames
+    from edge.video.stream import iter_file_frames
 
     cfg = load_edge_config(args.config)
     camera = cfg.camera(args.camera)

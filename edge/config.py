@@ -160,7 +160,7 @@ class FallConfig(_Cfg):
 
 class PpeBaselineConfig(_Cfg):
     """missing_ppe ``provider: baseline``: per-camera calibration of the colour/shape check
-    (edge/ppe.py). Hues in degrees 0–360, saturation and value 0–1. A baseline, not a trained model."""
+    (edge/rules/ppe.py). Hues in degrees 0–360, saturation and value 0–1. A baseline, not a trained model."""
 
     vest_hues_deg: list[tuple[float, float]] = Field(
         default_factory=lambda: [(45.0, 90.0)], min_length=1, description="hi-vis hue ranges (yellow-green)"

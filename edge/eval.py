@@ -189,7 +189,7 @@ def run_scenario(
     sc: Scenario, cache: _Detections, manifest: Path | None = None, progress: TextIO | None = None
 ) -> ScenarioResult:
     from edge.node import CameraAnalyser, make_pipeline, tracked_labels
-    from edge.stream import iter_file_frames
+    from edge.video.stream import iter_file_frames
 
     cfg = scenario_config(sc, manifest)
     camera = cfg.cameras[0]

@@ -20,19 +20,19 @@ import numpy as np
 
 from common.configfile import ConfigError
 from edge import __version__
+from edge.comms.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Family, Histogram, MetricsServer
+from edge.comms.outbox import Outbox
+from edge.comms.publisher import Publisher
 from edge.config import CameraConfig, EdgeConfig
-from edge.detections import Detections
-from edge.detector import Detector, DetectorSet
-from edge.evidence import EvidenceStore, make_evidence
-from edge.manifest import load_manifest
-from edge.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Family, Histogram, MetricsServer
-from edge.motion import MotionGate
-from edge.outbox import Outbox
+from edge.detect.detections import Detections
+from edge.detect.detector import Detector, DetectorSet
+from edge.detect.manifest import load_manifest
+from edge.evidence.store import EvidenceStore, make_evidence
 from edge.pipeline import CameraPipeline
-from edge.publisher import Publisher
-from edge.ringbuffer import RingBuffer
-from edge.stream import CameraStream
-from edge.tracker import Tracker
+from edge.track.tracker import Tracker
+from edge.video.motion import MotionGate
+from edge.video.ringbuffer import RingBuffer
+from edge.video.stream import CameraStream
 from protocol import AlertEvent, CameraHealth, CameraState, Heartbeat, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.node")

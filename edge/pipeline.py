@@ -7,11 +7,12 @@ import logging
 import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig
-from edge.detections import Detections
-from edge.evidence import ClipJob, EvidenceStore, PeopleHistory
-from edge.lifecycle import Transition
-from edge.pose import CameraPose, pose_estimator
+from edge.detect.detections import Detections
+from edge.detect.pose import CameraPose, pose_estimator
+from edge.evidence.clips import ClipJob, PeopleHistory
+from edge.evidence.store import EvidenceStore
 from edge.rules import FrameContext, Rule, build_rules
+from edge.rules.lifecycle import Transition
 from protocol import AlertEvent, EventPhase, EvidenceItem
 
 log = logging.getLogger("parkguard.edge.pipeline")

@@ -1,7 +1,7 @@
 """What every rule type shares: the per-frame context, schedule gate, zone test and lifecycle.
 
 A rule type only says, frame by frame, whether its condition holds and which objects show it
-(:meth:`Rule.evaluate`); the schedule arms it and :class:`edge.lifecycle.Lifecycle` turns the
+(:meth:`Rule.evaluate`); the schedule arms it and :class:`edge.rules.lifecycle.Lifecycle` turns the
 stream of verdicts into one event per situation (confirmation, ``new → update → end``, cooldown).
 """
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.config import RuleConfig, ZoneConfig
-from edge.detections import Detections
-from edge.geometry import anchors, points_in_polygon
-from edge.lifecycle import Lifecycle, Transition
-from edge.schedule import ScheduleClock
+from edge.detect.detections import Detections
+from edge.detect.geometry import anchors, points_in_polygon
+from edge.rules.lifecycle import Lifecycle, Transition
+from edge.rules.schedule import ScheduleClock
 
 log = logging.getLogger("parkguard.edge.rules")
 
@@ -83,7 +83,7 @@ class FrameContext:
         if got is None:
             got = self.dets.with_labels(classes, min_score)
             if pose and got.keypoints is None:
-                from edge.pose import match_poses
+                from edge.detect.pose import match_poses
 
                 # no one to match: the pose model need not run on this frame
                 got.keypoints = match_poses(got, self.poses() if len(got) else None)

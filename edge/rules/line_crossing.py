@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.geometry import anchors
+from edge.detect.geometry import anchors
 from edge.rules.base import FrameContext, Rule, Verdict
 
 SIDE_A, SIDE_B = -1, 1

@@ -1,6 +1,6 @@
 """loitering / dwell (徘徊/逗留): one track inside the zone for longer than ``duration_s``.
 
-Needs track ids (edge/tracker.py). A track out of the zone, or lost, for longer than ``gap_s``
+Needs track ids (edge/track/tracker.py). A track out of the zone, or lost, for longer than ``gap_s``
 starts its dwell time afresh; a short gap (an occlusion, a missed detection) does not.
 """
 

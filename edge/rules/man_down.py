@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.config import FallConfig
-from edge.geometry import anchors
-from edge.pose import torso_angle_deg
+from edge.detect.geometry import anchors
+from edge.detect.pose import torso_angle_deg
 from edge.rules.base import L_HIP, R_HIP, FrameContext, Rule, Verdict, track_keys
 
 FORGET_MS = 30_000

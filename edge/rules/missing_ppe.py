@@ -7,7 +7,7 @@ Two providers:
   ``head`` label (bare heads: models trained on SHWD-like data, see models/train_ppe.py), each
   head no helmet box covers is a missing helmet instead, and no person class is needed for it.
   No such model is bundled: ``build_rules`` refuses the config, naming the missing classes.
-- ``baseline``: edge/ppe.py's colour/shape check on the head and torso located by pose, with the
+- ``baseline``: edge/rules/ppe.py's colour/shape check on the head and torso located by pose, with the
   rule's per-camera ``baseline`` calibration. Its objects are labelled ``no_helmet/baseline`` …
   and the rule's name carries ``[PPE baseline 基线]``.
 People the check cannot judge (too small, keypoints unseen) are not reported.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from edge.config import PpeBaselineConfig
-from edge.detections import Detections
-from edge.ppe import check_person
+from edge.detect.detections import Detections
 from edge.rules.base import FrameContext, Rule, Verdict, relabel
+from edge.rules.ppe import check_person
 
 
 def _centre_in(boxes: np.ndarray, person: np.ndarray, top: float, bottom: float) -> bool:

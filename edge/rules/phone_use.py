@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.detections import Detections
+from edge.detect.detections import Detections
 from edge.rules.base import L_EAR, L_WRIST, NOSE, R_EAR, R_WRIST, FrameContext, Rule, Verdict
 
 HOLD_POINTS = (L_WRIST, R_WRIST, NOSE, L_EAR, R_EAR)

@@ -17,7 +17,7 @@ from collections import deque
 
 import numpy as np
 
-from edge.detections import Detections
+from edge.detect.detections import Detections
 from edge.rules.base import FrameContext, Rule, Verdict
 from edge.rules.phone_use import box_point_distance
 

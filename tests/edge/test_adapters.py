@@ -17,10 +17,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from common.configfile import ConfigError
-from edge.detections import Detections
-from edge.detector import Detector
-from edge.geometry import iou_one_to_many, weighted_nms
-from edge.manifest import ResolvedModel, load_manifest
+from edge.detect.detections import Detections
+from edge.detect.detector import Detector
+from edge.detect.geometry import iou_one_to_many, weighted_nms
+from edge.detect.manifest import ResolvedModel, load_manifest
 from tests.photos import photo
 
 REPO = Path(__file__).resolve().parents[2]

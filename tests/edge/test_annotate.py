@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.config import RuleConfig, ZoneConfig
-from edge.evidence import YELLOW, annotate
+from edge.evidence.snapshot import YELLOW, annotate
 from protocol import DetectedObject
 
 TS = 1_764_400_000_000

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.blur import FaceBlurrer, Person, head_box, make_blurrer, obscure, people_of
 from edge.config import EdgeConfig, EvidenceConfig, RuleConfig
-from edge.detector import Detector
-from edge.evidence import EvidenceStore, make_evidence
-from edge.manifest import ResolvedModel, load_manifest
+from edge.detect.detector import Detector
+from edge.detect.manifest import ResolvedModel, load_manifest
+from edge.evidence.blur import FaceBlurrer, Person, head_box, make_blurrer, obscure, people_of
+from edge.evidence.store import EvidenceStore, make_evidence
 from protocol import RuleType
 from tests.photos import photo
 

@@ -11,7 +11,7 @@ import yaml
 
 from common.configfile import ConfigError
 from edge.config import load_edge_config
-from edge.schedule import ScheduleClock
+from edge.rules.schedule import ScheduleClock
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "configs" / "demo-edge.yaml"

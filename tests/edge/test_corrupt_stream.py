@@ -27,7 +27,7 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.node import EdgeNode, load_detector
-from edge.stream import CameraStream
+from edge.video.stream import CameraStream
 from protocol import Heartbeat
 from tests.edge.test_node import Collector
 from tests.support.nodes import running, wait_until

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from common.configfile import ConfigError
-from edge.detector import Detector
-from edge.geometry import iou_one_to_many
-from edge.manifest import load_manifest
+from edge.detect.detector import Detector
+from edge.detect.geometry import iou_one_to_many
+from edge.detect.manifest import load_manifest
 from tests.photos import photo
 
 REPO = Path(__file__).resolve().parents[2]

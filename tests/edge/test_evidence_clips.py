@@ -15,13 +15,14 @@ import av
 import numpy as np
 import pytest
 
-from edge.blur import make_blurrer
 from edge.config import EdgeConfig, EvidenceConfig
-from edge.detector import Detector
-from edge.evidence import ClipJob, ClipWorker, EvidenceStore, PeopleHistory, encode_h264
-from edge.manifest import ResolvedModel, load_manifest
+from edge.detect.detector import Detector
+from edge.detect.manifest import ResolvedModel, load_manifest
+from edge.evidence.blur import make_blurrer
+from edge.evidence.clips import ClipJob, ClipWorker, PeopleHistory, encode_h264
+from edge.evidence.store import EvidenceStore
 from edge.pipeline import CameraPipeline
-from edge.ringbuffer import RingBuffer, StreamInfo
+from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import EventPhase
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +114,7 @@ def test_clip_is_h264_mp4_of_the_window_with_faces_blurred(
 
 
 def _people(dets, img):  # type: ignore[no-untyped-def]
-    from edge.blur import people_of
+    from edge.evidence.blur import people_of
 
     return people_of(dets, img.shape[1], img.shape[0])
 

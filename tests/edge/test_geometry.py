@@ -1,6 +1,6 @@
 import numpy as np
 
-from edge.geometry import anchors, batched_nms, iou_one_to_many, letterbox, nms, points_in_polygon
+from edge.detect.geometry import anchors, batched_nms, iou_one_to_many, letterbox, nms, points_in_polygon
 
 
 def test_letterbox_round_trip_maps_boxes_back_to_the_frame() -> None:

@@ -1,4 +1,4 @@
-from edge.lifecycle import Lifecycle
+from edge.rules.lifecycle import Lifecycle
 from protocol import EventPhase
 
 

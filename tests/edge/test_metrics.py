@@ -154,8 +154,8 @@ HEARTBEAT_TO_METRICS = {
 
 
 def test_metrics_carry_what_the_heartbeat_carries(tmp_workdir: Path, mosquitto: Any) -> None:
+    from edge.comms.metrics import render
     from edge.config import load_edge_config
-    from edge.metrics import render
     from edge.node import EdgeNode
     from protocol import CameraHealth
 

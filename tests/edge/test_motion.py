@@ -9,9 +9,9 @@ import av
 import pytest
 
 from edge.config import MotionConfig, load_edge_config
-from edge.motion import MotionGate
 from edge.node import CameraAnalyser, load_detector, make_pipeline
-from edge.stream import iter_file_frames
+from edge.video.motion import MotionGate
+from edge.video.stream import iter_file_frames
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge.outbox import Outbox
+from edge.comms.outbox import Outbox
 
 
 def test_rows_leave_in_order_and_only_when_acked(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_survives_kill_9_of_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     code = (
         "import os, sys\n"
-        "from edge.outbox import Outbox\n"
+        "from edge.comms.outbox import Outbox\n"
         f"box = Outbox(__import__('pathlib').Path({str(path)!r}))\n"
         "for i in range(50):\n"
         "    box.put('t', str(i).encode())\n"

@@ -22,7 +22,7 @@ import yaml
 
 from common.configfile import ConfigError
 from edge.config import EdgeConfig
-from edge.detector import resolve_providers
+from edge.detect.detector import resolve_providers
 from edge.node import load_detector
 from tests.photos import photo
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edge.config import StreamOptions
-from edge.ringbuffer import RingBuffer
-from edge.stream import CameraStream
+from edge.video.ringbuffer import RingBuffer
+from edge.video.stream import CameraStream
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
@@ -87,7 +87,7 @@ def test_clip_mp4_remuxes_with_the_right_duration(filled: tuple, tmp_path: Path)
 def test_ring_byte_budget_drops_old_gops() -> None:
     """A budget smaller than the window: whole old GOPs go; a GOP bigger than it is not kept."""
     ring = RingBuffer(seconds=60, max_bytes=300_000)
-    from edge.ringbuffer import StreamInfo
+    from edge.video.ringbuffer import StreamInfo
 
     with av.open(str(CLIP)) as c:
         s = c.streams.video[0]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from edge.geometry import points_in_polygon
+from edge.detect.geometry import points_in_polygon
 from protocol import AlertEvent
 
 REPO = Path(__file__).resolve().parents[2]

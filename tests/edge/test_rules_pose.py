@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from edge.config import EdgeConfig, PpeBaselineConfig
-from edge.detector import Detector
-from edge.manifest import load_manifest
+from edge.detect.detector import Detector
+from edge.detect.manifest import load_manifest
+from edge.detect.pose import PoseEstimator, match_poses, pose_estimator, torso_angle_deg
 from edge.node import CameraAnalyser, make_pipeline
-from edge.pose import PoseEstimator, match_poses, pose_estimator, torso_angle_deg
-from edge.ppe import check_person, suggest_threshold
+from edge.rules.ppe import check_person, suggest_threshold
 from tests.photos import DATA
 
 REPO = Path(__file__).resolve().parents[2]

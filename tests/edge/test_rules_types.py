@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edge.config import CameraConfig, RuleConfig
-from edge.detections import Detections
+from edge.detect.detections import Detections
 from edge.rules import RULE_TYPES, FrameContext, Rule, build_rules
 from protocol import EventPhase, RuleType
 

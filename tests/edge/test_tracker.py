@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from edge.config import TrackerConfig, load_edge_config
-from edge.detections import Detections
+from edge.detect.detections import Detections
 from edge.node import load_detector
-from edge.stream import iter_file_frames
-from edge.tracker import Tracker
+from edge.track.tracker import Tracker
+from edge.video.stream import iter_file_frames
 
 REPO = Path(__file__).resolve().parents[2]
 FPS = 5.0

@@ -27,8 +27,9 @@ import httpx
 import pytest
 
 from edge.config import CenterLinkConfig, EdgeConfig
-from edge.evidence import EvidenceStore, encode_h264
-from edge.upload import Uploader, UploadQueue
+from edge.evidence.clips import encode_h264
+from edge.evidence.store import EvidenceStore
+from edge.evidence.upload import Uploader, UploadQueue
 from protocol import EvidenceItem, now_ms
 from tests.photos import photo
 from tests.support.ports import free_port
@@ -219,7 +220,7 @@ def test_queue_row_survives_kill_9(
     snap, _ = evidence_files(store)
     db = tmp_workdir / "state" / "uploads.sqlite"
     code = (
-        "import os, signal; from pathlib import Path; from edge.upload import UploadQueue; "
+        "import os, signal; from pathlib import Path; from edge.evidence.upload import UploadQueue; "
         f"q = UploadQueue(Path({str(db)!r})); "
         f"q.add({snap.sha256!r}, Path({str(store.path_for(snap.sha256, 'jpg'))!r}), 'image/jpeg', "
         f"'cam-yard-01', {snap.size}); "

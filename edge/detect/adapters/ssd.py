@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded
-from edge.geometry import Letterbox, stretch
+from edge.detect.adapters.base import Adapter, Decoded
+from edge.detect.geometry import Letterbox, stretch
 
 ROLES = ("boxes", "scores", "classes", "num")
 NAME_HINTS = {"boxes": ("box",), "scores": ("score",), "classes": ("class",), "num": ("num", "count")}

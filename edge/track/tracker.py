@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from edge.config import TrackerConfig
-from edge.detections import Detections
-from edge.geometry import iou_matrix
+from edge.detect.detections import Detections
+from edge.detect.geometry import iou_matrix
 
 # ByteTrack works in any unit (IoU matching, a Kalman filter whose noise scales with box height);
 # boxes are given in this many "pixels" per normalised unit to keep its arithmetic well-conditioned.

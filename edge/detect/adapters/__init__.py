@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from edge.adapters.base import Adapter, Decoded
-from edge.adapters.blazeface import BlazeFaceAdapter
-from edge.adapters.movenet import MoveNetMultiPoseAdapter
-from edge.adapters.nanodet import NanoDetAdapter
-from edge.adapters.ssd import SsdAdapter
-from edge.adapters.yolo import YoloAdapter
+from edge.detect.adapters.base import Adapter, Decoded
+from edge.detect.adapters.blazeface import BlazeFaceAdapter
+from edge.detect.adapters.movenet import MoveNetMultiPoseAdapter
+from edge.detect.adapters.nanodet import NanoDetAdapter
+from edge.detect.adapters.ssd import SsdAdapter
+from edge.detect.adapters.yolo import YoloAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     cls.family: cls

@@ -5,7 +5,7 @@ take is counted as skipped. A stalled stream (no frame within the read timeout, 
 but no decodable frame for ``stall_timeout_s``) is torn down and reopened. Files loop and are
 paced to real time, so a file stands in for a camera.
 
-Every demuxed packet also goes to the camera's :class:`~edge.ringbuffer.RingBuffer` when it has
+Every demuxed packet also goes to the camera's :class:`~edge.video.ringbuffer.RingBuffer` when it has
 one (compressed, no extra decoding). A reader made with ``decode=False`` only demuxes: that is the
 main-stream reader of a camera whose detection reads a sub-stream.
 """
@@ -24,7 +24,7 @@ import av
 import numpy as np
 
 from edge.config import StreamOptions
-from edge.ringbuffer import RingBuffer, StreamInfo
+from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
 
 log = logging.getLogger("parkguard.edge.stream")

@@ -10,8 +10,8 @@ import numpy as np
 import onnxruntime as ort
 
 from common.configfile import ConfigError
-from edge.geometry import Letterbox
-from edge.manifest import ResolvedModel
+from edge.detect.geometry import Letterbox
+from edge.detect.manifest import ResolvedModel
 
 # ONNX Runtime's type strings → numpy dtypes (the input types adapters accept)
 ORT_DTYPES: dict[str, type[np.generic]] = {

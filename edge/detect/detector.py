@@ -9,10 +9,10 @@ import numpy as np
 import onnxruntime as ort
 
 from common.configfile import ConfigError
-from edge.adapters import ADAPTERS, Decoded
-from edge.detections import Detections
-from edge.geometry import Letterbox, batched_nms
-from edge.manifest import ResolvedModel
+from edge.detect.adapters import ADAPTERS, Decoded
+from edge.detect.detections import Detections
+from edge.detect.geometry import Letterbox, batched_nms
+from edge.detect.manifest import ResolvedModel
 
 log = logging.getLogger("parkguard.edge.detector")
 
@@ -97,7 +97,7 @@ def make_session(
 class Detector:
     """A loaded model: frames in, :class:`Detections` (normalised boxes and keypoints) out.
 
-    The manifest's ``family`` picks the adapter (edge/adapters/). Class-wise NMS runs here,
+    The manifest's ``family`` picks the adapter (edge/detect/adapters/). Class-wise NMS runs here,
     within each semantic label, unless the model (or its adapter) suppresses duplicates itself.
     """
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.detections import Detections
-from edge.detector import Detector
+from edge.detect.detections import Detections
+from edge.detect.detector import Detector
 
 log = logging.getLogger("parkguard.edge.blur")
 
@@ -186,7 +186,7 @@ def make_blurrer(
 ) -> FaceBlurrer:
     """A blurrer with its own face-model session (1 thread: it runs beside the analysis)."""
     from common.configfile import ConfigError
-    from edge.manifest import load_manifest
+    from edge.detect.manifest import load_manifest
 
     models = load_manifest(manifest)  # type: ignore[arg-type]
     if face_model not in models:

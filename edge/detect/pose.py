@@ -17,10 +17,10 @@ import numpy as np
 
 from common.configfile import ConfigError
 from edge.config import EdgeConfig
-from edge.detections import Detections
-from edge.detector import Detector
-from edge.geometry import iou_matrix
-from edge.manifest import ResolvedModel, load_manifest
+from edge.detect.detections import Detections
+from edge.detect.detector import Detector
+from edge.detect.geometry import iou_matrix
+from edge.detect.manifest import ResolvedModel, load_manifest
 
 log = logging.getLogger("parkguard.edge.pose")
 

@@ -1,6 +1,6 @@
 """MQTT publishing with paho-mqtt 2, behind the on-disk outbox.
 
-Events are written to the :class:`~edge.outbox.Outbox` first; a pump thread hands them to
+Events are written to the :class:`~edge.comms.outbox.Outbox` first; a pump thread hands them to
 paho in id order, at most ``window`` in flight, and deletes each row when its PUBACK arrives.
 While the broker is away nothing new is handed over (paho resends what it already holds
 after the reconnect); after a crash or power loss everything still in the outbox is sent
@@ -27,8 +27,8 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
+from edge.comms.outbox import Outbox
 from edge.config import MqttConfig
-from edge.outbox import Outbox
 from protocol import NodeState, NodeStatus, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 

@@ -9,8 +9,8 @@ import ast
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded, planar
-from edge.geometry import Letterbox, letterbox
+from edge.detect.adapters.base import Adapter, Decoded, planar
+from edge.detect.geometry import Letterbox, letterbox
 
 TASKS = ("detect", "pose")
 

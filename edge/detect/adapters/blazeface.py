@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded
-from edge.geometry import Letterbox, letterbox, weighted_nms
+from edge.detect.adapters.base import Adapter, Decoded
+from edge.detect.geometry import Letterbox, letterbox, weighted_nms
 
 # BlazeFace keypoint order (the subject's right / left)
 KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear_tragion", "left_ear_tragion")

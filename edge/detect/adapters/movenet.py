@@ -7,8 +7,8 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded
-from edge.geometry import Letterbox, letterbox
+from edge.detect.adapters.base import Adapter, Decoded
+from edge.detect.geometry import Letterbox, letterbox
 
 # COCO-17 keypoint order, as MoveNet emits it
 KEYPOINTS = (

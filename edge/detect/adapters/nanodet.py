@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.adapters.base import Adapter, Decoded, planar
-from edge.geometry import Letterbox, stretch
+from edge.detect.adapters.base import Adapter, Decoded, planar
+from edge.detect.geometry import Letterbox, stretch
 
 # NanoDet's own normalisation, applied to BGR 0–255 (ImageNet statistics in BGR order).
 NANODET_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
