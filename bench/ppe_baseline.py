@@ -22,11 +22,11 @@ from edge_common import CLIP, REPO, goal
 
 sys.path.insert(0, str(REPO))
 
-from edge.config import PpeBaselineConfig
+
 from edge.detect.detector import Detector
 from edge.detect.manifest import load_manifest
 from edge.detect.pose import PoseEstimator, match_poses
-from edge.rules.ppe import check_person
+from edge.rules.ppe import PpeBaselineConfig, check_person
 from edge.video.stream import iter_file_frames
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from common.configfile import ConfigError
 from edge import __version__
-from edge.config import load_edge_config
+from edge.config.node import load_edge_config
 
 log = logging.getLogger("parkguard.edge")
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.evidence.store import make_evidence
     from edge.node import load_detector
-    from edge.rules import build_rules
+    from edge.rules.registry import build_rules
 
     cfg = load_edge_config(args.config)
     det = load_detector(cfg)

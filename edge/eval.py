@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.configfile import ConfigError, format_validation_error, read_yaml
-from edge.config import EdgeConfig
+from edge.config.node import EdgeConfig
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: scenario clips play at a fixed wall time
 

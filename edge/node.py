@@ -23,7 +23,8 @@ from edge import __version__
 from edge.comms.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Family, Histogram, MetricsServer
 from edge.comms.outbox import Outbox
 from edge.comms.publisher import Publisher
-from edge.config import CameraConfig, EdgeConfig
+from edge.config.camera import CameraConfig
+from edge.config.node import EdgeConfig
 from edge.detect.detections import Detections
 from edge.detect.detector import Detector, DetectorSet
 from edge.detect.manifest import load_manifest

@@ -6,13 +6,15 @@ import logging
 
 import numpy as np
 
-from edge.config import CameraConfig, EdgeConfig
+from edge.config.camera import CameraConfig
+from edge.config.node import EdgeConfig
 from edge.detect.detections import Detections
 from edge.detect.pose import CameraPose, pose_estimator
 from edge.evidence.clips import ClipJob, PeopleHistory
 from edge.evidence.store import EvidenceStore
-from edge.rules import FrameContext, Rule, build_rules
+from edge.rules.base import FrameContext, Rule
 from edge.rules.lifecycle import Transition
+from edge.rules.registry import build_rules
 from protocol import AlertEvent, EventPhase, EvidenceItem
 
 log = logging.getLogger("parkguard.edge.pipeline")
@@ -27,7 +29,7 @@ class CameraPipeline:
         self.rules: list[Rule] = build_rules(camera, cfg.timezone, labels, tracking=cfg.tracker.enabled)
         # pose (MoveNet, one session per node) only for a camera with a rule that needs it
         needs_pose = any(r.needs_pose for r in self.rules)
-        self.pose: CameraPose | None = CameraPose(pose_estimator(cfg)) if needs_pose else None
+        self.pose: CameraPose | None = CameraPose(pose_estimator(cfg.models)) if needs_pose else None
         self._frame_size: tuple[int, int] | None = None
         self.evidence = evidence
         # evidence clips: people of the last frames (to blur clip frames), events waiting for a clip
@@ -44,10 +46,9 @@ class CameraPipeline:
             self._frame_size = (int(frame_bgr.shape[1]), int(frame_bgr.shape[0]))
         ctx = FrameContext(ts_ms, dets, frame_bgr, self._frame_size, self.pose)  # pose: lazily, once
         for rule in self.rules:
-            result = rule.step(ts_ms, ctx)
-            if result is None:
+            t = rule.step(ts_ms, ctx)
+            if t is None:
                 continue
-            t = result.transition
             evidence: list[EvidenceItem] = []
             if t.phase is EventPhase.NEW and self.evidence is not None:
                 evidence += self._new_evidence(rule, t, frame_bgr, dets, ts_ms)

@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
 from edge.comms.outbox import Outbox
-from edge.config import MqttConfig
+from edge.config.mqtt import MqttConfig
 from protocol import NodeState, NodeStatus, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 

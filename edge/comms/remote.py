@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from common.configfile import ConfigError, read_yaml
-from edge.config import EdgeConfig, parse_edge_config
+from edge.config.node import EdgeConfig, parse_edge_config
 from protocol import NodeConfig, now_ms
 
 if TYPE_CHECKING:

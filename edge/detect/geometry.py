@@ -1,11 +1,21 @@
-"""Vectorised geometry helpers: letterbox, IoU, NMS, point-in-polygon."""
+"""Vectorised geometry helpers: letterbox, IoU, NMS, point-in-polygon, normalised points."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+Point = tuple[float, float]  # (x, y) normalised 0–1: zone corners, tripwire ends
+
+
+def check_normalised(points: Iterable[Point], what: str) -> None:
+    """Raise ValueError naming the first point outside 0–1 (``what``: "zone", "line")."""
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside 0–1 ({what} points are normalised)")
 
 
 @dataclass(frozen=True)

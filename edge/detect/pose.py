@@ -12,15 +12,18 @@ import logging
 import math
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from common.configfile import ConfigError
-from edge.config import EdgeConfig
 from edge.detect.detections import Detections
 from edge.detect.detector import Detector
 from edge.detect.geometry import iou_matrix
 from edge.detect.manifest import ResolvedModel, load_manifest
+
+if TYPE_CHECKING:  # edge.config imports the rules, and they this module
+    from edge.config.models import ModelsConfig
 
 log = logging.getLogger("parkguard.edge.pose")
 
@@ -62,9 +65,8 @@ def find_pose_model(manifest: Path) -> ResolvedModel:
     )
 
 
-def pose_estimator(cfg: EdgeConfig) -> PoseEstimator:
+def pose_estimator(m: ModelsConfig) -> PoseEstimator:
     """The node's pose model, loaded on first use and shared by every camera (and pipeline)."""
-    m = cfg.models
     key = (str(m.manifest), m.threads, tuple(m.providers))
     with _lock:
         est = _registry.get(key)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
-from edge.config import RuleConfig, ZoneConfig
+from edge.config.camera import ZoneConfig
+from edge.rules.registry import RuleConfig
 from protocol import DetectedObject
 
 RED = (40, 40, 230)
@@ -32,8 +33,9 @@ def annotate(
         cv2.fillPoly(overlay, [pts], YELLOW)
         cv2.addWeighted(overlay, 0.18, img, 0.82, 0, img)
         cv2.polylines(img, [pts], True, YELLOW, 2, cv2.LINE_AA)
-    if rule.line is not None:  # a tripwire, drawn from its A end to its B end (arrow head at B)
-        (ax, ay), (bx, by) = ((round(x * w), round(y * h)) for x, y in rule.line)
+    line = rule.tripwire()
+    if line is not None:  # a tripwire, drawn from its A end to its B end (arrow head at B)
+        (ax, ay), (bx, by) = ((round(x * w), round(y * h)) for x, y in line)
         cv2.arrowedLine(img, (ax, ay), (bx, by), YELLOW, 2, cv2.LINE_AA, tipLength=0.04)
         cv2.putText(img, "A", (ax + 4, ay - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, YELLOW, 1, cv2.LINE_AA)
     for o in objects:

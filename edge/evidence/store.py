@@ -16,16 +16,19 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
 
-from edge.config import EdgeConfig, EvidenceConfig, RuleConfig, ZoneConfig
+from edge.config.camera import ZoneConfig
+from edge.config.evidence import EvidenceConfig
+from edge.config.node import EdgeConfig
 from edge.detect.detections import Detections
 from edge.evidence.blur import FaceBlurrer, make_blurrer, people_of
 from edge.evidence.clips import ClipJob, ClipWorker
 from edge.evidence.snapshot import annotate
+from edge.rules.registry import RuleConfig
 from protocol import DetectedObject, EvidenceItem
 
 if TYPE_CHECKING:
@@ -69,7 +72,13 @@ class EvidenceStore:
     def path_for(self, sha256: str, ext: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.{ext}"
 
-    def save_bytes(self, data: bytes, ext: str, kind: str, content_type: str) -> EvidenceItem:
+    def save_bytes(
+        self,
+        data: bytes,
+        ext: str,
+        kind: Literal["snapshot", "clip"],
+        content_type: Literal["image/jpeg", "video/mp4"],
+    ) -> EvidenceItem:
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, ext)
         if not path.exists():
@@ -82,7 +91,7 @@ class EvidenceStore:
                     self._disk_bytes += len(data)
             if self.clips is None:  # no worker thread to do it (analyze)
                 self.prune()
-        return EvidenceItem(kind=kind, sha256=digest, content_type=content_type, size=len(data))  # type: ignore[arg-type]
+        return EvidenceItem(kind=kind, sha256=digest, content_type=content_type, size=len(data))
 
     def save_snapshot(self, image: np.ndarray) -> EvidenceItem:
         h, w = image.shape[:2]

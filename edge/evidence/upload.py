@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import CenterLinkConfig
+from edge.config.center import CenterLinkConfig
 from protocol import now_ms
 
 log = logging.getLogger("parkguard.edge.upload")

@@ -7,10 +7,21 @@ starts its dwell time afresh; a short gap (an occlusion, a missed detection) doe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from edge.rules.base import FrameContext, Rule, Verdict
+from edge.rules.base import FrameContext, Rule, RuleConfigBase, Verdict
+from protocol import RuleType
+
+
+class LoiteringConfig(RuleConfigBase):
+    type: Literal[RuleType.LOITERING]
+    duration_s: float = Field(gt=0.0, le=86400, description="dwell time in the zone that raises it")
+    gap_s: float = Field(
+        default=2.0, ge=0.0, le=600, description="absence from the zone that restarts a track's dwell time"
+    )
 
 
 @dataclass
@@ -19,12 +30,13 @@ class _Dwell:
     last_in_ms: int
 
 
-class LoiteringRule(Rule):
+class LoiteringRule(Rule[LoiteringConfig]):
+    config_model = LoiteringConfig
     needs_tracks = True
 
     def setup(self) -> None:
-        self.duration_ms = int((self.cfg.duration_s or 0.0) * 1000)
-        self.gap_ms = int((self.cfg.gap_s or 0.0) * 1000)
+        self.duration_ms = int(self.cfg.duration_s * 1000)
+        self.gap_ms = int(self.cfg.gap_s * 1000)
         self.dwell: dict[int, _Dwell] = {}
 
     def reset(self) -> None:

@@ -23,11 +23,54 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from edge.config import PpeBaselineConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 5, 6, 11, 12
+
+
+class PpeBaselineConfig(BaseModel):
+    """missing_ppe ``provider: baseline``: per-camera calibration of the colour/shape check
+    (this module). Hues in degrees 0–360, saturation and value 0–1. A baseline, not a trained model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vest_hues_deg: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(45.0, 90.0)], min_length=1, description="hi-vis hue ranges (yellow-green)"
+    )
+    vest_min_saturation: float = Field(default=0.5, ge=0.0, le=1.0)
+    vest_min_value: float = Field(default=0.45, ge=0.0, le=1.0)
+    vest_min_fraction: float = Field(
+        default=0.2, gt=0.0, le=1.0, description="share of torso pixels in hi-vis colours that means a vest"
+    )
+    helmet_hues_deg: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(0.0, 70.0), (190.0, 250.0), (330.0, 360.0)],
+        description="coloured hard hat hue ranges (red/orange/yellow, blue)",
+    )
+    helmet_min_saturation: float = Field(default=0.5, ge=0.0, le=1.0)
+    helmet_min_value: float = Field(default=0.45, ge=0.0, le=1.0)
+    helmet_white: bool = Field(default=True, description="white hats count (saturation < 0.2, value > 0.75)")
+    helmet_min_fraction: float = Field(
+        default=0.1, gt=0.0, le=1.0, description="share of the region above the head that the hat blob covers"
+    )
+    helmet_min_width: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=2.0,
+        description="the coloured blob spans at least this share of the head width",
+    )
+    min_person_px: int = Field(
+        default=80, ge=16, le=4000, description="smaller people (box height) are not judged"
+    )
+    min_keypoint_score: float = Field(default=0.3, ge=0.0, le=1.0)
+
+    @field_validator("vest_hues_deg", "helmet_hues_deg")
+    @classmethod
+    def _hues(cls, ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for lo, hi in ranges:
+            if not (0.0 <= lo < hi <= 360.0):
+                raise ValueError(f"hue range ({lo}, {hi}) must satisfy 0 <= low < high <= 360")
+        return ranges
 
 
 @dataclass

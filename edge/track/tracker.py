@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import TrackerConfig
+from edge.config.tracker import TrackerConfig
 from edge.detect.detections import Detections
 from edge.detect.geometry import iou_matrix
 

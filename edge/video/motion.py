@@ -16,7 +16,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from edge.config import MotionConfig
+from edge.config.motion import MotionConfig
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
 

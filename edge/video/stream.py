@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from edge.config import StreamOptions
+from edge.config.stream import StreamOptions
 from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.config import RuleConfig, ZoneConfig
+from edge.config import ZoneConfig
 from edge.evidence.snapshot import YELLOW, annotate
+from edge.rules.intrusion import IntrusionConfig
+from edge.rules.line_crossing import LineCrossingConfig
 from protocol import DetectedObject
 
 TS = 1_764_400_000_000
@@ -17,7 +19,7 @@ def yellowish(img: np.ndarray) -> np.ndarray:
 
 def test_tripwire_of_a_line_rule_is_drawn() -> None:
     frame = np.full((200, 400, 3), 40, np.uint8)
-    rule = RuleConfig.model_validate(
+    rule = LineCrossingConfig.model_validate(
         {"id": "wire", "type": "line_crossing", "line": [[0.1, 0.5], [0.9, 0.5]]}
     )
     img = annotate(frame, [], None, rule, TS, "Asia/Shanghai")
@@ -30,7 +32,7 @@ def test_tripwire_of_a_line_rule_is_drawn() -> None:
 def test_zone_and_objects_are_drawn_and_the_frame_is_not_changed() -> None:
     frame = np.full((200, 400, 3), 40, np.uint8)
     zone = ZoneConfig(id="z", points=[(0.5, 0.5), (0.9, 0.5), (0.9, 0.9), (0.5, 0.9)])
-    rule = RuleConfig.model_validate({"id": "in", "type": "intrusion", "zone": "z"})
+    rule = IntrusionConfig.model_validate({"id": "in", "type": "intrusion", "zone": "z"})
     person = DetectedObject(label="person", score=0.9, box=(0.1, 0.3, 0.2, 0.8), track=7)
     img = annotate(frame, [person], zone, rule, TS, "Asia/Shanghai")
     assert (frame == 40).all()

@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import EdgeConfig, EvidenceConfig, RuleConfig
+from edge.config import EdgeConfig, EvidenceConfig
 from edge.detect.detector import Detector
 from edge.detect.manifest import ResolvedModel, load_manifest
 from edge.evidence.blur import FaceBlurrer, Person, head_box, make_blurrer, obscure, people_of
 from edge.evidence.store import EvidenceStore, make_evidence
+from edge.rules.intrusion import IntrusionConfig
 from protocol import RuleType
 from tests.photos import photo
 
@@ -140,7 +141,7 @@ def test_snapshot_is_blurred_before_it_is_annotated_and_saved(
     img = cv2.imread(str(photo("bus.jpg")))
     _h, _w = img.shape[:2]
     dets = objects.detect(img)
-    rule = RuleConfig(id="r1", type=RuleType.INTRUSION, zone="z")
+    rule = IntrusionConfig(id="r1", type=RuleType.INTRUSION, zone="z")
     store = EvidenceStore(tmp_path, max_side=4096, jpeg_quality=95, blurrer=FaceBlurrer(faces))
     item = store.snapshot("cam-1", img, dets, [], None, rule, 1_750_000_000_000, "Asia/Shanghai")
     saved = cv2.imread(str(store.path_for(item.sha256, "jpg")))

@@ -119,7 +119,7 @@ def test_model_hash_mismatch_is_refused(tmp_path: Path) -> None:
 
 
 def test_schedule_weekdays_ranges_overnight_and_exceptions() -> None:
-    from edge.config import Schedule
+    from edge.rules.schedule import Schedule
 
     # Asia/Shanghai is UTC+8 all year. 2026-11-30 is a Monday.
     def ms(iso: str) -> int:

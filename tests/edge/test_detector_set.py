@@ -17,7 +17,7 @@ from common.configfile import ConfigError
 from edge.config import EdgeConfig
 from edge.detect.detector import DetectorSet
 from edge.node import load_detector, tracked_labels
-from edge.rules import build_rules
+from edge.rules.registry import build_rules
 from tests.edge.test_adapters import YOLO_H, YOLO_W, yolo_graph
 from tests.photos import photo
 

@@ -12,7 +12,7 @@ import yaml
 
 from common.configfile import ConfigError
 from edge.config import load_edge_config
-from edge.rules import build_rules
+from edge.rules.registry import build_rules
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "configs" / "demo-edge.yaml"
@@ -61,11 +61,11 @@ def config_with(tmp_path: Path, *rules: dict, **top: object) -> Path:
         ({"type": "post_unattended", "duration_s": 60}, "rules[0].zone: post_unattended rules need a zone"),
         (
             {"type": "intrusion", "zone": "junction", "max_count": 3},
-            "rules[0].max_count: not used by intrusion rules",
+            "rules[0].max_count: unknown key (not used by intrusion rules; only by: overcrowding)",
         ),
         (
             {"type": "intrusion", "zone": "junction", "line": [[0, 0], [1, 1]]},
-            "rules[0].line: not used by intrusion",
+            "rules[0].line: unknown key (not used by intrusion",
         ),
         (
             {"type": "intrusion", "zone": "junction", "confirm_s": 2, "confirm_frames": 5},
@@ -112,6 +112,17 @@ def config_with(tmp_path: Path, *rules: dict, **top: object) -> Path:
         ),
         ({"type": "phone_use", "reach": 9}, "rules[0].reach: Input should be less than or equal to 2"),
         ({"type": "intrusion", "zone": "junction", "schedule": {"times": ["8:00-17"]}}, "is not HH:MM-HH:MM"),
+        (
+            {"type": "bogus"},
+            "rules[0].type: unknown rule type 'bogus' (available: intrusion, post_unattended, overcrowding,",
+        ),
+        ({}, "rules[0].type: Field required (the rule type, one of: intrusion, post_unattended,"),
+        ({"type": "intrusion", "zone": "junction", "bogus": 1}, "rules[0].bogus: unknown key"),
+        (
+            {"type": "loitering", "duration_s": 5, "fall": {}},
+            "rules[0].fall: unknown key (not used by loitering rules; only by: man_down)",
+        ),
+        ({"type": "man_down", "duration_s": -1}, "rules[0].duration_s: Input should be greater than 0"),
     ],
 )
 def test_refused_at_load_with_the_field_path(tmp_path: Path, rule: dict, expected: str) -> None:
@@ -148,7 +159,7 @@ def test_every_type_loads_with_its_fields(tmp_path: Path) -> None:
     ]
     cfg = load_edge_config(config_with(tmp_path, *rules))
     got = {r.id: r for r in cfg.cameras[0].rules}
-    assert got["b"].min_count == 2 and got["c"].max_count == 9 and got["c"].min_count is None
+    assert got["b"].min_count == 2 and got["c"].max_count == 9 and not hasattr(got["c"], "min_count")
     assert got["e"].duration_s == 3.0 and got["e"].fall is not None and got["e"].fall.torso_angle_deg == 60
     assert got["g"].min_speed == 0.2 and got["g"].vehicle_classes == ["vehicle"]
     assert got["h"].direction == "a_to_b" and got["h"].confirm_frames == 3

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import EdgeConfig, PpeBaselineConfig
+from edge.config import EdgeConfig
 from edge.detect.detector import Detector
 from edge.detect.manifest import load_manifest
 from edge.detect.pose import PoseEstimator, match_poses, pose_estimator, torso_angle_deg
 from edge.node import CameraAnalyser, make_pipeline
-from edge.rules.ppe import check_person, suggest_threshold
+from edge.rules.ppe import PpeBaselineConfig, check_person, suggest_threshold
 from tests.photos import DATA
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,7 +137,7 @@ def test_pose_runs_only_where_needed_once_per_frame(models: tuple[Detector, Pose
     p1 = make_pipeline(posed, posed.cameras[0], det.labels, None)
     p2 = make_pipeline(posed, posed.cameras[0], det.labels, None)
     assert p1.pose is not None and p2.pose is not None
-    assert p1.pose.estimator is p2.pose.estimator is pose_estimator(posed)  # one session per node
+    assert p1.pose.estimator is p2.pose.estimator is pose_estimator(posed.models)  # one session per node
     est = p1.pose.estimator
     before = est.runs
     dets = det.detect(img)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.config import CameraConfig, RuleConfig
+from edge.config import CameraConfig
 from edge.detect.detections import Detections
-from edge.rules import RULE_TYPES, FrameContext, Rule, build_rules
+from edge.rules.base import FrameContext, Rule
+from edge.rules.line_crossing import LineCrossingConfig
+from edge.rules.registry import RULE_TYPES, build_rules
 from protocol import EventPhase, RuleType
 
 T0 = 1_795_827_600_000  # 2026-11-28T09:00:00+08:00, a Saturday
@@ -46,7 +48,7 @@ def run(rule: Rule, frames: list[Detections], fps: float = 5.0, t0: int = T0) ->
         ts = t0 + round(i * 1000 / fps)
         r = rule.step(ts, FrameContext(ts, d, size=(800, 600)))
         if r is not None:
-            out.append(((ts - t0) / 1000, r.transition.phase.value, r.transition.count))
+            out.append(((ts - t0) / 1000, r.phase.value, r.count))
     return out
 
 
@@ -188,7 +190,9 @@ def test_line_crossing_rejects_zone() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="use their line, not a zone"):
-        RuleConfig.model_validate({"id": "r", "type": "line_crossing", "zone": "z", "line": [[0, 0], [1, 1]]})
+        LineCrossingConfig.model_validate(
+            {"id": "r", "type": "line_crossing", "zone": "z", "line": [[0, 0], [1, 1]]}
+        )
 
 
 def vehicle(x1: float, x2: float, track: int, y1: float = 0.4, y2: float = 0.7) -> tuple:
@@ -345,7 +349,7 @@ def test_missing_ppe_model_provider() -> None:
         {"id": "q", "type": "missing_ppe", "ppe": ["vest"], "confirm_frames": 1}, zones=[], labels=labels
     )
     res = [r.step(T0, det(worker, helmet))]
-    assert res[0] is not None and res[0].transition.objects[0].label == "no_vest"
+    assert res[0] is not None and res[0].objects[0].label == "no_vest"
 
 
 def test_smoking_and_fire_smoke_run_with_a_model_that_has_the_classes() -> None:
@@ -441,7 +445,7 @@ def test_missing_ppe_model_with_a_head_class() -> None:
     bare = ("head", (0.60, 0.20, 0.64, 0.25), -1)
     assert run(rule, [det(*hatted)] * 3) == []
     r = rule.step(T0 + 1000, det(*hatted, bare))
-    assert r is not None and [(o.label, o.box[0]) for o in r.transition.objects] == [("no_helmet", 0.6)]
+    assert r is not None and [(o.label, o.box[0]) for o in r.objects] == [("no_helmet", 0.6)]
     # a vest needs the person it is worn by: refused without a person class
     from common.configfile import ConfigError
 
