@@ -1,7 +1,7 @@
 """Prometheus ``/metrics`` for the node: a tiny stdlib HTTP server thread and the text format.
 
 No client library: the node renders its figures at scrape time from the counters it keeps
-anyway (see :meth:`edge.node.EdgeNode.metrics_families`). Histograms are cumulative buckets.
+anyway (see edge/node_metrics.py). Histograms are cumulative buckets.
 """
 
 from __future__ import annotations

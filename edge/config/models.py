@@ -14,7 +14,7 @@ class ModelsConfig(Section):
     detector: str = "nanodet-coco"
     extra_detectors: list[str] = Field(
         default_factory=list,
-        description="more models from the manifest run on every analysed frame (e.g. a trained PPE "
+        description="more models from the manifest run on every analyzed frame (e.g. a trained PPE "
         "model); their detections join the main model's",
     )
     threads: int = Field(default=0, ge=0, le=256, description="intra-op threads, 0 = ONNX Runtime default")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -12,7 +13,10 @@ from common.configfile import ConfigError
 from edge.detect.adapters import ADAPTERS, Decoded
 from edge.detect.detections import Detections
 from edge.detect.geometry import Letterbox, batched_nms
-from edge.detect.manifest import ResolvedModel
+from edge.detect.manifest import ResolvedModel, load_manifest
+
+if TYPE_CHECKING:  # edge.config imports the rules, and they (through pose) this module
+    from edge.config.models import ModelsConfig
 
 log = logging.getLogger("parkguard.edge.detector")
 
@@ -77,8 +81,8 @@ def make_session(
     ``spinning`` (off by default): ONNX Runtime's intra-op threads busy-wait after each call for
     the next one. On an edge box the same cores decode the cameras and run the tracker and rules
     between calls, so the spinning only steals their CPU: measured with one 100 fps camera on the
-    2-core dev machine (loaded by other work), 33 ms of process CPU per analysed frame with
-    spinning off against 41–57 ms with it on, and more frames analysed per second
+    2-core dev machine (loaded by other work), 33 ms of process CPU per analyzed frame with
+    spinning off against 41–57 ms with it on, and more frames analyzed per second
     (``bench/edge_cameras.py --spinning on|off`` measures it again)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -290,3 +294,52 @@ class DetectorSet:
             total += m.last_infer_ms
         self.last_infer_ms = total
         return [self._merge([r[i] for r in per_model]) for i in range(len(frames))]
+
+
+class ObjectDetector(Protocol):
+    """What the node, the pipeline and the tools need of the object model: one model
+    (:class:`Detector`) or the main one with extra ones on the same frames (:class:`DetectorSet`)."""
+
+    model: ResolvedModel  # the main model
+    providers: list[str]
+    threads: int
+    last_infer_ms: float  # inference time per frame of the last call
+
+    @property
+    def labels(self) -> set[str]:
+        """Every semantic label the model(s) give."""
+        ...
+
+    @property
+    def mapped_labels(self) -> set[str]:
+        """The labels the manifest maps classes to (person, vehicle …)."""
+        ...
+
+    @property
+    def dynamic_batch(self) -> bool:
+        """Several frames can run in one call."""
+        ...
+
+    def warmup(self, runs: int = 2) -> None: ...
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections: ...
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]: ...
+
+
+def load_detector(m: ModelsConfig) -> ObjectDetector:
+    """The node's object model (``models.detector``), with the extra ones run on the same frames
+    (``models.extra_detectors``, e.g. a trained PPE model) when configured."""
+    models = load_manifest(m.manifest)
+    names = [("models.detector", m.detector)] + [
+        (f"models.extra_detectors[{i}]", name) for i, name in enumerate(m.extra_detectors)
+    ]
+    for where, name in names:
+        if name not in models:
+            raise ConfigError(f"{where}: {name!r} is not in {m.manifest} (have: {', '.join(models)})")
+    if len({name for _, name in names}) != len(names):
+        raise ConfigError("models.extra_detectors: a model is listed twice (or is the main detector)")
+    members = [
+        Detector(models[name], m.threads, m.providers, m.score_threshold, m.nms_iou) for _, name in names
+    ]
+    return members[0] if len(members) == 1 else DetectorSet(members)

@@ -1,7 +1,7 @@
 """Pose for the rules that need it (man_down, phone_use, missing_ppe baseline).
 
 The MoveNet MultiPose model (manifest family ``movenet_multipose``, bundled as
-``movenet-multipose``) runs only on cameras that have such a rule, at most once per analysed
+``movenet-multipose``) runs only on cameras that have such a rule, at most once per analyzed
 frame, and its people are matched to the detector's person boxes by IoU. The ONNX session is
 loaded once per process (:func:`pose_estimator`, a small lazy registry), never per camera.
 """

@@ -37,12 +37,12 @@ log = logging.getLogger("parkguard.edge.evidence")
 
 LATE_GRACE_MS = 3000  # a camera that stopped: clip what the ring holds this long after the window
 MAX_PENDING_CLIPS = 64  # clips waiting to be built, all cameras together
-PEOPLE_MAX_GAP_MS = 700  # a clip frame takes the people of the nearest analysed frame within this
+PEOPLE_MAX_GAP_MS = 700  # a clip frame takes the people of the nearest analyzed frame within this
 
 
 class PeopleHistory:
-    """The persons of a camera's last analysed frames, so each clip frame can be blurred where
-    the people of the nearest analysed frame were (clip frames come at the stream's rate)."""
+    """The persons of a camera's last analyzed frames, so each clip frame can be blurred where
+    the people of the nearest analyzed frame were (clip frames come at the stream's rate)."""
 
     def __init__(self, keep_ms: int) -> None:
         self.keep_ms = keep_ms

@@ -68,7 +68,7 @@ class RuleConfigBase(BaseModel):
         default=DEFAULT_CONFIRM_FRAMES,
         ge=1,
         le=1000,
-        description="consecutive analysed frames to confirm (1 with confirm_s)",
+        description="consecutive analyzed frames to confirm (1 with confirm_s)",
     )
     end_after_s: float = Field(default=3.0, ge=0.0, le=3600, description="absence that ends the event")
     cooldown_s: float = Field(default=30.0, ge=0.0, le=86400, description="quiet time after an end")
@@ -124,7 +124,7 @@ PoseFn = Callable[[np.ndarray], Detections]
 
 @dataclass
 class FrameContext:
-    """Everything a rule may look at for one analysed frame. Pose runs lazily, once per frame,
+    """Everything a rule may look at for one analyzed frame. Pose runs lazily, once per frame,
     and only when a rule asks for it (``people(..., pose=True)``)."""
 
     ts_ms: int

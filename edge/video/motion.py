@@ -4,8 +4,8 @@ A small grey frame (96×72 by default) is taken from the decoded frame: for the 
 gives, a strided view of the luma plane (measured ~0.01 ms for 768×576, against ~4 ms for the BGR
 conversion the detector needs and ~2.3 ms for ``frame.reformat(96, 72, format="gray")``, the
 fallback for other pixel formats). It is compared with the grey frame of the
-last frame that *was* analysed. The scene counts as moving when more than ``threshold`` of its
-pixels changed by more than ``pixel_delta`` grey levels. Comparing with the last analysed frame,
+last frame that *was* analyzed. The scene counts as moving when more than ``threshold`` of its
+pixels changed by more than ``pixel_delta`` grey levels. Comparing with the last analyzed frame,
 not the previous one, means slow motion adds up until it is seen. Inference still runs at least
 every ``max_skip_s`` seconds. On a skipped frame the caller carries the last detections forward
 with the new timestamp, so rules still see what is there.

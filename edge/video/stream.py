@@ -1,6 +1,6 @@
 """Camera readers: one thread per camera, PyAV, reconnect with backoff, latest frame wins.
 
-A reader never queues frames: the analyser takes the newest one and whatever it did not
+A reader never queues frames: the analyzer takes the newest one and whatever it did not
 take is counted as skipped. A stalled stream (no frame within the read timeout, or packets
 but no decodable frame for ``stall_timeout_s``) is torn down and reopened. Files loop and are
 paced to real time, so a file stands in for a camera.
@@ -298,7 +298,7 @@ def iter_file_frames(path: str, every_s: float) -> Iterator[tuple[int, float, av
                 continue
             for frame in frames:
                 index += 1
-                if frame.is_corrupt:  # decoded with errors (concealed): not analysed
+                if frame.is_corrupt:  # decoded with errors (concealed): not analyzed
                     continue
                 t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
                 if t + 1e-6 < next_t:

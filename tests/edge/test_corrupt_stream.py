@@ -9,7 +9,7 @@ ones. Two kinds of damage, as a camera's lossy link gives them:
 - *concealed*: the second half of a frame's slice data: the decoder still gives a frame, patched
   up by error concealment and flagged ``is_corrupt``.
 
-Both must be dropped (never analysed), counted in ``decode_errors`` (heartbeat and
+Both must be dropped (never analyzed), counted in ``decode_errors`` (heartbeat and
 ``/metrics``), and the frames after them must keep coming without a reconnect.
 """
 
@@ -26,7 +26,8 @@ import av
 import pytest
 
 from edge.config import EdgeConfig
-from edge.node import EdgeNode, load_detector
+from edge.detect.detector import load_detector
+from edge.node import EdgeNode
 from edge.video.stream import CameraStream
 from protocol import Heartbeat
 from tests.edge.test_node import Collector
@@ -124,7 +125,7 @@ def node_config(tmp: Path, broker_port: int, url: str, **extra: Any) -> EdgeConf
 def detector() -> Any:
     from edge.config import load_edge_config
 
-    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml"))
+    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -167,14 +168,14 @@ def test_file_camera_drops_and_counts_corrupt_frames_and_goes_on(
             s = cam.stream
             # the damaged stretch of the first loop: exactly the errors FFmpeg reports for the file
             assert wait_until(lambda: s.decode_errors >= ref.errors, 20), (s.decode_errors, ref)
-            errors, frames, analysed = s.decode_errors, s.frames_in, cam.analysed
+            errors, frames, analyzed = s.decode_errors, s.frames_in, cam.analyzed
             assert errors == ref.errors, (errors, ref)
             assert frames < ref.good - 40, "the clean frames after the damage are still to come"
             # ... and the clean frames after it keep coming, in the same reader, without a reconnect
             assert wait_until(lambda: s.frames_in >= frames + 40, 10), (s.frames_in, frames)
             assert s.decode_errors == errors, "no error in the clean part of the clip"
             assert s.reconnects == 0 and s.state == "online", (s.reconnects, s.state, s.error)
-            assert wait_until(lambda: cam.analysed >= analysed + 4, 5), "the camera is still analysed"
+            assert wait_until(lambda: cam.analyzed >= analyzed + 4, 5), "the camera is still analyzed"
             # shown in the heartbeat (of dropped_frames) and in /metrics
             assert wait_until(
                 lambda: any(
@@ -220,7 +221,7 @@ def test_a_frame_whose_analysis_raises_is_dropped_and_counted(tmp_workdir: Path,
     far makes analysis raise; this is the guard for the one nobody foresaw). The loop goes on."""
     from edge.config import load_edge_config
 
-    det = load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml"))
+    det = load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
     real_detect, calls = det.detect, [0]
 
     def flaky_detect(frame: Any) -> Any:
@@ -235,12 +236,12 @@ def test_a_frame_whose_analysis_raises_is_dropped_and_counted(tmp_workdir: Path,
     with running(node):
         cam = node.camera("cam-bad")
         assert cam is not None
-        assert wait_until(lambda: cam.analysis_errors >= 3 and cam.analysed >= 6, 15), (
+        assert wait_until(lambda: cam.analysis_errors >= 3 and cam.analyzed >= 6, 15), (
             cam.analysis_errors,
-            cam.analysed,
+            cam.analyzed,
         )
         errors = cam.analysis_errors
-        assert abs(cam.analysed - 2 * errors) <= 2, (cam.analysed, errors)
+        assert abs(cam.analyzed - 2 * errors) <= 2, (cam.analyzed, errors)
         metrics = scrape(node.metrics.port)
         key = 'parkguard_edge_camera_frames_dropped_total{camera="cam-bad",reason="analysis_error"}'
         assert metrics[key] >= errors

@@ -15,8 +15,8 @@ import yaml
 
 from common.configfile import ConfigError
 from edge.config import EdgeConfig
-from edge.detect.detector import DetectorSet
-from edge.node import load_detector, tracked_labels
+from edge.detect.detector import DetectorSet, load_detector
+from edge.pipeline import tracked_labels
 from edge.rules.registry import build_rules
 from tests.edge.test_adapters import YOLO_H, YOLO_W, yolo_graph
 from tests.photos import photo
@@ -69,7 +69,7 @@ PPE_RULE = {"id": "ppe", "type": "missing_ppe", "ppe": ["helmet", "vest"], "prov
 
 def test_extra_model_runs_on_the_same_frame_and_joins_the_main_models_detections(tmp_path: Path) -> None:
     cfg = EdgeConfig.model_validate(config(tmp_path, ["ppe"]))
-    det = load_detector(cfg)
+    det = load_detector(cfg.models)
     assert isinstance(det, DetectorSet)
     main, ppe = det.members
     assert {"person", "vehicle", "phone", "head", "helmet", "vest"} <= det.labels
@@ -96,12 +96,12 @@ def test_extra_model_runs_on_the_same_frame_and_joins_the_main_models_detections
 
 def test_a_ppe_model_rule_is_accepted_only_with_the_ppe_model_loaded(tmp_path: Path) -> None:
     cfg = EdgeConfig.model_validate(config(tmp_path, ["ppe"], [PPE_RULE]))
-    rules = build_rules(cfg.cameras[0], cfg.timezone, load_detector(cfg).labels)
+    rules = build_rules(cfg.cameras[0], cfg.timezone, load_detector(cfg.models).labels)
     assert [r.cfg.id for r in rules] == ["ppe"]
 
     cfg = EdgeConfig.model_validate(config(tmp_path, [], [PPE_RULE]))
     with pytest.raises(ConfigError, match="helmet"):
-        build_rules(cfg.cameras[0], cfg.timezone, load_detector(cfg).labels)
+        build_rules(cfg.cameras[0], cfg.timezone, load_detector(cfg.models).labels)
 
 
 @pytest.mark.parametrize(

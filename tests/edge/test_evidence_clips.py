@@ -63,7 +63,7 @@ def objects(models: dict[str, ResolvedModel]) -> Detector:
 
 @pytest.fixture(scope="module")
 def history(ring: RingBuffer, objects: Detector) -> PeopleHistory:
-    """People of the analysed frames (5 fps) from 4 s to 14 s, as the pipeline records them."""
+    """People of the analyzed frames (5 fps) from 4 s to 14 s, as the pipeline records them."""
     h = PeopleHistory(60_000)
     for i, (ts, img) in enumerate(ring.frames(T0 + 4000, T0 + 14_000)):
         if i % 2 == 0:
@@ -315,8 +315,7 @@ def test_rebuilt_pipeline_takes_over_the_clips_it_waits_for(
     new_msg = events[0]
     assert new_msg.phase is EventPhase.NEW
     rebuilt = CameraPipeline(cfg, cfg.cameras[0], objects.labels, store)
-    rebuilt.rules = old.rules  # what node._swap_pipeline does for unchanged rules
-    rebuilt.adopt_clips(old)
+    assert rebuilt.take_over(old, frames[done][0], keep_open=True) == []  # unchanged rules carry on
     assert store.clips.run_once() == 1
     later = []
     for ts, img in frames[done:]:

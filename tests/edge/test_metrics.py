@@ -72,24 +72,24 @@ def test_metrics_of_a_running_node(tmp_workdir: Path, mosquitto: Any) -> None:
             m = scrape(port)
             if (
                 m.get("parkguard_edge_events_published_total", 0) >= 1
-                and m.get('parkguard_edge_camera_frames_analysed_total{camera="cam-file"}', 0) >= 10
+                and m.get('parkguard_edge_camera_frames_analyzed_total{camera="cam-file"}', 0) >= 10
             ):
                 break
             time.sleep(0.5)
         f = '{camera="cam-file"}'
-        analysed = m["parkguard_edge_camera_frames_analysed_total" + f]
-        assert analysed >= 10, m
-        assert m["parkguard_edge_camera_frames_in_total" + f] >= analysed
-        # inference histogram: one observation per analysed frame (scraped in one go, so consistent)
-        assert m["parkguard_edge_camera_inference_ms_count" + f] == analysed
-        assert m['parkguard_edge_camera_inference_ms_bucket{camera="cam-file",le="+Inf"}'] == analysed
+        analyzed = m["parkguard_edge_camera_frames_analyzed_total" + f]
+        assert analyzed >= 10, m
+        assert m["parkguard_edge_camera_frames_in_total" + f] >= analyzed
+        # inference histogram: one observation per analyzed frame (scraped in one go, so consistent)
+        assert m["parkguard_edge_camera_inference_ms_count" + f] == analyzed
+        assert m['parkguard_edge_camera_inference_ms_bucket{camera="cam-file",le="+Inf"}'] == analyzed
         assert m["parkguard_edge_camera_inference_ms_sum" + f] > 0
         buckets = [
             v
             for k, v in m.items()
             if k.startswith('parkguard_edge_camera_frame_age_ms_bucket{camera="cam-file"')
         ]
-        assert buckets == sorted(buckets) and buckets[-1] >= analysed  # cumulative
+        assert buckets == sorted(buckets) and buckets[-1] >= analyzed  # cumulative
         assert m['parkguard_edge_camera_state{camera="cam-file",state="online"}'] == 1
         assert m['parkguard_edge_camera_state{camera="cam-dead",state="offline"}'] == 1
         assert m['parkguard_edge_camera_state{camera="cam-dead",state="online"}'] == 0
@@ -103,7 +103,7 @@ def test_metrics_of_a_running_node(tmp_workdir: Path, mosquitto: Any) -> None:
         time.sleep(2.5)
         m2 = scrape(port)
         assert m2['parkguard_edge_camera_reconnects_total{camera="cam-dead"}'] > r1
-        assert m2["parkguard_edge_camera_frames_analysed_total" + f] > analysed
+        assert m2["parkguard_edge_camera_frames_analyzed_total" + f] > analyzed
         # anything but /metrics is a 404
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=5)
@@ -143,7 +143,7 @@ HEARTBEAT_TO_METRICS = {
     "camera": 'label camera="…" on every camera series',
     "state": "parkguard_edge_camera_state{state=…} (1 for the current state)",
     "fps_in": "rate(parkguard_edge_camera_frames_in_total)",
-    "fps_out": "rate(parkguard_edge_camera_frames_analysed_total)",
+    "fps_out": "rate(parkguard_edge_camera_frames_analyzed_total)",
     "infer_ms": "parkguard_edge_camera_inference_ms (histogram: _sum / _count)",
     "dropped_frames": "sum by camera of parkguard_edge_camera_frames_dropped_total{reason=…}",
     "decode_errors": 'parkguard_edge_camera_frames_dropped_total{reason="decode_error"}',
@@ -157,6 +157,7 @@ def test_metrics_carry_what_the_heartbeat_carries(tmp_workdir: Path, mosquitto: 
     from edge.comms.metrics import render
     from edge.config import load_edge_config
     from edge.node import EdgeNode
+    from edge.node_metrics import node_families
     from protocol import CameraHealth
 
     assert set(CameraHealth.model_fields) == set(HEARTBEAT_TO_METRICS), "a heartbeat field has no metric"
@@ -169,11 +170,11 @@ def test_metrics_carry_what_the_heartbeat_carries(tmp_workdir: Path, mosquitto: 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             cam = node.camera("cam-file")
-            if cam is not None and cam.analysed >= 5 and node.camera("cam-dead").stream.reconnects >= 1:
+            if cam is not None and cam.analyzed >= 5 and node.camera("cam-dead").stream.reconnects >= 1:
                 break
             time.sleep(0.2)
         with node._lock:  # the loop is between iterations: its counters stand still
-            text = render(node.metrics_families())
+            text = render(node_families(node))
             beats = {h.camera: h for h in node.health()}
         m = {}
         for line in text.splitlines():

@@ -9,7 +9,8 @@ import av
 import pytest
 
 from edge.config import MotionConfig, load_edge_config
-from edge.node import CameraAnalyser, load_detector, make_pipeline
+from edge.detect.detector import load_detector
+from edge.pipeline import CameraAnalyzer, CameraPipeline
 from edge.video.motion import MotionGate
 from edge.video.stream import iter_file_frames
 
@@ -74,22 +75,22 @@ def test_motion_in_a_still_scene_is_seen(still_clip: Path) -> None:
 def test_skipped_frames_carry_the_detections_forward(still_clip: Path) -> None:
     """Rules on a gated still scene give the same events as without gating, for far less inference."""
     cfg = load_edge_config(REPO / "configs" / "demo-edge.yaml")
-    det = load_detector(cfg)
+    det = load_detector(cfg.models)
     cam = cfg.cameras[0]
     results = {}
     for gated in (False, True):
         cfg.motion = MotionConfig(enabled=gated)
-        analyser = CameraAnalyser(cfg, cam, make_pipeline(cfg, cam, det.labels, None))
+        analyzer = CameraAnalyzer(cfg, cam, CameraPipeline(cfg, cam, det.labels, None))
         events, inferences = [], 0
         for ts, frame in frames_at(still_clip, 5.0):
-            if analyser.wants_inference(frame, ts):
+            if analyzer.wants_inference(frame, ts):
                 inferences += 1
                 bgr = frame.to_ndarray(format="bgr24")
-                events += analyser.process(ts, bgr, det.detect(bgr))
+                events += analyzer.process(ts, bgr, det.detect(bgr))
             else:
-                events += analyser.process(ts, None, None)
-            assert analyser.last_dets is not None
-        events += analyser.pipeline.finish(ts)
+                events += analyzer.process(ts, None, None)
+            assert analyzer.last_dets is not None
+        events += analyzer.pipeline.finish(ts)
         results[gated] = ([(e.phase, e.seq, e.count, e.started_ms) for e in events], inferences)
     assert results[False][1] == 60 and results[True][1] == 6
     assert results[True][0] == results[False][0]

@@ -64,7 +64,7 @@ RULES = [
 
 
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[AlertEvent], list[dict]]:
+def analyzed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[AlertEvent], list[dict]]:
     tmp = tmp_path_factory.mktemp("analyze")
     data = yaml.safe_load((REPO / "configs" / "demo-edge.yaml").read_text(encoding="utf-8"))
     data["models"]["manifest"] = str(REPO / "models" / "manifest.yaml")
@@ -135,8 +135,8 @@ def frame_at(frames: list[dict], ts_ms: int) -> int:
     return next(i for i, f in enumerate(frames) if f["ts_ms"] >= ts_ms)
 
 
-def test_overcrowding(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
-    events, frames = analysed
+def test_overcrowding(analyzed: tuple[list[AlertEvent], list[dict]]) -> None:
+    events, frames = analyzed
     counts = [len(people(f)) for f in frames]
     evs = by_rule(events, "crowd")
     # more than 7 people in 3 frames in a row happens in the clip: so must an event
@@ -149,8 +149,8 @@ def test_overcrowding(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
         assert new.count == counts[i] > 7 and len(new.objects) == new.count
 
 
-def test_line_crossing_leftwards_only(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
-    events, frames = analysed
+def test_line_crossing_leftwards_only(analyzed: tuple[list[AlertEvent], list[dict]]) -> None:
+    events, frames = analyzed
     evs = by_rule(events, "cross")
     assert len(evs) >= 3, "people walk right to left across the middle of the walkway many times"
     for msgs in evs.values():
@@ -178,8 +178,8 @@ def dwell_runs(frames: list[dict], poly: list, gap_ms: int = 2000) -> dict[int, 
     return runs
 
 
-def test_loitering(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
-    events, frames = analysed
+def test_loitering(analyzed: tuple[list[AlertEvent], list[dict]]) -> None:
+    events, frames = analyzed
     evs = by_rule(events, "dwell")
     stays = dwell_runs(frames, STAND)
     long_stays = {t for t, rs in stays.items() if any(b - a >= 17_000 for a, b in rs)}
@@ -198,8 +198,8 @@ def test_loitering(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
     assert long_stays <= flagged, (long_stays, flagged)
 
 
-def test_post_unattended(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
-    events, frames = analysed
+def test_post_unattended(analyzed: tuple[list[AlertEvent], list[dict]]) -> None:
+    events, frames = analyzed
     evs = by_rule(events, "post")
     present = [sum(in_poly(o, JUNCTION) for o in people(f)) for f in frames]
     gaps = 0
@@ -214,8 +214,8 @@ def test_post_unattended(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
         assert new.count == 0 and all(p == 0 for p in present[i - 20 : i + 1]), present[i - 21 : i + 1]
 
 
-def test_pose_rules_on_people_walking(analysed: tuple[list[AlertEvent], list[dict]]) -> None:
-    events, _ = analysed
+def test_pose_rules_on_people_walking(analyzed: tuple[list[AlertEvent], list[dict]]) -> None:
+    events, _ = analyzed
     # people walk upright the whole clip: even without requiring a seen fall, nobody is lying
     assert by_rule(events, "down") == {}
     ppe = by_rule(events, "ppe")

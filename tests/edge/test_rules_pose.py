@@ -14,7 +14,7 @@ from edge.config import EdgeConfig
 from edge.detect.detector import Detector
 from edge.detect.manifest import load_manifest
 from edge.detect.pose import PoseEstimator, match_poses, pose_estimator, torso_angle_deg
-from edge.node import CameraAnalyser, make_pipeline
+from edge.pipeline import CameraAnalyzer, CameraPipeline
 from edge.rules.ppe import PpeBaselineConfig, check_person, suggest_threshold
 from tests.photos import DATA
 
@@ -94,12 +94,12 @@ def edge_config(rules: list[dict], **top: object) -> EdgeConfig:
 
 def run_frames(cfg: EdgeConfig, det: Detector, frames: list[np.ndarray], fps: float = 5.0) -> list:
     cam = cfg.cameras[0]
-    pipeline = make_pipeline(cfg, cam, det.labels, None)
-    analyser = CameraAnalyser(cfg, cam, pipeline, {"person", "vehicle", "phone"})
+    pipeline = CameraPipeline(cfg, cam, det.labels, None)
+    analyzer = CameraAnalyzer(cfg, cam, pipeline, {"person", "vehicle", "phone"})
     events = []
     for i, frame in enumerate(frames):
         ts = T0 + round(i * 1000 / fps)
-        events += analyser.process(ts, frame, det.detect(frame))
+        events += analyzer.process(ts, frame, det.detect(frame))
     return events
 
 
@@ -126,7 +126,7 @@ def test_pose_runs_only_where_needed_once_per_frame(models: tuple[Detector, Pose
     det, _ = models
     img = cv2.imread(str(DATA / "messi5.jpg"))
     plain = edge_config([{"id": "crowd", "type": "overcrowding", "max_count": 5}])
-    assert make_pipeline(plain, plain.cameras[0], det.labels, None).pose is None
+    assert CameraPipeline(plain, plain.cameras[0], det.labels, None).pose is None
     posed = edge_config(
         [
             {"id": "down", "type": "man_down"},
@@ -134,8 +134,8 @@ def test_pose_runs_only_where_needed_once_per_frame(models: tuple[Detector, Pose
             {"id": "ppe", "type": "missing_ppe", "ppe": ["vest"], "provider": "baseline"},
         ]
     )
-    p1 = make_pipeline(posed, posed.cameras[0], det.labels, None)
-    p2 = make_pipeline(posed, posed.cameras[0], det.labels, None)
+    p1 = CameraPipeline(posed, posed.cameras[0], det.labels, None)
+    p2 = CameraPipeline(posed, posed.cameras[0], det.labels, None)
     assert p1.pose is not None and p2.pose is not None
     assert p1.pose.estimator is p2.pose.estimator is pose_estimator(posed.models)  # one session per node
     est = p1.pose.estimator

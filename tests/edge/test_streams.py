@@ -14,7 +14,8 @@ import av
 import pytest
 
 from edge.config import EdgeConfig
-from edge.node import EdgeNode, load_detector
+from edge.detect.detector import load_detector
+from edge.node import EdgeNode
 from protocol import Heartbeat
 from tests.edge.test_node import Collector
 from tests.support.nodes import running, wait_until
@@ -52,7 +53,7 @@ def node_config(tmp: Path, broker_port: int, cameras: list[dict[str, Any]], **ex
 def detector() -> Any:
     from edge.config import load_edge_config
 
-    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml"))
+    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
 
 
 def frames_in(node: EdgeNode, cam_id: str) -> int:
@@ -98,8 +99,8 @@ def test_camera_outage_and_return(
                 lambda: frames_in(node, "cam-a") > before + 5 and cam_a.stream.state == "online", 5.0
             ), (cam_a.stream.state, cam_a.stream.error, frames_in(node, "cam-a") - before)
             back_s = time.monotonic() - t_back
-            analysed = node.camera("cam-a").analysed
-            assert wait_until(lambda: node.camera("cam-a").analysed > analysed, 3)
+            analyzed = node.camera("cam-a").analyzed
+            assert wait_until(lambda: node.camera("cam-a").analyzed > analyzed, 3)
             assert wait_until(
                 lambda: any(
                     {c.camera: c.state for c in Heartbeat.model_validate(m).cameras}["cam-a"] == "online"
@@ -161,18 +162,18 @@ def test_silent_and_refusing_cameras_do_not_block_the_others(
         with running(node):
             t0 = time.monotonic()
             # the good camera starts as if the others were not there (open ~0.5 s + next key frame ≤ 2 s)
-            assert wait_until(lambda: node.camera("cam-good").analysed >= 3, 10)
+            assert wait_until(lambda: node.camera("cam-good").analyzed >= 3, 10)
             good_after = time.monotonic() - t0
             assert wait_until(lambda: node.camera("cam-silent").stream.error is not None, 10)
             silent_cam, refused = node.camera("cam-silent").stream, node.camera("cam-refused").stream
             assert silent_cam.state == "offline" and silent_cam.frames_in == 0, silent_cam.error
             assert refused.state == "offline" and "Connection refused" in (refused.error or "")
             # retried with backoff, while the good camera keeps going
-            n = node.camera("cam-good").analysed
+            n = node.camera("cam-good").analyzed
             time.sleep(4)
-            assert node.camera("cam-good").analysed >= n + 5  # 2 fps
+            assert node.camera("cam-good").analyzed >= n + 5  # 2 fps
             assert refused.reconnects >= 2 and silent_cam.reconnects >= 1
-        print(f"good camera analysed 3 frames {good_after:.1f} s after start")
+        print(f"good camera analyzed 3 frames {good_after:.1f} s after start")
 
 
 def test_sub_stream_for_detection_main_stream_in_the_ring(
@@ -189,7 +190,7 @@ def test_sub_stream_for_detection_main_stream_in_the_ring(
     with running(node):
         cam = node.camera("cam-1")
         assert cam.main is not None and cam.main.url == srv.url("main") and cam.stream.url == srv.url("sub")
-        assert wait_until(lambda: cam.analysed >= 4 and cam.ring.span() is not None, 15)
+        assert wait_until(lambda: cam.analyzed >= 4 and cam.ring.span() is not None, 15)
         assert wait_until(lambda: (lambda s: s is not None and s[1] - s[0] >= 3000)(cam.ring.span()), 10)
         assert cam.main.frames_in == 0 and cam.main.packets_in > 0  # main stream: demuxed, not decoded
         assert cam.stream.ring is None and cam.stream.frames_in > 0

@@ -10,7 +10,7 @@ import pytest
 
 from edge.config import TrackerConfig, load_edge_config
 from edge.detect.detections import Detections
-from edge.node import load_detector
+from edge.detect.detector import load_detector
 from edge.track.tracker import Tracker
 from edge.video.stream import iter_file_frames
 
@@ -21,7 +21,7 @@ FPS = 5.0
 @pytest.fixture(scope="module")
 def tracked() -> tuple[Tracker, list[tuple[int, Detections]]]:
     cfg = load_edge_config(REPO / "configs" / "demo-edge.yaml")
-    det = load_detector(cfg)
+    det = load_detector(cfg.models)
     tracker = Tracker(TrackerConfig(), FPS)
     out = []
     for _, t, frame in iter_file_frames(str(REPO / "samples" / "vtest-walkway.mp4"), 1 / FPS):
@@ -47,7 +47,7 @@ def test_people_keep_their_id_and_ids_are_not_reused(tracked: tuple[Tracker, lis
             if tid >= 0:
                 seen[int(tid)].append(ts)
     assert tracked_persons / persons > 0.9, (tracked_persons, persons)
-    # people walk through the scene for many seconds: several tracks last 40+ analysed frames (8 s)
+    # people walk through the scene for many seconds: several tracks last 40+ analyzed frames (8 s)
     long_tracks = [tid for tid, ts in seen.items() if len(ts) >= 40]
     assert len(long_tracks) >= 3, sorted(len(v) for v in seen.values())
     # an id is never handed to someone else later: no gap longer than ByteTrack keeps a lost track
