@@ -1,4 +1,5 @@
-"""One camera on a running node: its readers, ring buffer and analyzer, and the figures it reports.
+"""The cameras of a running node: each one's readers, ring buffer, analyzer and the figures it
+reports, and the loop's step that analyzes every camera that is due.
 
 A detection reader (the sub-stream when ``detect_url`` is set, else the main stream) and a ring
 buffer of the main stream's packets (kept by the main-stream reader: the same reader when there
@@ -10,18 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from edge.comms.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Histogram
 from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
+from edge.detect.detections import Detections
+from edge.detect.detector import ObjectDetector
 from edge.pipeline import CameraAnalyzer, CameraPipeline
+from edge.reconfig import ReconfigPlan
 from edge.video.ringbuffer import RingBuffer
-from edge.video.stream import CameraStream
-from protocol import CameraHealth, CameraState
+from edge.video.stream import CameraStream, FramePacket
+from protocol import AlertEvent, CameraHealth, CameraState, now_ms
 
 log = logging.getLogger("parkguard.edge.node")
 
+Emit = Callable[[list[AlertEvent]], None]
 AGES_KEPT = 1000  # frame ages (capture → rule result) kept for tools and tests
 
 
@@ -74,26 +82,60 @@ class CameraRuntime:
     def readers(self) -> list[CameraStream]:
         return [self.stream] + ([self.main] if self.main is not None else [])
 
-    def reopen(self, cfg: EdgeConfig, cam: CameraConfig) -> list[CameraStream]:
-        """New readers (and ring) for ``cam``; returns the old readers, for the caller to stop."""
-        old = self.readers()
-        self.stream, self.main, self.ring = open_readers(cfg, cam)
-        self.reported_state = CameraState.STARTING
-        return old
+    def take_due(self, now: float) -> FramePacket | None:
+        """The newest frame not taken yet, when the camera is due at ``now`` (monotonic s)."""
+        if now < self.next_due:
+            return None
+        pkt = self.stream.take()
+        if pkt is not None:
+            self.next_due = max(self.next_due + self.period_s, now)
+        return pkt
 
-    def retune(self, cfg: EdgeConfig, cam: CameraConfig, track_labels: set[str] | None) -> None:
-        """A new analyzer (rate, motion gate, tracker) around the same pipeline."""
-        self.analyzer = CameraAnalyzer(cfg, cam, self.pipeline, track_labels)
-        self.period_s = 1.0 / self.analyzer.fps
+    def state_changed(self, at_ms: int) -> bool:
+        """The reader's state (stalls checked first) differs from the one last reported."""
+        self.stream.check_stall(at_ms)
+        return self.stream.state is not self.reported_state
 
-    def record_inference(self, per_frame_ms: float) -> None:
-        self.infer_ms_total += per_frame_ms
-        self.hb_infer_ms += per_frame_ms
-        self.infer_hist.observe(per_frame_ms)
-        self.analyzed += 1
-        self.hb_analyzed += 1
+    def reconfigure(
+        self,
+        plan: ReconfigPlan,
+        cfg: EdgeConfig,
+        cam: CameraConfig,
+        pipeline: CameraPipeline | None,
+        track_labels: set[str] | None,
+    ) -> tuple[list[AlertEvent], list[CameraStream]]:
+        """Take this camera's part of ``plan`` (``pipeline``: its rebuilt one); returns the events
+        that ended and, when its readers were replaced, the old ones (started: :meth:`readers`)."""
+        ended: list[AlertEvent] = []
+        stopped: list[CameraStream] = []
+        if pipeline is not None:
+            ended = pipeline.take_over(self.pipeline, now_ms(), plan.keep_open)
+            self.analyzer.pipeline = pipeline
+            log.info("config: camera %s zones/rules rebuilt", cam.id)
+        if cam.id in plan.restart:
+            stopped = self.readers()
+            self.stream, self.main, self.ring = open_readers(cfg, cam)
+            self.reported_state = CameraState.STARTING
+            log.info("config: camera %s stream restarted", cam.id)
+        if cam.id in plan.retune:  # a new analyzer (rate, motion gate, tracker), the same pipeline
+            self.analyzer = CameraAnalyzer(cfg, cam, self.pipeline, track_labels)
+            self.period_s = 1.0 / self.analyzer.fps
+        self.analyzer.cam = self.cfg = cam
+        return ended, stopped
 
-    def record_age(self, age_ms: int) -> None:
+    def finish_frame(
+        self, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None, infer_ms: float, emit: Emit
+    ) -> None:
+        """A frame's detections (None: skipped by the motion gate) through tracker and rules; the
+        events go to ``emit``; inference time and frame age (capture → events sent) are counted."""
+        if dets is not None:
+            self.infer_ms_total += infer_ms
+            self.hb_infer_ms += infer_ms
+            self.infer_hist.observe(infer_ms)
+            self.analyzed += 1
+            self.hb_analyzed += 1
+        emit(self.analyzer.process(ts_ms, bgr, dets))
+        age_ms = now_ms() - ts_ms
         self.age_hist.observe(age_ms)
         self.ages_ms.append(age_ms)
         if len(self.ages_ms) > AGES_KEPT:
@@ -111,10 +153,10 @@ class CameraRuntime:
                 "camera %s: frame dropped, analysis failed (%d so far)", self.cfg.id, self.analysis_errors
             )
 
-    def health(self, elapsed_s: float, now_ms: int) -> CameraHealth:
+    def health(self, elapsed_s: float, at_ms: int) -> CameraHealth:
         """This camera's heartbeat figures since the last call (which they are reset to)."""
         s = self.stream
-        s.check_stall(now_ms)
+        s.check_stall(at_ms)
         frames_in = s.frames_in
         self.reported_state = s.state
         out = CameraHealth(
@@ -131,3 +173,52 @@ class CameraRuntime:
         )
         self.hb_frames_in, self.hb_analyzed, self.hb_infer_ms = frames_in, 0, 0.0
         return out
+
+
+def analyze_due(cameras: list[CameraRuntime], detector: ObjectDetector, emit: Emit) -> bool:
+    """Analyze the newest frame of every camera that is due; False when none had a frame.
+
+    A model with a batch axis gets one call for all of them; a fixed batch-1 model (NanoDet
+    as bundled) runs camera by camera, each finished before the next starts, so no camera's
+    result waits for the others' inference.
+    """
+    now = time.monotonic()
+    worked = False
+    batch: list[tuple[CameraRuntime, int, np.ndarray | None]] = []
+    for cam in sorted(cameras, key=lambda c: c.next_due):
+        pkt = cam.take_due(now)
+        if pkt is None:
+            continue
+        worked = True
+        try:
+            bgr = pkt.to_bgr() if cam.analyzer.wants_inference(pkt.frame, pkt.ts_ms) else None
+            if detector.dynamic_batch:
+                batch.append((cam, pkt.ts_ms, bgr))
+                continue
+            dets = detector.detect(bgr) if bgr is not None else None
+            cam.finish_frame(pkt.ts_ms, bgr, dets, detector.last_infer_ms, emit)
+            now = time.monotonic()
+        except Exception:
+            cam.analysis_failed()
+    if batch:
+        _analyze_batch(batch, detector, emit)
+    return worked
+
+
+def _analyze_batch(
+    batch: list[tuple[CameraRuntime, int, np.ndarray | None]], detector: ObjectDetector, emit: Emit
+) -> None:
+    """A model with a batch axis: one call for every camera that was due."""
+    frames = [bgr for _, _, bgr in batch if bgr is not None]
+    try:
+        results = iter(detector.detect_batch(frames) if frames else [])
+    except Exception:
+        for cam, _, _ in batch:
+            cam.analysis_failed()
+        return
+    for cam, ts_ms, bgr in batch:
+        try:
+            dets = next(results) if bgr is not None else None
+            cam.finish_frame(ts_ms, bgr, dets, detector.last_infer_ms, emit)
+        except Exception:
+            cam.analysis_failed()

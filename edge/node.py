@@ -13,17 +13,14 @@ import logging
 import threading
 import time
 
-import numpy as np
-
 from common.configfile import ConfigError
 from edge import __version__
-from edge.camera import CameraRuntime
+from edge.camera import CameraRuntime, analyze_due
 from edge.comms.metrics import MetricsServer
 from edge.comms.outbox import Outbox
 from edge.comms.publisher import Publisher
 from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
-from edge.detect.detections import Detections
 from edge.detect.detector import ObjectDetector, load_detector
 from edge.evidence.store import make_evidence
 from edge.node_metrics import node_families
@@ -127,7 +124,7 @@ class EdgeNode:
         next_watch = 0.0
         while not self._stop.is_set():
             with self._lock:
-                worked = self._analyze_due()
+                worked = analyze_due(self.cameras, self.detector, self._emit)
                 now = time.monotonic()
                 if now >= next_watch:
                     next_watch = now + STATE_WATCH_S
@@ -160,68 +157,7 @@ class EdgeNode:
 
     def _states_changed(self) -> bool:
         now = now_ms()
-        changed = False
-        for cam in self.cameras:
-            cam.stream.check_stall(now)
-            if cam.stream.state is not cam.reported_state:
-                changed = True
-        return changed
-
-    def _analyze_due(self) -> bool:
-        """Analyze the newest frame of every camera that is due.
-
-        A model with a batch axis gets one call for all of them; a fixed batch-1 model (NanoDet
-        as bundled) runs camera by camera, each finished before the next starts, so no camera's
-        result waits for the others' inference.
-        """
-        now = time.monotonic()
-        worked = False
-        batch: list[tuple[CameraRuntime, int, np.ndarray | None]] = []
-        for cam in sorted(self.cameras, key=lambda c: c.next_due):
-            if now < cam.next_due:
-                continue
-            pkt = cam.stream.take()
-            if pkt is None:
-                continue
-            worked = True
-            cam.next_due = max(cam.next_due + cam.period_s, now)
-            try:
-                bgr = pkt.to_bgr() if cam.analyzer.wants_inference(pkt.frame, pkt.ts_ms) else None
-                if self.detector.dynamic_batch:
-                    batch.append((cam, pkt.ts_ms, bgr))
-                    continue
-                self._finish_frame(
-                    cam, pkt.ts_ms, bgr, self.detector.detect(bgr) if bgr is not None else None
-                )
-                now = time.monotonic()
-            except Exception:
-                cam.analysis_failed()
-        if batch:
-            self._analyze_batch(batch)
-        return worked
-
-    def _analyze_batch(self, batch: list[tuple[CameraRuntime, int, np.ndarray | None]]) -> None:
-        """A model with a batch axis: one call for every camera that was due."""
-        frames = [bgr for _, _, bgr in batch if bgr is not None]
-        try:
-            results = iter(self.detector.detect_batch(frames) if frames else [])
-        except Exception:
-            for cam, _, _ in batch:
-                cam.analysis_failed()
-            return
-        for cam, ts_ms, bgr in batch:
-            try:
-                self._finish_frame(cam, ts_ms, bgr, next(results) if bgr is not None else None)
-            except Exception:
-                cam.analysis_failed()
-
-    def _finish_frame(
-        self, cam: CameraRuntime, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None
-    ) -> None:
-        if dets is not None:
-            cam.record_inference(self.detector.last_infer_ms)
-        self._emit(cam.analyzer.process(ts_ms, bgr, dets))
-        cam.record_age(now_ms() - ts_ms)
+        return any([cam.state_changed(now) for cam in self.cameras])  # every camera checked
 
     def _emit(self, events: list[AlertEvent]) -> None:
         for event in events:
@@ -297,7 +233,11 @@ class EdgeNode:
                 log.info("config: camera %s added", cam.id)
             else:
                 rt = current[cam.id]
-                ended += self._change_camera(rt, plan, new, cam, built, to_start, to_stop)
+                ended_here, stopped = rt.reconfigure(plan, new, cam, built.get(cam.id), self.track_labels)
+                ended += ended_here
+                if stopped:  # its readers restarted
+                    to_stop += stopped
+                    to_start += rt.readers()
             runtimes.append(rt)
         for cid in plan.stop:
             to_stop += current[cid].readers()
@@ -310,28 +250,3 @@ class EdgeNode:
                 reader.start()
         self._emit(ended)
         return to_stop
-
-    def _change_camera(
-        self,
-        rt: CameraRuntime,
-        plan: ReconfigPlan,
-        new: EdgeConfig,
-        cam: CameraConfig,
-        built: dict[str, CameraPipeline],
-        to_start: list[CameraStream],
-        to_stop: list[CameraStream],
-    ) -> list[AlertEvent]:
-        """A kept camera takes its part of the plan; returns the events that ended."""
-        ended: list[AlertEvent] = []
-        if cam.id in plan.rebuild:
-            ended = built[cam.id].take_over(rt.pipeline, now_ms(), plan.keep_open)
-            rt.analyzer.pipeline = built[cam.id]
-            log.info("config: camera %s zones/rules rebuilt", cam.id)
-        if cam.id in plan.restart:
-            to_stop += rt.reopen(new, cam)
-            to_start += rt.readers()
-            log.info("config: camera %s stream restarted", cam.id)
-        if cam.id in plan.retune:
-            rt.retune(new, cam, self.track_labels)
-        rt.analyzer.cam = rt.cfg = cam
-        return ended
