@@ -12,8 +12,7 @@ from common.configfile import ConfigError
 from edge.config import EdgeConfig
 from edge.node import EdgeNode
 from protocol import AlertEvent
-from tests.edge.test_node import Collector
-from tests.edge.test_streams import detector, node_config, running, wait_until  # noqa: F401 (fixture)
+from tests.support.nodes import Collector, node_config, running, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
@@ -61,7 +60,7 @@ def ended(sub: Collector, event_id: str) -> bool:
     return any(e.event_id == event_id and e.phase == "end" for e in events(sub))
 
 
-def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detector: Any) -> None:  # noqa: F811
+def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detector: Any) -> None:
     cfg = node_config(
         tmp_workdir,
         mosquitto.port,

@@ -18,7 +18,7 @@ from edge.pipeline import CameraAnalyzer, CameraPipeline
 from edge.rules.ppe import PpeBaselineConfig, check_person, suggest_threshold
 from tests.photos import DATA
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "models" / "manifest.yaml"
 T0 = 1_795_827_600_000
 

@@ -24,7 +24,7 @@ from edge.rules.intrusion import IntrusionConfig
 from protocol import RuleType
 from tests.photos import photo
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "models" / "manifest.yaml"
 PHOTOS = ["messi5.jpg", "basketball1.png", "zidane.jpg", "bus.jpg"]
 

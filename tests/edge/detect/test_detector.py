@@ -18,7 +18,7 @@ from edge.detect.geometry import iou_one_to_many
 from edge.detect.manifest import load_manifest
 from tests.photos import photo
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # bus.jpg (810×1080), boxes drawn by hand around the four people and the bus
 BUS_PEOPLE = np.array(

@@ -13,7 +13,7 @@ from common.configfile import ConfigError
 from edge.config import load_edge_config
 from edge.rules.schedule import ScheduleClock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "configs" / "demo-edge.yaml"
 
 

@@ -17,7 +17,7 @@ import yaml
 from edge.detect.geometry import points_in_polygon
 from protocol import AlertEvent
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START_MS = 1_795_827_600_000  # 2026-11-28T09:00:00+08:00
 MIN_SCORE = 0.4
 # the right-hand strip of the walkway, where two people linger for most of the first 37 s

@@ -36,7 +36,7 @@ def test_survives_kill_9_of_the_writer(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
     )
     assert res.returncode == -9 and "written" in res.stdout
     box = Outbox(path)

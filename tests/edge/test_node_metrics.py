@@ -93,8 +93,14 @@ def test_metrics_of_a_running_node(tmp_workdir: Path, mosquitto: Any) -> None:
         assert m['parkguard_edge_camera_state{camera="cam-file",state="online"}'] == 1
         assert m['parkguard_edge_camera_state{camera="cam-dead",state="offline"}'] == 1
         assert m['parkguard_edge_camera_state{camera="cam-dead",state="online"}'] == 0
-        assert m['parkguard_edge_camera_frames_dropped_total{camera="cam-file",reason="stale"}'] >= 0
-        assert m["parkguard_edge_camera_frames_skipped_motion_total" + f] >= 0
+        # the 10 fps file is analyzed at 4 fps: the newest frame wins, the others are dropped as stale
+        stale = m['parkguard_edge_camera_frames_dropped_total{camera="cam-file",reason="stale"}']
+        assert stale > 0, m
+        # every frame in was analyzed, skipped by the motion gate or dropped as stale, but the few
+        # decoded since the loop last took one (counters read one after the other: a little slack)
+        motion = m["parkguard_edge_camera_frames_skipped_motion_total" + f]
+        not_taken = m["parkguard_edge_camera_frames_in_total" + f] - (analyzed + motion + stale)
+        assert -3 <= not_taken <= 10, (not_taken, m)
         assert m["parkguard_edge_camera_ring_bytes" + f] > 0
         assert m["parkguard_edge_events_published_total"] >= 1  # someone walks into the junction
         assert "parkguard_edge_outbox_depth" in m and "parkguard_edge_outbox_dropped_total" in m

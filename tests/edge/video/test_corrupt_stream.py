@@ -23,18 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import av
-import pytest
 
 from edge.config import EdgeConfig
-from edge.detect.detector import load_detector
 from edge.node import EdgeNode
 from edge.video.stream import CameraStream
 from protocol import Heartbeat
-from tests.edge.test_node import Collector
-from tests.support.nodes import running, wait_until
+from tests.support.nodes import Collector, demo_detector, running, wait_until
 from tests.support.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "models" / "manifest.yaml"
 SAMPLE = REPO / "samples" / "vtest-walkway.mp4"
 
@@ -119,13 +116,6 @@ def node_config(tmp: Path, broker_port: int, url: str, **extra: Any) -> EdgeConf
     }
     data.update(extra)
     return EdgeConfig.model_validate(data)
-
-
-@pytest.fixture(scope="module")
-def detector() -> Any:
-    from edge.config import load_edge_config
-
-    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -219,9 +209,7 @@ def test_rtsp_camera_with_corrupt_frames_goes_on(
 def test_a_frame_whose_analysis_raises_is_dropped_and_counted(tmp_workdir: Path, mosquitto: Any) -> None:
     """Fault injection: the real detector, made to raise on every third frame (no input found so
     far makes analysis raise; this is the guard for the one nobody foresaw). The loop goes on."""
-    from edge.config import load_edge_config
-
-    det = load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
+    det = demo_detector()
     real_detect, calls = det.detect, [0]
 
     def flaky_detect(frame: Any) -> Any:

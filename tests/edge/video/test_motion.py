@@ -14,7 +14,7 @@ from edge.pipeline import CameraAnalyzer, CameraPipeline
 from edge.video.motion import MotionGate
 from edge.video.stream import iter_file_frames
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
 
 

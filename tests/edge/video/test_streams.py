@@ -11,49 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import av
-import pytest
 
-from edge.config import EdgeConfig
-from edge.detect.detector import load_detector
 from edge.node import EdgeNode
 from protocol import Heartbeat
-from tests.edge.test_node import Collector
-from tests.support.nodes import running, wait_until
+from tests.support.nodes import Collector, node_config, running, wait_until
 from tests.support.ports import free_port
-
-REPO = Path(__file__).resolve().parents[2]
-MANIFEST = REPO / "models" / "manifest.yaml"
-
-
-def node_config(tmp: Path, broker_port: int, cameras: list[dict[str, Any]], **extra: Any) -> EdgeConfig:
-    data: dict[str, Any] = {
-        "site": "yijia",
-        "node": "edge-streams",
-        "heartbeat_s": 30,  # long: state changes must not wait for it
-        "analysis_fps": 2,
-        "evidence_dir": str(tmp / "ev"),
-        "state_dir": str(tmp / "state"),
-        "metrics_port": 0,
-        "mqtt": {"host": "127.0.0.1", "port": broker_port},
-        "models": {"manifest": str(MANIFEST), "threads": 1},
-        "stream": {
-            "open_timeout_s": 2,
-            "read_timeout_s": 2,
-            "stall_timeout_s": 3,
-            "backoff_initial_s": 0.5,
-            "backoff_max_s": 1,
-        },
-        "cameras": cameras,
-    }
-    data.update(extra)
-    return EdgeConfig.model_validate(data)
-
-
-@pytest.fixture(scope="module")
-def detector() -> Any:
-    from edge.config import load_edge_config
-
-    return load_detector(load_edge_config(REPO / "configs" / "demo-edge.yaml").models)
 
 
 def frames_in(node: EdgeNode, cam_id: str) -> int:

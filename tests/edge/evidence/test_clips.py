@@ -25,7 +25,7 @@ from edge.pipeline import CameraPipeline
 from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import EventPhase
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "models" / "manifest.yaml"
 T0 = 1_800_000_000_000
 

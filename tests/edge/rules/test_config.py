@@ -14,7 +14,7 @@ from common.configfile import ConfigError
 from edge.config import load_edge_config
 from edge.rules.registry import build_rules
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "configs" / "demo-edge.yaml"
 COCO = {"person", "vehicle", "phone", "dog"}
 

@@ -25,7 +25,7 @@ from edge.config import EdgeConfig
 from edge.detect.detector import load_detector, resolve_providers
 from tests.photos import photo
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 AVAILABLE = ort.get_available_providers()
 CPU = "CPUExecutionProvider"
 

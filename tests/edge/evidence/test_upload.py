@@ -36,7 +36,7 @@ from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOKEN_ENV = "PARKGUARD_TEST_EDGE_TOKEN"
 OP_PASSWORD = "op-password-1"
 

@@ -7,12 +7,10 @@ export (random weights, tests/data/README.md). MoveNet and BlazeFace run on real
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -22,10 +20,19 @@ from edge.detect.detector import Detector
 from edge.detect.geometry import iou_one_to_many, weighted_nms
 from edge.detect.manifest import ResolvedModel, load_manifest
 from tests.photos import photo
+from tests.support.onnx_graphs import (
+    YOLO_H,
+    YOLO_NAMES,
+    YOLO_W,
+    constant,
+    save_graph,
+    write_manifest,
+    yolo_graph,
+)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODELS = REPO / "models"
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 YOLO_EXPORT = DATA / "yolov8-w0125-random-320.onnx"
 
 # bus.jpg (810×1080): the four people, boxes drawn by hand (as in test_detector.py)
@@ -36,53 +43,6 @@ NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 5, 6
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-
-def write_manifest(
-    tmp_path: Path,
-    file: Path,
-    family: str,
-    input_size: tuple[int, int],
-    labels: list[str] | None = None,
-    name: str = "m",
-) -> ResolvedModel:
-    """A one-entry manifest for ``file`` (sha256 filled in), loaded the way the node loads one."""
-    sha = hashlib.sha256(file.read_bytes()).hexdigest()
-    extra = ""
-    if labels is not None:
-        (tmp_path / f"{name}-labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
-        extra = f", labels: {name}-labels.txt"
-    path = tmp_path / f"{name}-manifest.yaml"
-    path.write_text(
-        f"models:\n  - {{name: {name}, file: '{file}', sha256: {sha}, family: {family}, "
-        f"input_size: [{input_size[0]}, {input_size[1]}]{extra}}}\n",
-        encoding="utf-8",
-    )
-    return load_manifest(path)[name]
-
-
-def save_graph(
-    tmp_path: Path,
-    name: str,
-    nodes: list[onnx.NodeProto],
-    inputs: list[onnx.ValueInfoProto],
-    outputs: list[onnx.ValueInfoProto],
-    meta: dict[str, str] | None = None,
-    initializers: list[onnx.TensorProto] | None = None,
-) -> Path:
-    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=initializers or [])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if meta:
-        helper.set_model_props(model, meta)
-    onnx.checker.check_model(model)
-    path = tmp_path / f"{name}.onnx"
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
-def constant(name: str, value: np.ndarray) -> onnx.NodeProto:
-    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value))
 
 
 def assert_same(a: Detections, b: Detections, atol: float = 0.0) -> None:
@@ -100,43 +60,6 @@ def frame_of(width: int, height: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- YOLO
-
-YOLO_NAMES = "{0: 'person', 1: 'helmet', 2: 'vest'}"
-YOLO_W, YOLO_H = 160, 128  # a non-square input, so x and y cannot be swapped unnoticed
-# candidates: cx, cy, w, h (input pixels), then the scores of person, helmet, vest
-YOLO_CANDIDATES = np.array(
-    [
-        [100, 80, 40, 60, 0.90, 0.10, 0.00],  # person 0.9: box [80, 50, 120, 110]
-        [102, 80, 40, 60, 0.60, 0.05, 0.00],  # the same person, weaker: NMS removes it
-        [50, 50, 20, 20, 0.20, 0.70, 0.30],  # helmet 0.7: box [40, 40, 60, 60]
-        [30, 100, 10, 10, 0.10, 0.20, 0.05],  # below the threshold
-        [100, 80, 40, 60, 0.00, 0.00, 0.50],  # a vest on the person: another class, kept
-        [0, 0, 0, 0, 0.00, 0.00, 0.00],
-    ],
-    np.float32,
-)
-
-
-def yolo_graph(
-    tmp_path: Path,
-    candidates: np.ndarray = YOLO_CANDIDATES,
-    transposed: bool = False,
-    meta: dict[str, str] | None = None,
-    name: str = "yolo",
-) -> Path:
-    """An 'ultralytics export' whose output is the constant ``candidates`` ([1, 4+nc, N] or transposed)."""
-    out = candidates[None] if transposed else candidates.T[None].copy()
-    meta = {"names": YOLO_NAMES, "task": "detect", "stride": "32", "imgsz": f"[{YOLO_H}, {YOLO_W}]"} | (
-        meta or {}
-    )
-    return save_graph(
-        tmp_path,
-        name,
-        [constant("output0", out)],
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, YOLO_H, YOLO_W])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(out.shape))],
-        meta,
-    )
 
 
 @pytest.mark.parametrize("transposed", [False, True], ids=["[1,4+nc,N]", "[1,N,4+nc]"])

@@ -14,7 +14,7 @@ from edge.detect.detector import load_detector
 from edge.track.tracker import Tracker
 from edge.video.stream import iter_file_frames
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FPS = 5.0
 
 

@@ -18,10 +18,10 @@ from edge.config import EdgeConfig
 from edge.detect.detector import DetectorSet, load_detector
 from edge.pipeline import tracked_labels
 from edge.rules.registry import build_rules
-from tests.edge.test_adapters import YOLO_H, YOLO_W, yolo_graph
 from tests.photos import photo
+from tests.support.onnx_graphs import YOLO_H, YOLO_W, yolo_graph
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def manifest_with_ppe(tmp_path: Path) -> Path:

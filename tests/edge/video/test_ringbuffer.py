@@ -13,7 +13,7 @@ from edge.config import StreamOptions
 from edge.video.ringbuffer import RingBuffer
 from edge.video.stream import CameraStream
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
 GOP_MS = 2000  # the sample has a key frame every 20 frames at 10 fps
 
