@@ -172,7 +172,7 @@ class VehicleProximityRule(Rule[VehicleProximityConfig]):
         feet_n = np.stack([(people.boxes[:, 0] + people.boxes[:, 2]) / 2, people.boxes[:, 3]], 1).astype(
             np.float64
         )
-        for j in np.flatnonzero(moving):
+        for j in np.flatnonzero(moving).tolist():
             vb = vehicles.boxes[j].astype(np.float64)
             if self.h is not None:
                 assert self.cfg.distance_m is not None

@@ -34,7 +34,7 @@ class MotionGate:
         w, h = self.cfg.width, self.cfg.height
         if frame.format.name in _PLANAR_YUV and frame.width >= w and frame.height >= h:
             plane = frame.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+            luma = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
             sy, sx = frame.height // h, frame.width // w
             return luma[: h * sy : sy, : w * sx : sx].copy()
         small = frame.reformat(width=w, height=h, format="gray")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 log = logging.getLogger("parkguard.edge.ring")
 
@@ -168,16 +169,14 @@ class RingBuffer:
 
     def frames(self, start_ms: int, end_ms: int) -> Iterator[tuple[int, np.ndarray]]:
         """Decoded BGR frames with start_ms <= ts_ms <= end_ms, as (ts_ms, image), in time order."""
-        ctx: av.CodecContext | None = None
+        ctx: VideoCodecContext | None = None
         info: StreamInfo | None = None
         for gop in self._window(start_ms, end_ms):
             if ctx is None or gop.info is not info:
                 if ctx is not None:
                     yield from _pick(_flush(ctx), start_ms, end_ms)
                 info = gop.info
-                ctx = av.CodecContext.create(info.codec, "r")
-                if info.extradata:
-                    ctx.extradata = info.extradata
+                ctx = _decoder(info)
             for rp in gop.packets:
                 if rp.dts_ms > end_ms and rp.ts_ms > end_ms:
                     break
@@ -228,7 +227,16 @@ class RingBuffer:
         return path
 
 
-def _flush(ctx: av.CodecContext) -> list[av.VideoFrame]:
+def _decoder(info: StreamInfo) -> VideoCodecContext:
+    ctx = av.CodecContext.create(info.codec, "r")
+    if not isinstance(ctx, VideoCodecContext):
+        raise ValueError(f"ring: codec {info.codec!r} is not a video codec")
+    if info.extradata:
+        ctx.extradata = info.extradata
+    return ctx
+
+
+def _flush(ctx: VideoCodecContext) -> list[av.VideoFrame]:
     try:
         return list(ctx.decode(None))
     except av.error.FFmpegError:

@@ -26,8 +26,8 @@ ORT_DTYPES: dict[str, type[np.generic]] = {
 
 def planar(
     img: np.ndarray,
-    mean: Sequence[float],
-    scale: Sequence[float],
+    mean: Sequence[float] | np.ndarray,
+    scale: Sequence[float] | np.ndarray,
     dtype: type[np.generic] = np.float32,
     reverse: bool = False,
 ) -> np.ndarray:

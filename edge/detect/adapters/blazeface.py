@@ -91,5 +91,5 @@ class BlazeFaceAdapter(Adapter):
         kps = np.empty((idx.size, self.num_keypoints, 3), np.float32)
         kps[:, :, :2] = regs[:, 4:16].reshape(-1, self.num_keypoints, 2) + anchors[:, None, :]
         kps[:, :, 2] = scores[idx, None]  # BlazeFace gives no per-keypoint score: the face's
-        keep, boxes, kps = weighted_nms(boxes, scores[idx], NMS_IOU, kps)
-        return Decoded(boxes, scores[idx][keep].astype(np.float32), np.zeros(len(keep), np.int32), kps)
+        keep, boxes, blended = weighted_nms(boxes, scores[idx], NMS_IOU, kps)
+        return Decoded(boxes, scores[idx][keep].astype(np.float32), np.zeros(len(keep), np.int32), blended)

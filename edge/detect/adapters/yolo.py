@@ -87,8 +87,12 @@ class YoloAdapter(Adapter):
         size = f"manifest input_size {self.width}x{self.height}"
         if dynamic_hw and (self.width % stride or self.height % stride):
             raise self.error(f"{size} is not a multiple of the model's stride {stride}")
-        fixed_imgsz = not dynamic_hw and isinstance(imgsz, list | tuple) and len(imgsz) == 2
-        if fixed_imgsz and (imgsz[1], imgsz[0]) != (self.width, self.height):
+        if (
+            not dynamic_hw
+            and isinstance(imgsz, list | tuple)
+            and len(imgsz) == 2
+            and (imgsz[1], imgsz[0]) != (self.width, self.height)
+        ):
             raise self.error(f"{size} but the model was exported for imgsz (h, w) {list(imgsz)}")
 
         outs = self.session.get_outputs()
@@ -126,8 +130,8 @@ class YoloAdapter(Adapter):
 
     def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         img, lb = letterbox(frame_bgr, self.width, self.height, pad_value=114)
-        k = self.dtype(1.0 / 255.0)
-        return planar(img, (0.0, 0.0, 0.0), (k, k, k), self.dtype, reverse=True), lb  # BGR → RGB, CHW
+        scale = np.full(3, 1.0 / 255.0, self.dtype)
+        return planar(img, (0.0, 0.0, 0.0), scale, self.dtype, reverse=True), lb  # BGR → RGB, CHW
 
     def decode(
         self, outputs: list[np.ndarray], score_threshold: float, input_size: tuple[int, int]
