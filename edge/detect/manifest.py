@@ -48,10 +48,6 @@ class ResolvedModel:
                 raise ConfigError(f"model {entry.name!r}: labels file {labels_path} not readable") from None
             self.class_names = [ln.strip() for ln in lines if ln.strip()]
 
-    def semantic_labels(self) -> list[str]:
-        """Per model class: the semantic label (person, vehicle, phone …) or the class name itself."""
-        return [self.entry.label_map.get(name, name) for name in self.class_names]
-
     def verify_hash(self) -> None:
         try:
             digest = sha256_file(self.path)

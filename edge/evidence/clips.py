@@ -17,7 +17,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,6 @@ class ClipJob:
     start_ms: int
     end_ms: int
     history: PeopleHistory | None = None
-    scheduled_ms: int = field(default_factory=now_ms)
 
 
 def _even(v: float) -> int:

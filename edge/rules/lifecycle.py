@@ -63,10 +63,6 @@ class Lifecycle:
         self._objects: list[DetectedObject] = []
         self._cooldown_until = 0
 
-    @property
-    def active(self) -> bool:
-        return self.state is _State.ACTIVE
-
     def step(
         self, ts_ms: int, holds: bool, objects: list[DetectedObject] | None = None, count: int = 0
     ) -> Transition | None:

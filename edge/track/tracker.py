@@ -95,7 +95,6 @@ class Tracker:
         self._ids: dict[tuple[str, int], int] = {}  # (label, ByteTrack's id) → our id
         self._next_id = 1
         self._history: dict[int, TrackHistory] = {}
-        self._last_ts = 0
         # ByteTrack matches on IoU and confirms a track on its second detection: at a low analysis
         # rate people move too far between frames for that. Matching on boxes grown by this factor
         # of their size (the "buffered IoU" idea) bridges it; measured on the sample at 2 fps: 47 %
@@ -171,7 +170,6 @@ class Tracker:
 
     def _record(self, dets: Detections, ts_ms: int) -> None:
         assert dets.tracks is not None
-        self._last_ts = ts_ms
         if len(dets):
             ax = (dets.boxes[:, 0] + dets.boxes[:, 2]) / 2
             ay = dets.boxes[:, 3]
@@ -196,13 +194,3 @@ class Tracker:
 
     def track_state(self, track_id: int) -> TrackHistory | None:
         return self._history.get(int(track_id))
-
-    @property
-    def active(self) -> dict[int, TrackHistory]:
-        return dict(self._history)
-
-    def reset(self) -> None:
-        """Forget every track (ids stay unique: the counter keeps going)."""
-        self._trackers.clear()
-        self._ids.clear()
-        self._history.clear()

@@ -60,6 +60,3 @@ class MotionGate:
 
     def check(self, frame: av.VideoFrame, ts_ms: int) -> bool:
         return self.should_run(self.grey(frame), ts_ms)
-
-    def reset(self) -> None:
-        self._ref = None

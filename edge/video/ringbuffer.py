@@ -133,12 +133,6 @@ class RingBuffer:
         self._bytes -= gop.size
         self.dropped_gops += 1
 
-    def clear(self) -> None:
-        with self._lock:
-            self._gops.clear()
-            self._bytes = 0
-            self._waiting_key = True
-
     # -- readers ---------------------------------------------------------------------------
     @property
     def nbytes(self) -> int:
