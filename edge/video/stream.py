@@ -41,6 +41,29 @@ class FramePacket:
         return self.frame.to_ndarray(format="bgr24")
 
 
+class PacketClock:
+    """Packet times on the wall clock (epoch ms): anchored at the first packet, and again when a
+    live stream's clock jumps (the sender restarted)."""
+
+    def __init__(self, time_base: float, live: bool) -> None:
+        self.tb = time_base
+        self.live = live
+        self.anchor: tuple[int, int] | None = None  # (wall ms, pts)
+
+    def times(self, packet: av.Packet, now: int) -> tuple[int, int]:
+        """(presentation, decoding) time of ``packet``; ``now`` for a packet without times."""
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if pts is None or not self.tb:
+            return now, now
+        if self.anchor is None or (
+            self.live and abs(self.anchor[0] + (pts - self.anchor[1]) * self.tb * 1000 - now) > 3000
+        ):
+            self.anchor = (now, pts)
+        wall, base = self.anchor
+        raw_dts = packet.dts if packet.dts is not None else pts
+        return wall + round((pts - base) * self.tb * 1000), wall + round((raw_dts - base) * self.tb * 1000)
+
+
 def is_file_source(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
@@ -90,6 +113,7 @@ class CameraStream:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._container: av.container.InputContainer | None = None
+        self._t0: tuple[float, float] | None = None  # (monotonic s, media s) of a file's first frame
 
     # -- consumer side -------------------------------------------------------------------
     def take(self) -> FramePacket | None:
@@ -180,10 +204,8 @@ class CameraStream:
                 self.configure_decoder(stream)
             if self.ring is not None:
                 self.ring.set_stream(StreamInfo(stream))
-            tb = float(stream.time_base) if stream.time_base else 0.0
-            t0_wall: float | None = None
-            t0_pts = 0.0
-            anchor: tuple[int, int] | None = None  # (wall ms, pts): packet times on the wall clock
+            clock = PacketClock(float(stream.time_base) if stream.time_base else 0.0, live=not self.is_file)
+            self._t0 = None
             last_frame_mono = time.monotonic()
             for packet in container.demux(stream):
                 if self._stop.is_set():
@@ -191,30 +213,10 @@ class CameraStream:
                 if packet.size == 0:
                     continue  # the demuxer's flush packet
                 self.packets_in += 1
-                if self.ring is not None or not self.decode:
-                    now = int(time.time() * 1000)
-                    pts = packet.pts if packet.pts is not None else packet.dts
-                    if pts is None or not tb:
-                        ts = dts = now
-                    else:
-                        # first packet, or a live clock that jumped (the sender restarted): re-anchor
-                        if anchor is None or (
-                            not self.is_file and abs(anchor[0] + (pts - anchor[1]) * tb * 1000 - now) > 3000
-                        ):
-                            anchor = (now, pts)
-                        ts = anchor[0] + round((pts - anchor[1]) * tb * 1000)
-                        raw_dts = packet.dts if packet.dts is not None else pts
-                        dts = anchor[0] + round((raw_dts - anchor[1]) * tb * 1000)
-                    if not self.decode and self.is_file and self.realtime:
-                        delay = (ts - now) / 1000  # pace a file to real time by its packets
-                        if delay > 0 and self._stop.wait(delay):
-                            return
-                    if self.ring is not None:
-                        self.ring.add(bytes(packet), ts, dts, packet.is_keyframe)
+                if (self.ring is not None or not self.decode) and not self._keep(packet, clock):
+                    return
                 if not self.decode:
-                    self.last_frame_ms = int(time.time() * 1000)
-                    if self.state is not CameraState.ONLINE:
-                        self._set_state(CameraState.ONLINE)
+                    self._frame_came(int(time.time() * 1000))
                     continue
                 frames = self._decode(packet)
                 if frames:
@@ -222,22 +224,43 @@ class CameraStream:
                 elif time.monotonic() - last_frame_mono > self.opts.stall_timeout_s:
                     raise TimeoutError(f"packets but no decodable frame for {self.opts.stall_timeout_s:g} s")
                 for frame in frames:
-                    if self.is_file and self.realtime and frame.time is not None:
-                        if t0_wall is None:
-                            t0_wall, t0_pts = time.monotonic(), frame.time
-                        delay = t0_wall + (frame.time - t0_pts) - time.monotonic()
-                        if delay > 0 and self._stop.wait(delay):
-                            return
+                    if not self._pace(frame):
+                        return
                     now = int(time.time() * 1000)
                     self.frames_in += 1
-                    self.last_frame_ms = now
-                    if self.state is not CameraState.ONLINE:
-                        self._set_state(CameraState.ONLINE)
+                    self._frame_came(now)
                     yield FramePacket(self.camera_id, self.frames_in, now, frame)
         finally:
             self._container = None
             with contextlib.suppress(Exception):
                 container.close()
+
+    def _keep(self, packet: av.Packet, clock: PacketClock) -> bool:
+        """Into the ring (with wall-clock times); a demux-only reader of a file is paced to real
+        time by its packets. False when stopped meanwhile."""
+        now = int(time.time() * 1000)
+        ts, dts = clock.times(packet, now)
+        if not self.decode and self.is_file and self.realtime:
+            delay = (ts - now) / 1000
+            if delay > 0 and self._stop.wait(delay):
+                return False
+        if self.ring is not None:
+            self.ring.add(bytes(packet), ts, dts, packet.is_keyframe)
+        return True
+
+    def _pace(self, frame: av.VideoFrame) -> bool:
+        """A file plays in real time, frame by frame; False when stopped meanwhile."""
+        if not (self.is_file and self.realtime and frame.time is not None):
+            return True
+        if self._t0 is None:
+            self._t0 = (time.monotonic(), frame.time)
+        delay = self._t0[0] + (frame.time - self._t0[1]) - time.monotonic()
+        return not (delay > 0 and self._stop.wait(delay))
+
+    def _frame_came(self, now_ms: int) -> None:
+        self.last_frame_ms = now_ms
+        if self.state is not CameraState.ONLINE:
+            self._set_state(CameraState.ONLINE)
 
     @staticmethod
     def configure_decoder(stream: av.video.stream.VideoStream) -> None:

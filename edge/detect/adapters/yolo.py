@@ -56,6 +56,11 @@ class YoloAdapter(Adapter):
     def check_io(self) -> None:
         self.check_input_rank_and_size()
         self.dtype = self.input_dtype(("tensor(float)", "tensor(float16)"))
+        self.check_metadata()
+        self.check_output()
+
+    def check_metadata(self) -> None:
+        """Class names, task, keypoints and export size from the ONNX metadata ultralytics writes."""
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
             if not self.class_names and "names" in meta:
@@ -95,6 +100,8 @@ class YoloAdapter(Adapter):
         ):
             raise self.error(f"{size} but the model was exported for imgsz (h, w) {list(imgsz)}")
 
+    def check_output(self) -> None:
+        """One output, [B, 4 + nc (+ nk), N] or transposed; without names, nc from its shape."""
         outs = self.session.get_outputs()
         if len(outs) != 1:
             raise self.error(
