@@ -8,11 +8,11 @@ offer at least 1.2× what raw ``session.run`` can take (else the ratio would mea
 not the pipeline): 1 camera at 110 fps, 4 at 30, 8 at 20 when raw is ~90 frames/s. Decoding
 every offered frame is part of the pipeline's cost, as it is on a real camera. The node is asked
 for more than it can do (analysis_fps 200 per camera, set past the config's cap of 60
-after validation; motion gating off), so its analysed frames
+after validation; motion gating off), so its analyzed frames
 per second is its ceiling with that many cameras: decode, BGR conversion, preprocessing,
 inference, NMS, tracking, rules. Raw = ``session.run`` alone on prepared tensors, measured for
 2 s before and after each of ``--rounds`` short node runs; a round's ratio uses the mean of the
-two, and the median round is reported. Goal: ratio >= 0.85. CPU per analysed frame (process
+two, and the median round is reported. Goal: ratio >= 0.85. CPU per analyzed frame (process
 time, every thread: decoding included) is printed beside raw's, a figure that other load on
 the machine disturbs less than frames per second.
 """

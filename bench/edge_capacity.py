@@ -1,11 +1,11 @@
-"""Capacity: how many cameras at 2 analysed fps each keep p95 frame age (capture → result) < 500 ms.
+"""Capacity: how many cameras at 2 analyzed fps each keep p95 frame age (capture → result) < 500 ms.
 
     python bench/edge_capacity.py [--cameras 4 6 8 10 12] [--fps 2] [--seconds 20] [--threads 2]
 
 Each camera is the sample clip played in real time (10 fps, its own reader thread, like an RTSP
-camera). Frame age is measured per analysed frame from its capture (decode) time to the end of
+camera). Frame age is measured per analyzed frame from its capture (decode) time to the end of
 its rule step. Motion gating is off (the sample moves all the time, so it would skip nothing).
-A count is OK when its p95 age is under the limit and it analyses >= 95 % of the frames asked
+A count is OK when its p95 age is under the limit and it analyzes >= 95 % of the frames asked
 for. Capacity = the largest count with every smaller count tried also OK (a count that passes
 after a smaller one failed is noise, not capacity). Raw ``session.run`` throughput of the same
 model is printed as the baseline of the same run.
@@ -54,7 +54,7 @@ def main() -> None:
             best = n if ok and not failed else best
             largest_ok = n if ok else largest_ok
             print(
-                f"RESULT cameras={n} wanted_fps={n * args.fps:.0f} analysed_fps={m['fps']:.1f} "
+                f"RESULT cameras={n} wanted_fps={n * args.fps:.0f} analyzed_fps={m['fps']:.1f} "
                 f"p50_age_ms={m['p50_age_ms']:.0f} p95_age_ms={m['p95_age_ms']:.0f} cpu_s={m['cpu_s']:.1f}/"
                 f"{args.seconds:.0f}s {'OK' if ok else 'OVER'}",
                 flush=True,
@@ -64,7 +64,7 @@ def main() -> None:
         f"with p95 age < {args.limit_ms:.0f} ms (goal >= 8); largest count OK: {largest_ok}"
         + (" (the most tried: give more --cameras to find the limit)" if best == max(args.cameras) else "")
     )
-    goal(f"cameras at {args.fps:g} analysed fps with p95 frame age < {args.limit_ms:.0f} ms", best, 8)
+    goal(f"cameras at {args.fps:g} analyzed fps with p95 frame age < {args.limit_ms:.0f} ms", best, 8)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge.config import EdgeConfig  # noqa: E402
-from edge.detector import Detector  # noqa: E402
+from edge.detect.detector import Detector  # noqa: E402
 
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
 
@@ -39,7 +39,7 @@ def node_config(
 
 def load_bench_detector(cfg: EdgeConfig, spinning: bool | None = None) -> Detector:
     """The node's detector for ``cfg``; ``spinning`` overrides the detector's default when given."""
-    from edge.manifest import load_manifest
+    from edge.detect.manifest import load_manifest
 
     m = cfg.models
     model = load_manifest(m.manifest)[m.detector]
@@ -111,27 +111,27 @@ class NodeRun:
         self.node.stop()
         self.thread.join(20)
 
-    def analysed(self) -> int:
-        return sum(c.analysed for c in self.node.cameras)
+    def analyzed(self) -> int:
+        return sum(c.analyzed for c in self.node.cameras)
 
     def measure(self, warmup_s: float, seconds: float) -> dict[str, float]:
         time.sleep(warmup_s)
         for c in self.node.cameras:
             c.ages_ms.clear()
-        a0, t0 = self.analysed(), time.monotonic()
+        a0, t0 = self.analyzed(), time.monotonic()
         cpu0 = time.process_time()
         time.sleep(seconds)
-        a1, t1 = self.analysed(), time.monotonic()
+        a1, t1 = self.analyzed(), time.monotonic()
         cpu = time.process_time() - cpu0
         ages = sorted(a for c in self.node.cameras for a in c.ages_ms)
         p95 = ages[int(0.95 * (len(ages) - 1))] if ages else float("nan")
-        per_cam = [c.analysed for c in self.node.cameras]
+        per_cam = [c.analyzed for c in self.node.cameras]
         return {
             "frames": a1 - a0,
             "fps": (a1 - a0) / (t1 - t0),
             "p95_age_ms": p95,
             "p50_age_ms": statistics.median(ages) if ages else float("nan"),
             "cpu_s": cpu,
-            "min_cam_analysed": min(per_cam),
+            "min_cam_analyzed": min(per_cam),
             "stale_dropped": sum(c.stream.skipped for c in self.node.cameras),
         }

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from edge_common import goal, load_bench_detector  # noqa: E402
 
 from edge.config import MotionConfig, load_edge_config  # noqa: E402
-from edge.node import CameraAnalyser, make_pipeline, tracked_labels  # noqa: E402
+from edge.pipeline import CameraAnalyzer, CameraPipeline, tracked_labels  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
     # Interleaved frame by frame, so a neighbour's burst of load hits raw and pipeline alike.
     raw_s, pipe_s = [], []
     for r in range(args.rounds):
-        analyser = CameraAnalyser(cfg, cam, make_pipeline(cfg, cam, det.labels, None), tracked_labels(det))
+        analyzer = CameraAnalyzer(cfg, cam, CameraPipeline(cfg, cam, det.labels, None), tracked_labels(det))
         ts = 1_795_827_600_000
         raw_t = pipe_t = 0.0
         for i, (f, t) in enumerate(zip(frames, tensors, strict=True)):
@@ -70,7 +70,7 @@ def main() -> None:
             det.run_raw(t)
             t1 = time.perf_counter()
             img = f.to_ndarray(format="bgr24")
-            analyser.process(ts + i * 100, img, det.detect(img))
+            analyzer.process(ts + i * 100, img, det.detect(img))
             t2 = time.perf_counter()
             raw_t += t1 - t0
             pipe_t += t2 - t1

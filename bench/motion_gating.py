@@ -3,7 +3,7 @@
     python bench/motion_gating.py [--seconds 20] [--fps 5]
 
 1. Still scene: a node with one camera playing a clip of one real frame repeated (built here with
-   PyAV), analysed at ``--fps``, once with gating off and once on. Figures: detector calls,
+   PyAV), analyzed at ``--fps``, once with gating off and once on. Figures: detector calls,
    detector time, and the process CPU time of the whole node (readers' decoding included, the
    same in both). Goal: ≥ 3× less inference CPU with gating.
 2. Moving sample: the demo camera's rules over the whole sample at ``--fps`` (as ``analyze``
@@ -22,15 +22,16 @@ from edge_common import CLIP, REPO, NodeRun, goal, node_config
 sys.path.insert(0, str(REPO / "tests"))
 
 from edge.config import MotionConfig, load_edge_config
-from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
-from edge.stream import iter_file_frames
+from edge.detect.detector import load_detector
+from edge.pipeline import CameraAnalyzer, CameraPipeline, tracked_labels
+from edge.video.stream import iter_file_frames
 
 
 def still_scene(seconds: float, fps: float, tmp: Path) -> None:
     from test_motion import make_still_clip
 
     clip = make_still_clip(tmp / "still.mp4", seconds=30.0)
-    det = load_detector(node_config(1, fps, tmp, 2, clip))
+    det = load_detector(node_config(1, fps, tmp, 2, clip).models)
     det.warmup(3)
     res = {}
     for gated in (False, True):
@@ -38,9 +39,9 @@ def still_scene(seconds: float, fps: float, tmp: Path) -> None:
         with NodeRun(cfg, det) as run:
             cam = run.node.cameras[0]
             m = run.measure(warmup_s=3.0, seconds=0.0)  # settle, then count from here
-            a0, inf0 = cam.analysed, cam.infer_ms_total
+            a0, inf0 = cam.analyzed, cam.infer_ms_total
             m = run.measure(warmup_s=0.0, seconds=seconds)
-            res[gated] = (cam.analysed - a0, cam.infer_ms_total - inf0, m["cpu_s"])
+            res[gated] = (cam.analyzed - a0, cam.infer_ms_total - inf0, m["cpu_s"])
         calls, infer_ms, cpu = res[gated]
         print(
             f"RESULT still gating={'on' if gated else 'off'} detector_calls={calls} "
@@ -59,22 +60,22 @@ def still_scene(seconds: float, fps: float, tmp: Path) -> None:
 
 def moving_sample(fps: float) -> None:
     cfg = load_edge_config(REPO / "configs" / "demo-edge.yaml")
-    det = load_detector(cfg)
+    det = load_detector(cfg.models)
     cam = cfg.cameras[0].model_copy(update={"analysis_fps": fps})
     out = {}
     for gated in (False, True):
         cfg.motion = MotionConfig(enabled=gated)
-        analyser = CameraAnalyser(cfg, cam, make_pipeline(cfg, cam, det.labels, None), tracked_labels(det))
+        analyzer = CameraAnalyzer(cfg, cam, CameraPipeline(cfg, cam, det.labels, None), tracked_labels(det))
         events, calls, ts = [], 0, 0
         for _, t, frame in iter_file_frames(str(CLIP), 1 / fps):
             ts = round(t * 1000)
-            if analyser.wants_inference(frame, ts):
+            if analyzer.wants_inference(frame, ts):
                 calls += 1
                 bgr = frame.to_ndarray(format="bgr24")
-                events += analyser.process(ts, bgr, det.detect(bgr))
+                events += analyzer.process(ts, bgr, det.detect(bgr))
             else:
-                events += analyser.process(ts, None, None)
-        events += analyser.pipeline.finish(ts)
+                events += analyzer.process(ts, None, None)
+        events += analyzer.pipeline.finish(ts)
         out[gated] = [(e.rule_id, e.phase.value, e.seq, e.started_ms, e.ended_ms) for e in events]
         news = sum(1 for e in events if e.phase.value == "new")
         print(

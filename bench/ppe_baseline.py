@@ -1,4 +1,4 @@
-"""PPE baseline (edge/ppe.py): how often it says "worn" where nobody wears PPE, and what it costs.
+"""PPE baseline (edge/rules/ppe.py): how often it says "worn" where nobody wears PPE, and what it costs.
 
     python bench/ppe_baseline.py [--fps 2] [--threads 2]
 
@@ -22,12 +22,12 @@ from edge_common import CLIP, REPO, goal
 
 sys.path.insert(0, str(REPO))
 
-from edge.config import PpeBaselineConfig
-from edge.detector import Detector
-from edge.manifest import load_manifest
-from edge.pose import PoseEstimator, match_poses
-from edge.ppe import check_person
-from edge.stream import iter_file_frames
+
+from edge.detect.detector import Detector
+from edge.detect.manifest import load_manifest
+from edge.detect.pose import PoseEstimator, match_poses
+from edge.rules.ppe import PpeBaselineConfig, check_person
+from edge.video.stream import iter_file_frames
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""What the rules cost per analysed frame, against the detector's own time in the same run.
+"""What the rules cost per analyzed frame, against the detector's own time in the same run.
 
     python bench/rules_cost.py [--frames 150] [--fps 5] [--threads 2]
 
@@ -26,9 +26,10 @@ from edge_common import CLIP, REPO, goal, node_config
 
 sys.path.insert(0, str(REPO))
 
-from edge.node import load_detector, make_pipeline, tracked_labels
-from edge.stream import iter_file_frames
-from edge.tracker import Tracker
+from edge.detect.detector import load_detector
+from edge.pipeline import CameraPipeline, tracked_labels
+from edge.track.tracker import Tracker
+from edge.video.stream import iter_file_frames
 
 ZONES = [
     {"id": "junction", "points": [[0.50, 0.50], [0.72, 0.48], [0.80, 0.68], [0.55, 0.70]]},
@@ -56,7 +57,7 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rules-bench-"))
     base = node_config(1, args.fps, tmp, args.threads)
-    det = load_detector(base)
+    det = load_detector(base.models)
     det.warmup(3)
     frames, dets, det_ms = [], [], []
     tracker = Tracker(base.tracker, args.fps, tracked_labels(det))
@@ -79,7 +80,7 @@ def main() -> int:
         data = base.model_dump()
         data["cameras"][0].update(zones=ZONES, rules=rules)
         cfg = type(base).model_validate(data)
-        pipe = make_pipeline(cfg, cfg.cameras[0], det.labels, None)
+        pipe = CameraPipeline(cfg, cfg.cameras[0], det.labels, None)
         if pipe.pose is not None:
             pipe.pose.estimator(frames[0][1])  # load and warm the session outside the timing
             runs0 = pipe.pose.estimator.runs

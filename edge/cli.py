@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -12,11 +13,14 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from common.configfile import ConfigError
 from edge import __version__
-from edge.config import load_edge_config
+from edge.config.node import load_edge_config
+
+if TYPE_CHECKING:
+    from protocol import AlertEvent
 
 log = logging.getLogger("parkguard.edge")
 
@@ -28,12 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the node: cameras → detection → rules → MQTT")
     run.add_argument("--config", required=True, type=Path)
-    an = sub.add_parser("analyze", help="analyse a recorded clip as fast as the machine allows")
+    an = sub.add_parser("analyze", help="analyze a recorded clip as fast as the machine allows")
     an.add_argument("--config", required=True, type=Path)
     an.add_argument("--camera", required=True, help="camera id whose zones and rules apply")
     an.add_argument("--source", required=True, type=Path, help="video file")
     an.add_argument("--out", required=True, type=Path, help="EVENTS.jsonl: one alert event a line")
-    an.add_argument("--detections", type=Path, help="DETECTIONS.jsonl: the objects of every analysed frame")
+    an.add_argument("--detections", type=Path, help="DETECTIONS.jsonl: the objects of every analyzed frame")
     an.add_argument("--fps", type=float, help="analysis rate (default: the camera's or the node's)")
     an.add_argument("--start", help="wall-clock time of the clip's first frame, ISO 8601 (default: now)")
     an.add_argument("--no-evidence", action="store_true", help="do not write snapshots")
@@ -74,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from edge.evidence import make_evidence
-    from edge.node import load_detector
-    from edge.rules import build_rules
+    from edge.detect.detector import load_detector
+    from edge.evidence.store import make_evidence
+    from edge.rules.registry import build_rules
 
     cfg = load_edge_config(args.config)
-    det = load_detector(cfg)
+    det = load_detector(cfg.models)
     for cam in cfg.cameras:
         build_rules(cam, cfg.timezone, det.labels, tracking=cfg.tracker.enabled)
     make_evidence(cfg, upload=False)  # the face model for blurring loads
@@ -94,8 +98,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge.comms.remote import RemoteConfig
     from edge.node import EdgeNode
-    from edge.remote import RemoteConfig
 
     cfg = load_edge_config(args.config)
     remote = RemoteConfig(args.config, cfg)  # the center's config for this node, if it sent one
@@ -141,12 +145,35 @@ class Progress:
         self.stream.flush()
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def _analyze_start_ms(start: str | None) -> int:
+    """``--start``: the wall-clock time of the clip's first frame, epoch ms (default: now)."""
+    if not start:
+        return int(time.time() * 1000)
+    try:
+        return int(datetime.fromisoformat(start).timestamp() * 1000)
+    except ValueError:
+        raise ConfigError(f"--start: {start!r} is not an ISO 8601 time") from None
+
+
+def _clip_seconds(source: Path) -> float:
+    """The clip's duration in seconds (0 when the file does not say)."""
     import av
 
-    from edge.evidence import make_evidence
-    from edge.node import CameraAnalyser, load_detector, make_pipeline, tracked_labels
-    from edge.stream import iter_file_frames
+    try:
+        with av.open(str(source)) as c:
+            vs = c.streams.video[0]
+            if vs.duration and vs.time_base:
+                return float(vs.duration * vs.time_base)
+            return (c.duration or 0) / 1e6
+    except av.error.FFmpegError as exc:
+        raise ConfigError(f"--source: {source}: cannot be read as video: {exc}") from None
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from edge.detect.detector import load_detector
+    from edge.evidence.store import make_evidence
+    from edge.pipeline import CameraAnalyzer, CameraPipeline, tracked_labels
+    from edge.video.stream import iter_file_frames
 
     cfg = load_edge_config(args.config)
     camera = cfg.camera(args.camera)
@@ -155,63 +182,44 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     fps = args.fps or camera.analysis_fps or cfg.analysis_fps
     if fps <= 0:
         raise ConfigError("--fps: must be > 0")
-    if args.start:
-        try:
-            start = datetime.fromisoformat(args.start)
-        except ValueError:
-            raise ConfigError(f"--start: {args.start!r} is not an ISO 8601 time") from None
-        start_ms = int(start.timestamp() * 1000)
-    else:
-        start_ms = int(time.time() * 1000)
-    detector = load_detector(cfg)
+    start_ms = _analyze_start_ms(args.start)
+    detector = load_detector(cfg.models)
     evidence = None if args.no_evidence else make_evidence(cfg, upload=False)  # faces blurred
-    pipeline = make_pipeline(cfg, camera, detector.labels, evidence)
+    pipeline = CameraPipeline(cfg, camera, detector.labels, evidence)
     # the node's per-camera work: motion gate, tracker (ByteTrack at this fps), rules
-    analyser = CameraAnalyser(
+    analyzer = CameraAnalyzer(
         cfg, camera.model_copy(update={"analysis_fps": fps}), pipeline, tracked_labels(detector)
     )
-    try:
-        with av.open(str(args.source)) as c:
-            vs = c.streams.video[0]
-            duration = float(vs.duration * vs.time_base) if vs.duration else (c.duration or 0) / 1e6
-    except av.error.FFmpegError as exc:
-        raise ConfigError(f"--source: {args.source}: cannot be read as video: {exc}") from None
-    total = int(duration * fps) + 1 if duration else None
-    progress = Progress(total)
+    duration = _clip_seconds(args.source)
+    progress = Progress(int(duration * fps) + 1 if duration else None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    n_events = 0
-    done = 0
-    det_fh = args.detections.open("w", encoding="utf-8") if args.detections else None
-    last_ts = start_ms
-    try:
-        with args.out.open("w", encoding="utf-8") as out:
-            for index, t, frame in iter_file_frames(str(args.source), 1.0 / fps):
-                ts_ms = start_ms + round(t * 1000)
-                img = frame.to_ndarray(format="bgr24") if analyser.wants_inference(frame, ts_ms) else None
-                events = analyser.process(ts_ms, img, detector.detect(img) if img is not None else None)
-                dets = analyser.last_dets
-                if det_fh and dets is not None:
-                    det_fh.write(
-                        json.dumps(
-                            {"frame": index, "ts_ms": ts_ms, "camera": camera.id, "objects": dets.to_json()}
-                        )
-                        + "\n"
-                    )
-                for ev in events:
-                    out.write(ev.model_dump_json() + "\n")
-                    n_events += 1
-                done += 1
-                last_ts = ts_ms
-                progress.update(done, n_events)
-            # the clip is over: close what is still open, as a camera going dark would
-            for ev in pipeline.finish(last_ts):
-                out.write(ev.model_dump_json() + "\n")
-                n_events += 1
-    finally:
-        if det_fh:
-            det_fh.close()
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(args.out.open("w", encoding="utf-8"))
+        det_fh = files.enter_context(args.detections.open("w", encoding="utf-8")) if args.detections else None
+        done, n_events, last_ts = 0, 0, start_ms
+        for index, t, frame in iter_file_frames(str(args.source), 1.0 / fps):
+            last_ts = start_ms + round(t * 1000)
+            img = frame.to_ndarray(format="bgr24") if analyzer.wants_inference(frame, last_ts) else None
+            events = analyzer.process(last_ts, img, detector.detect(img) if img is not None else None)
+            if det_fh and analyzer.last_dets is not None:
+                objects = analyzer.last_dets.to_json()
+                det_fh.write(
+                    json.dumps({"frame": index, "ts_ms": last_ts, "camera": camera.id, "objects": objects})
+                    + "\n"
+                )
+            n_events += _write_events(out, events)
+            done += 1
+            progress.update(done, n_events)
+        # the clip is over: close what is still open, as a camera going dark would
+        n_events += _write_events(out, pipeline.finish(last_ts))
     progress.update(done, n_events, final=True)
     return 0
+
+
+def _write_events(out: TextIO, events: list[AlertEvent]) -> int:
+    for ev in events:
+        out.write(ev.model_dump_json() + "\n")
+    return len(events)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -32,12 +32,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.configfile import ConfigError, format_validation_error, read_yaml
-from edge.config import EdgeConfig
+from edge.config.node import EdgeConfig
+
+if TYPE_CHECKING:
+    from edge.detect.detections import Detections
+    from edge.detect.detector import ObjectDetector
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: scenario clips play at a fixed wall time
 
@@ -173,30 +177,30 @@ class _Detections:
     run the detector once (the tracker, motion gate and rules still run per scenario)."""
 
     def __init__(self) -> None:
-        self.detectors: dict[tuple, Any] = {}
-        self.frames: dict[tuple, dict[int, Any]] = {}
+        self.detectors: dict[tuple, ObjectDetector] = {}
+        self.frames: dict[tuple, dict[int, Detections]] = {}
 
-    def detector(self, cfg: EdgeConfig) -> Any:
-        from edge.node import load_detector
+    def detector(self, cfg: EdgeConfig) -> ObjectDetector:
+        from edge.detect.detector import load_detector
 
         key = (str(cfg.models.manifest), cfg.models.detector, cfg.models.score_threshold, cfg.models.nms_iou)
         if key not in self.detectors:
-            self.detectors[key] = load_detector(cfg)
+            self.detectors[key] = load_detector(cfg.models)
         return self.detectors[key]
 
 
 def run_scenario(
     sc: Scenario, cache: _Detections, manifest: Path | None = None, progress: TextIO | None = None
 ) -> ScenarioResult:
-    from edge.node import CameraAnalyser, make_pipeline, tracked_labels
-    from edge.stream import iter_file_frames
+    from edge.pipeline import CameraAnalyzer, CameraPipeline, tracked_labels
+    from edge.video.stream import iter_file_frames
 
     cfg = scenario_config(sc, manifest)
     camera = cfg.cameras[0]
     fps = sc.fps or camera.analysis_fps or cfg.analysis_fps
     detector = cache.detector(cfg)
-    pipeline = make_pipeline(cfg, camera, detector.labels, None)
-    analyser = CameraAnalyser(
+    pipeline = CameraPipeline(cfg, camera, detector.labels, None)
+    analyzer = CameraAnalyzer(
         cfg, camera.model_copy(update={"analysis_fps": fps}), pipeline, tracked_labels(detector)
     )
     key = (id(detector), str(sc.clip), fps)
@@ -208,7 +212,7 @@ def run_scenario(
     last_line = 0.0
     for index, t, frame in iter_file_frames(str(sc.clip), 1.0 / fps):
         ts_ms = START_MS + round(t * 1000)
-        if analyser.wants_inference(frame, ts_ms):
+        if analyzer.wants_inference(frame, ts_ms):
             img = frame.to_ndarray(format="bgr24")
             if index not in seen:
                 seen[index] = detector.detect(img)
@@ -216,7 +220,7 @@ def run_scenario(
             dets.tracks = None
         else:
             img, dets = None, None
-        events += analyser.process(ts_ms, img, dets)
+        events += analyzer.process(ts_ms, img, dets)
         frames += 1
         last_ts = ts_ms
         now = time.monotonic()

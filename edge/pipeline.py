@@ -1,32 +1,49 @@
-"""Per-camera analysis: detections → rules → alert events (with evidence on ``new``)."""
+"""Per-camera analysis: motion gate → (detector) → tracker → rules → alert events (with evidence
+on ``new``). The node, ``parkguard-edge analyze`` and ``eval`` run a camera through these."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import av
 import numpy as np
 
-from edge.config import CameraConfig, EdgeConfig
-from edge.detections import Detections
-from edge.evidence import ClipJob, EvidenceStore, PeopleHistory
-from edge.lifecycle import Transition
-from edge.pose import CameraPose, pose_estimator
-from edge.rules import FrameContext, Rule, build_rules
+from edge.config.camera import CameraConfig
+from edge.config.node import EdgeConfig
+from edge.detect.detections import Detections
+from edge.detect.detector import ObjectDetector
+from edge.detect.pose import CameraPose, pose_estimator
+from edge.evidence.clips import ClipJob, PeopleHistory
+from edge.evidence.store import EvidenceStore
+from edge.rules.base import FrameContext, Rule
+from edge.rules.lifecycle import Transition
+from edge.rules.registry import build_rules
+from edge.track.tracker import Tracker
+from edge.video.motion import MotionGate
 from protocol import AlertEvent, EventPhase, EvidenceItem
 
 log = logging.getLogger("parkguard.edge.pipeline")
 
 
+def tracked_labels(detector: ObjectDetector) -> set[str] | None:
+    """What is tracked by default: the semantic labels the manifest maps classes to (person,
+    vehicle, phone …), not every raw class name of the model; None (all) without a label map."""
+    return detector.mapped_labels or None
+
+
 class CameraPipeline:
+    """A camera's rules and the evidence of their events: detections in, alert events out."""
+
     def __init__(
         self, cfg: EdgeConfig, camera: CameraConfig, labels: set[str], evidence: EvidenceStore | None
     ) -> None:
         self.cfg = cfg
         self.camera = camera
-        self.rules: list[Rule] = build_rules(camera, cfg.timezone, labels, tracking=cfg.tracker.enabled)
+        self.rules: list[Rule[Any]] = build_rules(camera, cfg.timezone, labels, tracking=cfg.tracker.enabled)
         # pose (MoveNet, one session per node) only for a camera with a rule that needs it
         needs_pose = any(r.needs_pose for r in self.rules)
-        self.pose: CameraPose | None = CameraPose(pose_estimator(cfg)) if needs_pose else None
+        self.pose: CameraPose | None = CameraPose(pose_estimator(cfg.models)) if needs_pose else None
         self._frame_size: tuple[int, int] | None = None
         self.evidence = evidence
         # evidence clips: people of the last frames (to blur clip frames), events waiting for a clip
@@ -43,10 +60,9 @@ class CameraPipeline:
             self._frame_size = (int(frame_bgr.shape[1]), int(frame_bgr.shape[0]))
         ctx = FrameContext(ts_ms, dets, frame_bgr, self._frame_size, self.pose)  # pose: lazily, once
         for rule in self.rules:
-            result = rule.step(ts_ms, ctx)
-            if result is None:
+            t = rule.step(ts_ms, ctx)
+            if t is None:
                 continue
-            t = result.transition
             evidence: list[EvidenceItem] = []
             if t.phase is EventPhase.NEW and self.evidence is not None:
                 evidence += self._new_evidence(rule, t, frame_bgr, dets, ts_ms)
@@ -55,7 +71,7 @@ class CameraPipeline:
 
     # -- evidence --------------------------------------------------------------------------
     def _new_evidence(
-        self, rule: Rule, t: Transition, frame_bgr: np.ndarray | None, dets: Detections, ts_ms: int
+        self, rule: Rule[Any], t: Transition, frame_bgr: np.ndarray | None, dets: Detections, ts_ms: int
     ) -> list[EvidenceItem]:
         """A new event: its snapshot (faces blurred) now, its clip scheduled."""
         assert self.evidence is not None
@@ -117,11 +133,22 @@ class CameraPipeline:
                 self._clip_ready[eid] = item
         return out
 
-    def adopt_clips(self, old: CameraPipeline) -> None:
-        """Take over the clips ``old`` waits for (a live config change rebuilt this camera)."""
+    def take_over(self, old: CameraPipeline, ts_ms: int, keep_open: bool) -> list[AlertEvent]:
+        """Replace ``old`` (a live config change rebuilt this camera): with ``keep_open``, each rule
+        whose config and zone did not change carries over with its open event; the others' events
+        end (returned). The clips ``old`` waits for come along, so they reach their events."""
+        by_id = {r.cfg.id: r for r in old.rules}
+        for i, rule in enumerate(self.rules):
+            prev = by_id.get(rule.cfg.id)
+            if keep_open and prev is not None and prev.cfg == rule.cfg and prev.zone == rule.zone:
+                self.rules[i] = prev
+                del by_id[rule.cfg.id]
+        old.rules = list(by_id.values())
+        ended = old.finish(ts_ms)
         self._clip_wait.update(old._clip_wait)
         self._clip_ready.update(old._clip_ready)
         old._clip_wait, old._clip_ready = {}, {}
+        return ended
 
     def collect_clips(self) -> list[AlertEvent]:
         """The clips finished since the last frame (the node stops, or a camera went dark)."""
@@ -136,7 +163,7 @@ class CameraPipeline:
                 out.append(self._with_clip(self._event(rule, t, [])))
         return out
 
-    def _event(self, rule: Rule, t: Transition, evidence: list[EvidenceItem]) -> AlertEvent:
+    def _event(self, rule: Rule[Any], t: Transition, evidence: list[EvidenceItem]) -> AlertEvent:
         return AlertEvent(
             event_id=t.event_id,
             phase=t.phase,
@@ -158,3 +185,47 @@ class CameraPipeline:
             objects=t.objects,
             evidence=evidence,
         )
+
+
+class CameraAnalyzer:
+    """One camera's per-frame work after the reader: motion gate → (detector) → tracker → rules.
+
+    Split in two so the node can batch inference across cameras: :meth:`wants_inference` asks the
+    motion gate, :meth:`process` takes the detections (or None for a skipped frame: the last
+    detections are carried forward with the new timestamp, so rules still see what is there).
+    """
+
+    def __init__(
+        self,
+        cfg: EdgeConfig,
+        cam: CameraConfig,
+        pipeline: CameraPipeline,
+        track_labels: set[str] | None = None,
+    ) -> None:
+        self.cam = cam
+        self.pipeline = pipeline
+        self.fps = cam.analysis_fps or cfg.analysis_fps
+        motion = cam.motion or cfg.motion
+        self.motion = MotionGate(motion) if motion.enabled else None
+        self.tracker = Tracker(cfg.tracker, self.fps, track_labels) if cfg.tracker.enabled else None
+        self.last_dets: Detections | None = None
+        self.last_bgr: np.ndarray | None = None
+        self.skipped_motion = 0
+
+    def wants_inference(self, frame: av.VideoFrame, ts_ms: int) -> bool:
+        if self.motion is None:
+            return True
+        if self.motion.check(frame, ts_ms) or self.last_dets is None:
+            return True
+        self.skipped_motion += 1
+        return False
+
+    def process(self, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None) -> list[AlertEvent]:
+        if dets is None:  # skipped by the motion gate: the scene is as it was
+            dets = self.last_dets if self.last_dets is not None else Detections.empty()
+            bgr = self.last_bgr  # the still scene's last analyzed frame, for a snapshot
+        else:
+            if self.tracker is not None:
+                dets = self.tracker.update(dets, ts_ms)
+            self.last_dets, self.last_bgr = dets, bgr
+        return self.pipeline.process(bgr, ts_ms, dets)

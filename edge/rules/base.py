@@ -1,8 +1,14 @@
-"""What every rule type shares: the per-frame context, schedule gate, zone test and lifecycle.
+"""What every rule type shares: its config's common fields, the per-frame context, the schedule
+gate, the zone test and the lifecycle.
 
-A rule type only says, frame by frame, whether its condition holds and which objects show it
-(:meth:`Rule.evaluate`); the schedule arms it and :class:`edge.lifecycle.Lifecycle` turns the
-stream of verdicts into one event per situation (confirmation, ``new → update → end``, cooldown).
+A rule type is one module in edge/rules/: a config model (``RuleConfigBase`` and the type's own
+fields, ``type: Literal[RuleType.…]``) and a rule class that says, frame by frame, whether its
+condition holds and which objects show it (:meth:`Rule.evaluate`); the schedule arms it and
+:class:`edge.rules.lifecycle.Lifecycle` turns the stream of verdicts into one event per situation
+(confirmation, ``new → update → end``, cooldown). edge/rules/registry.py lists the types.
+
+Nothing here (or in a rule module) imports ``edge.config`` at run time: the camera config takes
+its rules from the registry, so the dependency goes one way (config → rules).
 """
 
 from __future__ import annotations
@@ -10,14 +16,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge.config import RuleConfig, ZoneConfig
-from edge.detections import Detections
-from edge.geometry import anchors, points_in_polygon
-from edge.lifecycle import Lifecycle, Transition
-from edge.schedule import ScheduleClock
+from edge.detect.detections import Detections
+from edge.detect.geometry import Point, anchors, points_in_polygon
+from edge.rules.lifecycle import Lifecycle, Transition
+from edge.rules.schedule import Schedule, ScheduleClock
+from protocol import Id, RuleType, Severity
+
+if TYPE_CHECKING:
+    from edge.config.camera import ZoneConfig
 
 log = logging.getLogger("parkguard.edge.rules")
 
@@ -27,11 +38,76 @@ L_SHOULDER, R_SHOULDER = 5, 6
 L_WRIST, R_WRIST = 9, 10
 L_HIP, R_HIP = 11, 12
 
+DEFAULT_CONFIRM_FRAMES = 3
 
-@dataclass
-class RuleResult:
-    rule: RuleConfig
-    transition: Transition
+
+class RuleConfigBase(BaseModel):
+    """The fields every rule type has (docs/rules.md). A type's config adds its own fields and
+    ``type: Literal[RuleType.…]``; a key the type does not have is refused (``unknown key``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Id
+    type: RuleType
+    name: str = ""
+    zone: Id | None = Field(default=None, description="zone id; none = whole frame (where allowed)")
+    classes: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, description="semantic labels watched"
+    )
+    severity: Severity = Severity.GENERAL
+    schedule: Schedule = Field(default_factory=Schedule)
+    min_score: float = Field(default=0.4, ge=0.0, le=1.0)
+    anchor: Literal["bottom_center", "center"] = "bottom_center"
+    confirm_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=3600,
+        description="seconds the condition must hold (instead of confirm_frames)",
+    )
+    confirm_frames: int = Field(
+        default=DEFAULT_CONFIRM_FRAMES,
+        ge=1,
+        le=1000,
+        description="consecutive analyzed frames to confirm (1 with confirm_s)",
+    )
+    end_after_s: float = Field(default=3.0, ge=0.0, le=3600, description="absence that ends the event")
+    cooldown_s: float = Field(default=30.0, ge=0.0, le=86400, description="quiet time after an end")
+    update_interval_s: float = Field(default=5.0, ge=0.5, le=3600)
+
+    @field_validator("confirm_frames")
+    @classmethod
+    def _one_confirmation(cls, frames: int, info: Any) -> int:
+        if info.data.get("confirm_s") is not None and frames != 1:
+            raise ValueError("give confirm_frames or confirm_s, not both")
+        return frames
+
+    @model_validator(mode="after")
+    def _confirm_by_time(self) -> RuleConfigBase:
+        if self.confirm_s is not None:
+            self.confirm_frames = 1
+        return self
+
+    @classmethod
+    def rule_type(cls) -> RuleType:
+        """The type this config is for (its ``type`` literal)."""
+        (kind,) = get_args(cls.model_fields["type"].annotation)
+        return RuleType(kind)
+
+    def needed_labels(self) -> dict[str, list[str]]:
+        """Field name → the labels that field needs from the loaded models."""
+        return {"classes": list(self.classes)}
+
+    def tripwire(self) -> list[Point] | None:
+        """The line the rule watches, drawn on its snapshots (line_crossing); None for the others."""
+        return None
+
+
+class PresenceConfig(RuleConfigBase):
+    """A rule that holds while enough of its classes are present (intrusion, smoking, fire_smoke)."""
+
+    min_count: int = Field(
+        default=1, ge=1, le=10_000, description="objects needed (in the zone, or in the whole frame)"
+    )
 
 
 @dataclass
@@ -48,7 +124,7 @@ PoseFn = Callable[[np.ndarray], Detections]
 
 @dataclass
 class FrameContext:
-    """Everything a rule may look at for one analysed frame. Pose runs lazily, once per frame,
+    """Everything a rule may look at for one analyzed frame. Pose runs lazily, once per frame,
     and only when a rule asks for it (``people(..., pose=True)``)."""
 
     ts_ms: int
@@ -83,7 +159,7 @@ class FrameContext:
         if got is None:
             got = self.dets.with_labels(classes, min_score)
             if pose and got.keypoints is None:
-                from edge.pose import match_poses
+                from edge.detect.pose import match_poses
 
                 # no one to match: the pose model need not run on this frame
                 got.keypoints = match_poses(got, self.poses() if len(got) else None)
@@ -91,14 +167,27 @@ class FrameContext:
         return got
 
 
-class Rule:
-    """Base: schedule gate + lifecycle. Subclasses implement :meth:`evaluate`."""
+C = TypeVar("C", bound=RuleConfigBase)
+P = TypeVar("P", bound=PresenceConfig)
 
+
+def provided_text(available: set[str]) -> str:
+    return ", ".join(sorted(available)) or "nothing"
+
+
+class Rule(Generic[C]):
+    """Base: schedule gate + lifecycle. Subclasses set ``config_model`` (their config class, the
+    ``C`` they are generic in) and implement :meth:`evaluate`."""
+
+    config_model: ClassVar[type[RuleConfigBase]]
     needs_pose = False  # the pipeline runs the pose model for this camera
-    needs_tracks = False  # refused when tracking is off
-    self_confirms = False  # the rule debounces itself; the lifecycle then confirms on the first frame
+    needs_tracks: ClassVar[bool] = False  # refused when tracking is off
+    self_confirms: ClassVar[bool] = False  # the rule debounces itself; the lifecycle confirms at once
+    model_only: ClassVar[bool] = False  # its classes come only from a model added for it (none bundled)
 
-    def __init__(self, cfg: RuleConfig, zone: ZoneConfig | None, timezone: str) -> None:
+    def __init__(
+        self, cfg: C, zone: ZoneConfig | None, timezone: str, available: set[str] | None = None
+    ) -> None:
         self.cfg = cfg
         self.zone = zone
         self.clock = ScheduleClock(cfg.schedule, timezone)
@@ -113,11 +202,27 @@ class Rule:
         self.classes = set(cfg.classes)
         self._armed = True
         self._warned: set[str] = set()
-        self.available: set[str] = set()  # labels the loaded models provide (set by build_rules)
+        self.available = set(available or ())  # labels the loaded models provide
         self.setup()
 
     def setup(self) -> None:
         """Type-specific state and settings (called at the end of ``__init__``)."""
+
+    def refusal(self) -> tuple[str, str] | None:
+        """(field, reason) when the loaded models (``available``) cannot run this rule, else None."""
+        for fld, labels in self.cfg.needed_labels().items():
+            missing = sorted(set(labels) - self.available)
+            if not missing:
+                continue
+            provided = provided_text(self.available)
+            if self.model_only:
+                return fld, (
+                    f"{self.cfg.type.value} rules need a loaded model with the classes {missing}; none "
+                    f"provides them (provided: {provided}). No such model is bundled: add one to the "
+                    "manifest and make it the detector"
+                )
+            return fld, f"{missing} not provided by any loaded model (provided: {provided})"
+        return None
 
     def evaluate(self, ctx: FrameContext) -> Verdict:
         raise NotImplementedError
@@ -125,7 +230,7 @@ class Rule:
     def reset(self) -> None:
         """Forget per-track memory (the schedule closed: a new armed period starts afresh)."""
 
-    def step(self, ts_ms: int, ctx: FrameContext | Detections) -> RuleResult | None:
+    def step(self, ts_ms: int, ctx: FrameContext | Detections) -> Transition | None:
         if isinstance(ctx, Detections):
             ctx = FrameContext(ts_ms, ctx)
         if not self.clock.armed(ts_ms):
@@ -138,7 +243,7 @@ class Rule:
             v = self.evaluate(ctx)
             count = len(v.shown) if v.count is None else v.count
             transition = self.lifecycle.step(ts_ms, v.holds, v.shown.to_objects(), count)
-        return RuleResult(self.cfg, transition) if transition else None
+        return transition
 
     # -- helpers for the types ---------------------------------------------------------------
     def in_zone_mask(self, dets: Detections) -> np.ndarray:
@@ -159,6 +264,14 @@ class Rule:
         if key not in self._warned:
             self._warned.add(key)
             log.warning("rule %s: " + msg, self.cfg.id, *args)
+
+
+class PresenceRule(Rule[P]):
+    """Holds while at least ``min_count`` of the watched classes are in the zone (or the frame)."""
+
+    def evaluate(self, ctx: FrameContext) -> Verdict:
+        shown = self.watched(ctx)
+        return Verdict(len(shown) >= self.cfg.min_count, shown)
 
 
 def relabel(dets: Detections, labels: list[str]) -> Detections:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from edge.rules.base import FrameContext, Rule, Verdict
+from typing import Literal
+
+from pydantic import Field
+
+from edge.rules.base import PresenceConfig, PresenceRule
+from protocol import Id, RuleType
 
 
-class IntrusionRule(Rule):
-    def evaluate(self, ctx: FrameContext) -> Verdict:
-        shown = self.watched(ctx)
-        return Verdict(len(shown) >= (self.cfg.min_count or 1), shown)
+class IntrusionConfig(PresenceConfig):
+    type: Literal[RuleType.INTRUSION]
+    zone: Id = Field(description="the restricted zone")
+
+
+class IntrusionRule(PresenceRule[IntrusionConfig]):
+    config_model = IntrusionConfig

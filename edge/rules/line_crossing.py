@@ -15,11 +15,14 @@ itself); more crossings while the event runs are part of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 
-from edge.geometry import anchors
-from edge.rules.base import FrameContext, Rule, Verdict
+from edge.detect.geometry import Point, anchors, check_normalised
+from edge.rules.base import FrameContext, Rule, RuleConfigBase, Verdict
+from protocol import RuleType
 
 SIDE_A, SIDE_B = -1, 1
 FORGET_MS = 10_000  # a track unseen this long is forgotten
@@ -44,6 +47,36 @@ def segments_cross(p0: np.ndarray, p1: np.ndarray, a: np.ndarray, b: np.ndarray)
     return (d1 * d2 <= 0) and (d3 * d4 <= 0)
 
 
+class LineCrossingConfig(RuleConfigBase):
+    type: Literal[RuleType.LINE_CROSSING]
+    line: list[Point] = Field(description="tripwire [[x1, y1], [x2, y2]], 0–1")
+    direction: Literal["any", "a_to_b", "b_to_a"] = Field(
+        default="any",
+        description="a_to_b = from the left of the line (seen from point 1 to 2) to its right",
+    )
+
+    @field_validator("zone", mode="before")
+    @classmethod
+    def _no_zone(cls, zone: Any) -> Any:
+        if zone is not None:
+            raise ValueError("line_crossing rules use their line, not a zone")
+        return zone
+
+    @field_validator("line")
+    @classmethod
+    def _line(cls, line: list[Point]) -> list[Point]:
+        if len(line) != 2:
+            raise ValueError(f"a line is two points [[x1, y1], [x2, y2]], got {len(line)}")
+        check_normalised(line, "line")
+        (x1, y1), (x2, y2) = line
+        if abs(x2 - x1) + abs(y2 - y1) < 0.01:
+            raise ValueError("the two points are (almost) the same: no line")
+        return line
+
+    def tripwire(self) -> list[Point] | None:
+        return self.line
+
+
 @dataclass
 class _Side:
     side: int  # confirmed side
@@ -55,14 +88,14 @@ class _Side:
     cand_valid: bool = False  # the move onto it passed between the line's end points
 
 
-class LineCrossingRule(Rule):
+class LineCrossingRule(Rule[LineCrossingConfig]):
+    config_model = LineCrossingConfig
     needs_tracks = True
     self_confirms = True
 
     def setup(self) -> None:
-        assert self.cfg.line is not None  # RuleConfig refuses a line_crossing rule without one
         self.line = np.asarray(self.cfg.line, np.float64)
-        self.direction = self.cfg.direction or "any"
+        self.direction = self.cfg.direction
         self.need_frames = self.cfg.confirm_frames
         self.need_ms = int((self.cfg.confirm_s or 0.0) * 1000)
         self.tracks: dict[int, _Side] = {}

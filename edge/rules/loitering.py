@@ -1,16 +1,27 @@
 """loitering / dwell (徘徊/逗留): one track inside the zone for longer than ``duration_s``.
 
-Needs track ids (edge/tracker.py). A track out of the zone, or lost, for longer than ``gap_s``
+Needs track ids (edge/track/tracker.py). A track out of the zone, or lost, for longer than ``gap_s``
 starts its dwell time afresh; a short gap (an occlusion, a missed detection) does not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from edge.rules.base import FrameContext, Rule, Verdict
+from edge.rules.base import FrameContext, Rule, RuleConfigBase, Verdict
+from protocol import RuleType
+
+
+class LoiteringConfig(RuleConfigBase):
+    type: Literal[RuleType.LOITERING]
+    duration_s: float = Field(gt=0.0, le=86400, description="dwell time in the zone that raises it")
+    gap_s: float = Field(
+        default=2.0, ge=0.0, le=600, description="absence from the zone that restarts a track's dwell time"
+    )
 
 
 @dataclass
@@ -19,12 +30,13 @@ class _Dwell:
     last_in_ms: int
 
 
-class LoiteringRule(Rule):
+class LoiteringRule(Rule[LoiteringConfig]):
+    config_model = LoiteringConfig
     needs_tracks = True
 
     def setup(self) -> None:
-        self.duration_ms = int((self.cfg.duration_s or 0.0) * 1000)
-        self.gap_ms = int((self.cfg.gap_s or 0.0) * 1000)
+        self.duration_ms = int(self.cfg.duration_s * 1000)
+        self.gap_ms = int(self.cfg.gap_s * 1000)
         self.dwell: dict[int, _Dwell] = {}
 
     def reset(self) -> None:

@@ -17,16 +17,61 @@ being found lying, with ``fall.require_fall: false``). Untracked people share on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from edge.config import FallConfig
-from edge.geometry import anchors
-from edge.pose import torso_angle_deg
-from edge.rules.base import L_HIP, R_HIP, FrameContext, Rule, Verdict, track_keys
+from edge.detect.geometry import anchors
+from edge.detect.pose import torso_angle_deg
+from edge.rules.base import L_HIP, R_HIP, FrameContext, Rule, RuleConfigBase, Verdict, track_keys
+from protocol import RuleType
 
 FORGET_MS = 30_000
 KP_SCORE = 0.3
+
+
+class FallConfig(BaseModel):
+    """man_down: what counts as lying, as a fall and as still (see docs/rules.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    torso_angle_deg: float = Field(
+        default=60.0, ge=20.0, le=89.0, description="torso (hips → shoulders) this far from vertical = lying"
+    )
+    aspect_ratio: float = Field(
+        default=1.0,
+        ge=0.3,
+        le=5.0,
+        description="without a usable pose: box width/height (pixels) above this = lying",
+    )
+    window_s: float = Field(
+        default=3.0, gt=0.0, le=60.0, description="the person was upright at most this long before going down"
+    )
+    min_drop: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="in the fall the hips (or the box top) drop by this share of the standing height",
+    )
+    aspect_growth: float = Field(
+        default=2.0,
+        ge=1.0,
+        le=20.0,
+        description="or, in the fall, box width/height grows by this factor (falling towards the camera)",
+    )
+    require_fall: bool = Field(
+        default=True, description="false: a person found lying (never seen upright) counts too"
+    )
+    still_tolerance: float = Field(
+        default=0.5, gt=0.0, le=10.0, description="feet may move this many lying-box heights while down"
+    )
+
+
+class ManDownConfig(RuleConfigBase):
+    type: Literal[RuleType.MAN_DOWN]
+    duration_s: float = Field(default=3.0, gt=0.0, le=86400, description="time down and still")
+    fall: FallConfig = Field(default_factory=FallConfig, description="what counts as lying, a fall, still")
 
 
 @dataclass
@@ -47,12 +92,13 @@ def hip_y(kp: np.ndarray, height: float) -> float | None:
     return float(np.mean(ys)) * height if ys else None
 
 
-class ManDownRule(Rule):
+class ManDownRule(Rule[ManDownConfig]):
+    config_model = ManDownConfig
     needs_pose = True
 
     def setup(self) -> None:
-        self.fall = self.cfg.fall or FallConfig()
-        self.duration_ms = int((self.cfg.duration_s or 0.0) * 1000)
+        self.fall = self.cfg.fall
+        self.duration_ms = int(self.cfg.duration_s * 1000)
         self.window_ms = int(self.fall.window_s * 1000)
         self.people: dict[int, _Person] = {}
 

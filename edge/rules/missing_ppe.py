@@ -7,7 +7,7 @@ Two providers:
   ``head`` label (bare heads: models trained on SHWD-like data, see models/train_ppe.py), each
   head no helmet box covers is a missing helmet instead, and no person class is needed for it.
   No such model is bundled: ``build_rules`` refuses the config, naming the missing classes.
-- ``baseline``: edge/ppe.py's colour/shape check on the head and torso located by pose, with the
+- ``baseline``: edge/rules/ppe.py's colour/shape check on the head and torso located by pose, with the
   rule's per-camera ``baseline`` calibration. Its objects are labelled ``no_helmet/baseline`` …
   and the rule's name carries ``[PPE baseline 基线]``.
 People the check cannot judge (too small, keypoints unseen) are not reported.
@@ -15,12 +15,60 @@ People the check cannot judge (too small, keypoints unseen) are not reported.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any, Literal
 
-from edge.config import PpeBaselineConfig
-from edge.detections import Detections
-from edge.ppe import check_person
-from edge.rules.base import FrameContext, Rule, Verdict, relabel
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from edge.detect.detections import Detections
+from edge.rules.base import FrameContext, Rule, RuleConfigBase, Verdict, provided_text, relabel
+from edge.rules.ppe import PpeBaselineConfig, check_person
+from protocol import RuleType
+
+BASELINE_TAG = "[PPE baseline 基线]"
+PPE_LABELS = {"helmet": "helmet", "vest": "vest"}  # ppe item → the label a PPE model must provide
+
+
+class MissingPpeConfig(RuleConfigBase):
+    type: Literal[RuleType.MISSING_PPE]
+    ppe: list[Literal["helmet", "vest"]] = Field(description="what must be worn")
+    provider: Literal["model", "baseline"] = Field(
+        default="model", description="a PPE model, or the colour/pose baseline"
+    )
+    baseline: PpeBaselineConfig | None = Field(
+        default=None,
+        validate_default=True,
+        description="provider baseline: per-camera calibration (default: PpeBaselineConfig())",
+    )
+
+    @field_validator("ppe")
+    @classmethod
+    def _ppe(cls, ppe: list[str]) -> list[str]:
+        if not ppe:
+            raise ValueError("name at least one of helmet, vest")
+        if len(set(ppe)) != len(ppe):
+            raise ValueError(f"{ppe}: an item is named twice")
+        return ppe
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline(cls, b: PpeBaselineConfig | None, info: Any) -> PpeBaselineConfig | None:
+        if info.data.get("provider") == "baseline":
+            return b or PpeBaselineConfig()
+        if b is not None and "provider" in info.data:
+            raise ValueError("calibration for provider: baseline; this rule's provider is 'model'")
+        return b
+
+    @model_validator(mode="after")
+    def _label_baseline(self) -> MissingPpeConfig:
+        # the PPE baseline is a heuristic: say so wherever the rule's name shows (events, UI)
+        if self.provider == "baseline" and BASELINE_TAG not in self.name:
+            self.name = f"{self.name} {BASELINE_TAG}".strip()
+        return self
+
+    def needed_labels(self) -> dict[str, list[str]]:
+        # provider model: checked by MissingPpeRule.refusal (a head class can stand in for person + helmet)
+        return {} if self.provider == "model" else super().needed_labels()
 
 
 def _centre_in(boxes: np.ndarray, person: np.ndarray, top: float, bottom: float) -> bool:
@@ -46,15 +94,40 @@ def _covered(head: np.ndarray, helmets: np.ndarray) -> bool:
     return bool((inter / area >= 0.3).any())
 
 
-class MissingPpeRule(Rule):
+class MissingPpeRule(Rule[MissingPpeConfig]):
+    config_model = MissingPpeConfig
+
     def setup(self) -> None:
-        self.items = list(self.cfg.ppe or [])
-        self.baseline = self.cfg.provider == "baseline"
-        self.cal = self.cfg.baseline or PpeBaselineConfig()
-        self.needs_pose = self.baseline
+        self.items = list(self.cfg.ppe)
+        self.cal = self.cfg.baseline  # set by the config for provider: baseline
+        self.needs_pose = self.cal is not None
+
+    def refusal(self) -> tuple[str, str] | None:
+        if self.cfg.provider != "model":
+            return super().refusal()
+        missing = self.model_labels_missing()
+        if not missing:
+            return None
+        persons = ", ".join(self.cfg.classes)
+        return "ppe", (
+            f"provider 'model' needs a loaded model with the classes {missing} (helmet: helmet and "
+            f"{persons}, or head; vest: vest and {persons}); none provides them (provided: "
+            f"{provided_text(self.available)}). No PPE model is bundled: add one to the manifest "
+            "(label_map its classes to helmet / head / vest) or use provider: baseline"
+        )
+
+    def model_labels_missing(self) -> list[str]:
+        """Labels a PPE model must add for ``provider: model``: per item, the item's label and the
+        rule's person classes; for helmet, a ``head`` class (bare heads) does instead."""
+        missing: set[str] = set()
+        for item in self.items:
+            if item == "helmet" and "head" in self.available:
+                continue
+            missing |= ({PPE_LABELS[item]} | self.classes) - self.available
+        return sorted(missing)
 
     def evaluate(self, ctx: FrameContext) -> Verdict:
-        if not self.baseline:
+        if self.cal is None:
             return self._model(ctx, self.watched(ctx))
         people = self.watched(ctx, pose=True)
         if ctx.frame is None or people.keypoints is None:

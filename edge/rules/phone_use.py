@@ -8,13 +8,30 @@ are not judged: a phone merely near a person's box is not enough.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from edge.detections import Detections
-from edge.rules.base import L_EAR, L_WRIST, NOSE, R_EAR, R_WRIST, FrameContext, Rule, Verdict
+import numpy as np
+from pydantic import Field
+
+from edge.detect.detections import Detections
+from edge.rules.base import L_EAR, L_WRIST, NOSE, R_EAR, R_WRIST, FrameContext, Rule, RuleConfigBase, Verdict
+from protocol import RuleType
 
 HOLD_POINTS = (L_WRIST, R_WRIST, NOSE, L_EAR, R_EAR)
 KP_SCORE = 0.25
+
+
+class PhoneUseConfig(RuleConfigBase):
+    type: Literal[RuleType.PHONE_USE]
+    phone_classes: list[str] = Field(
+        default_factory=lambda: ["phone"], min_length=1, description="labels that are phones"
+    )
+    reach: float = Field(
+        default=0.15, gt=0.0, le=2.0, description="phone to wrist/nose/ear distance, in person heights"
+    )
+
+    def needed_labels(self) -> dict[str, list[str]]:
+        return {**super().needed_labels(), "phone_classes": list(self.phone_classes)}
 
 
 def box_point_distance(box: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -24,12 +41,12 @@ def box_point_distance(box: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return np.hypot(dx, dy)
 
 
-class PhoneUseRule(Rule):
+class PhoneUseRule(Rule[PhoneUseConfig]):
+    config_model = PhoneUseConfig
     needs_pose = True
 
     def setup(self) -> None:
-        self.phone_labels = set(self.cfg.phone_classes or ["phone"])
-        self.reach = self.cfg.reach or 0.15
+        self.phone_labels = set(self.cfg.phone_classes)
 
     def evaluate(self, ctx: FrameContext) -> Verdict:
         phones = ctx.people(self.phone_labels, self.cfg.min_score)
@@ -50,7 +67,7 @@ class PhoneUseRule(Rule):
             pts = kp[:, :2].astype(np.float64) * scale
             height = float(people.boxes[i, 3] - people.boxes[i, 1]) * scale[1]
             for j in range(len(phones)):
-                if box_point_distance(pboxes[j], pts).min() <= self.reach * height:
+                if box_point_distance(pboxes[j], pts).min() <= self.cfg.reach * height:
                     using[i] = held[j] = True
         shown = Detections.concat([people.select(using), phones.select(held)])
         return Verdict(bool(using.any()), shown, count=int(using.sum()))

@@ -14,15 +14,86 @@ Untracked vehicles have no speed: they count only with ``min_speed: 0``.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 
-from edge.detections import Detections
-from edge.rules.base import FrameContext, Rule, Verdict
+from edge.detect.detections import Detections
+from edge.rules.base import FrameContext, Rule, RuleConfigBase, Verdict
 from edge.rules.phone_use import box_point_distance
+from protocol import RuleType
 
 SPEED_WINDOW_MS = 2000
 FORGET_MS = 5000
+METRIC_MIN_SPEED = 0.5  # m/s: the default min_speed with a homography
+
+
+class VehicleProximityConfig(RuleConfigBase):
+    type: Literal[RuleType.VEHICLE_PROXIMITY]
+    vehicle_classes: list[str] = Field(
+        default_factory=lambda: ["vehicle"], min_length=1, description="labels that are vehicles"
+    )
+    distance: float = Field(
+        default=1.0, gt=0.0, le=50.0, description="largest allowed feet-to-vehicle gap, in person heights"
+    )
+    homography: list[list[float]] | None = Field(
+        default=None, description="3×3 matrix, image-normalised (x, y) → ground-plane metres"
+    )
+    distance_m: float | None = Field(
+        default=None,
+        validate_default=True,
+        gt=0.0,
+        le=1000.0,
+        description="with homography: largest allowed gap in metres",
+    )
+    min_speed: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=100.0,
+        description=f"moving = faster than this, in box heights/s (with a homography: m/s, default "
+        f"{METRIC_MIN_SPEED})",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_min_speed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("min_speed") is None:
+            data = {k: v for k, v in data.items() if k != "min_speed"}
+            if data.get("homography") is not None:
+                data["min_speed"] = METRIC_MIN_SPEED
+        return data
+
+    @field_validator("homography")
+    @classmethod
+    def _homography(cls, h: list[list[float]] | None) -> list[list[float]] | None:
+        if h is None:
+            return None
+        if len(h) != 3 or any(len(row) != 3 for row in h):
+            raise ValueError("need a 3×3 matrix (three rows of three numbers)")
+        if any(v != v or abs(v) == float("inf") for row in h for v in row):
+            raise ValueError("all nine numbers must be finite")
+        det = (
+            h[0][0] * (h[1][1] * h[2][2] - h[1][2] * h[2][1])
+            - h[0][1] * (h[1][0] * h[2][2] - h[1][2] * h[2][0])
+            + h[0][2] * (h[1][0] * h[2][1] - h[1][1] * h[2][0])
+        )
+        if abs(det) < 1e-12:
+            raise ValueError("the matrix is singular (determinant 0): not a homography")
+        return h
+
+    @field_validator("distance_m")
+    @classmethod
+    def _distance_m(cls, d: float | None, info: Any) -> float | None:
+        has_h = info.data.get("homography") is not None
+        if has_h and d is None:
+            raise ValueError("a homography measures in metres: give distance_m too")
+        if d is not None and not has_h and "homography" in info.data:
+            raise ValueError("distance_m needs a homography (image → ground metres)")
+        return d
+
+    def needed_labels(self) -> dict[str, list[str]]:
+        return {**super().needed_labels(), "vehicle_classes": list(self.vehicle_classes)}
 
 
 def apply_homography(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -41,11 +112,13 @@ def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float
     return float(np.hypot(*(p - (a + t * ab))))
 
 
-class VehicleProximityRule(Rule):
+class VehicleProximityRule(Rule[VehicleProximityConfig]):
+    config_model = VehicleProximityConfig
+
     def setup(self) -> None:
-        self.vehicle_labels = set(self.cfg.vehicle_classes or ["vehicle"])
+        self.vehicle_labels = set(self.cfg.vehicle_classes)
         self.h = None if self.cfg.homography is None else np.asarray(self.cfg.homography, np.float64)
-        self.min_speed = self.cfg.min_speed if self.cfg.min_speed is not None else 0.2
+        self.min_speed = self.cfg.min_speed
         self.history: dict[int, deque[tuple[int, float, float, float]]] = {}
 
     def reset(self) -> None:
@@ -99,7 +172,7 @@ class VehicleProximityRule(Rule):
         feet_n = np.stack([(people.boxes[:, 0] + people.boxes[:, 2]) / 2, people.boxes[:, 3]], 1).astype(
             np.float64
         )
-        for j in np.flatnonzero(moving):
+        for j in np.flatnonzero(moving).tolist():
             vb = vehicles.boxes[j].astype(np.float64)
             if self.h is not None:
                 assert self.cfg.distance_m is not None
@@ -110,7 +183,7 @@ class VehicleProximityRule(Rule):
             else:
                 heights = (people.boxes[:, 3] - people.boxes[:, 1]).astype(np.float64) * scale[1]
                 d = box_point_distance(vb * np.tile(scale, 2), feet_n * scale)
-                close = d <= (self.cfg.distance or 1.0) * heights
+                close = d <= self.cfg.distance * heights
             near_p |= close
             near_v[j] = bool(close.any())
         shown = Detections.concat([people.select(near_p), vehicles.select(near_v)])

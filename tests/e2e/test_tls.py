@@ -25,10 +25,10 @@ from center.ingest import Ingest
 from center.models import Alert
 from common.configfile import ConfigError as CenterConfigError
 from common.configfile import ConfigError as EdgeConfigError
+from edge.comms.outbox import Outbox
+from edge.comms.publisher import Publisher
 from edge.config import MqttConfig as EdgeMqtt
 from edge.config import load_edge_config
-from edge.outbox import Outbox
-from edge.publisher import Publisher
 from protocol import AlertEvent, TopicKind, new_event_id
 from tests.center.test_ingest import event, wait_for
 from tests.support.mosquitto import MosquittoBroker

@@ -12,8 +12,7 @@ from common.configfile import ConfigError
 from edge.config import EdgeConfig
 from edge.node import EdgeNode
 from protocol import AlertEvent
-from tests.edge.test_node import Collector
-from tests.edge.test_streams import detector, node_config, running, wait_until  # noqa: F401 (fixture)
+from tests.support.nodes import Collector, node_config, running, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "samples" / "vtest-walkway.mp4"
@@ -61,7 +60,7 @@ def ended(sub: Collector, event_id: str) -> bool:
     return any(e.event_id == event_id and e.phase == "end" for e in events(sub))
 
 
-def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detector: Any) -> None:  # noqa: F811
+def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detector: Any) -> None:
     cfg = node_config(
         tmp_workdir,
         mosquitto.port,
@@ -96,7 +95,7 @@ def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detec
             assert node.camera("cam-2") is None
             assert wait_until(lambda: ended(sub, ev2.event_id), 3)
             assert wait_until(lambda: not stream2.is_alive(), 5)
-            assert wait_until(lambda: node.camera("cam-3").analysed >= 4, 15)
+            assert wait_until(lambda: node.camera("cam-3").analyzed >= 4, 15)
             assert node.publisher.cameras == ["cam-1", "cam-3"]
 
             # 3. camera 1's URL changes: its reader restarts on the new source, its rules go on
@@ -127,7 +126,7 @@ def test_apply_config_on_a_running_node(tmp_workdir: Path, mosquitto: Any, detec
                 node.apply_config(bad_rule)
             assert [c.cfg.id for c in node.cameras] == ["cam-1", "cam-3"]
             assert node.cfg is step3 and node.camera("cam-1").stream is new_stream
-            n3 = node.camera("cam-3").analysed
-            assert wait_until(lambda: node.camera("cam-3").analysed > n3 + 2, 5), "still analysing"
+            n3 = node.camera("cam-3").analyzed
+            assert wait_until(lambda: node.camera("cam-3").analyzed > n3 + 2, 5), "still analyzing"
     finally:
         sub.close()

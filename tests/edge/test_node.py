@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from protocol import Heartbeat, NodeStatus
+from tests.support.nodes import Collector
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-class Collector:
-    def __init__(self, host: str, port: int, topic: str) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        with self.lock:
-            self.messages.append((msg.topic, json.loads(msg.payload)))
-
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [m for t, m in self.messages if t.endswith("/" + kind)]
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def test_dead_camera_is_reported_and_does_not_block_the_others(tmp_workdir: Path, mosquitto: Any) -> None:

@@ -176,8 +176,8 @@ def yolo_graph(path: Path, nc: int = 3, size: int = 64) -> Path:
 
 
 def test_names_in_metadata_and_manifest_entry_load_in_the_edge(tmp_path: Path) -> None:
-    from edge.detector import Detector
-    from edge.manifest import load_manifest
+    from edge.detect.detector import Detector
+    from edge.detect.manifest import load_manifest
 
     model = yolo_graph(tmp_path / "export.onnx")
     train_ppe.write_names(model, CLASSES)
@@ -220,8 +220,8 @@ def test_one_epoch_trains_exports_and_loads(tmp_path: Path) -> None:
     py = _ultralytics_python()
     if py is None:
         pytest.skip(f"ultralytics not importable by {ULTRALYTICS_PYTHON} (set PARKGUARD_TRAIN_PYTHON)")
-    from edge.detector import Detector
-    from edge.manifest import load_manifest
+    from edge.detect.detector import Detector
+    from edge.detect.manifest import load_manifest
 
     src = voc_dataset(tmp_path / "voc", n=16)
     manifest = tmp_path / "models" / "manifest.yaml"

@@ -9,4 +9,8 @@ small object with its address; ``tests/conftest.py`` turns them into pytest fixt
 - ``rtsp``: ``RtspCameraServer`` (``scripts/rtsp_camera.py``), ``read_frames``
 - ``postgres``: ``provide_postgres()``, ``PrivatePostgres``
 - ``tools``: ``require_binary()`` naming the Debian package
+- ``nodes``: an in-process edge node (``running``, ``node_config``, ``demo_detector``), ``Collector``
+  of a broker's messages, ``wait_until``
+- ``rules``: rule configs stepped through frames of detections built in the test
+- ``onnx_graphs``: small ONNX graphs with known outputs, and one-entry model manifests
 """

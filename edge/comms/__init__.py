@@ -1,0 +1,2 @@
+"""Talking to the center: the on-disk outbox, the MQTT publisher, remote configuration and the
+Prometheus ``/metrics`` endpoint."""

@@ -1,0 +1,87 @@
+"""The node's Prometheus families, rendered at scrape time from the counters it keeps anyway
+(edge/comms/metrics.py serves and formats them). Per camera they carry the figures of its
+heartbeat (docs/engine.md lists which series carries which field)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from edge import __version__
+from edge.comms.metrics import Family
+from protocol import CameraState
+
+if TYPE_CHECKING:
+    from edge.camera import CameraRuntime
+    from edge.node import EdgeNode
+
+P = "parkguard_edge_"
+
+
+def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
+    fams = {
+        "in": Family(P + "camera_frames_in_total", "counter", "frames decoded from the detection stream"),
+        "an": Family(P + "camera_frames_analyzed_total", "counter", "frames run through the detector"),
+        "mo": Family(P + "camera_frames_skipped_motion_total", "counter", "frames skipped: still scene"),
+        "dr": Family(
+            P + "camera_frames_dropped_total",
+            "counter",
+            "frames not analyzed: stale (a newer one came), decode_error, analysis_error",
+        ),
+        "lf": Family(P + "camera_last_frame_timestamp_seconds", "gauge", "when the last frame came, epoch s"),
+        "inf": Family(P + "camera_inference_ms", "histogram", "detector time per analyzed frame, ms"),
+        "age": Family(P + "camera_frame_age_ms", "histogram", "capture to rule result, ms"),
+        "st": Family(P + "camera_state", "gauge", "1 for the camera's current state"),
+        "rc": Family(P + "camera_reconnects_total", "counter", "stream reopen attempts"),
+        "rb": Family(P + "camera_ring_bytes", "gauge", "compressed bytes held in the ring buffer"),
+    }
+    for cam in cameras:
+        lb = {"camera": cam.cfg.id}
+        s = cam.stream
+        fams["in"].add(lb, s.frames_in)
+        fams["an"].add(lb, cam.analyzed)
+        fams["mo"].add(lb, cam.analyzer.skipped_motion)
+        fams["dr"].add({**lb, "reason": "stale"}, s.skipped)
+        fams["dr"].add({**lb, "reason": "decode_error"}, s.decode_errors)
+        fams["dr"].add({**lb, "reason": "analysis_error"}, cam.analysis_errors)
+        fams["inf"].add(lb, cam.infer_hist)
+        fams["age"].add(lb, cam.age_hist)
+        for state in CameraState:
+            fams["st"].add({**lb, "state": state.value}, 1 if s.state is state else 0)
+        fams["rc"].add(lb, s.reconnects)
+        if s.last_frame_ms is not None:
+            fams["lf"].add(lb, s.last_frame_ms / 1000)
+        fams["rb"].add(lb, cam.ring.nbytes if cam.ring else 0)
+    return list(fams.values())
+
+
+def node_families(node: EdgeNode) -> list[Family]:
+    """Every family of the node: its cameras', then the outbox, events, uptime and identity."""
+    det = node.detector
+    return [
+        *camera_families(node.camera_list()),
+        Family(P + "outbox_depth", "gauge", "messages waiting on disk for the broker").add(
+            {}, node.outbox.depth
+        ),
+        Family(P + "outbox_dropped_total", "counter", "messages evicted from a full outbox").add(
+            {}, node.outbox.dropped
+        ),
+        Family(P + "events_published_total", "counter", "alert event messages sent").add(
+            {}, node.events_published
+        ),
+        Family(P + "uptime_seconds", "gauge", "seconds since the node started").add(
+            {}, round(time.monotonic() - node.started, 1)
+        ),
+        Family(P + "info", "gauge", "node identity").add(
+            {"site": node.cfg.site, "node": node.cfg.node, "version": __version__}, 1
+        ),
+        Family(P + "model_info", "gauge", "the detector: model, execution providers, threads").add(
+            {
+                "model": det.model.entry.name,
+                "family": det.model.entry.family,
+                "providers": ",".join(det.providers),
+                "threads": str(det.threads),
+            },
+            1,
+        ),
+    ]

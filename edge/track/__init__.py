@@ -1,0 +1,1 @@
+"""Tracking: persistent track ids per camera (ByteTrack through supervision)."""

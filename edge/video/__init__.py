@@ -1,0 +1,1 @@
+"""Video in: camera readers (PyAV), the ring buffer of compressed packets, motion gating."""
