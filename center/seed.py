@@ -25,9 +25,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from center import creditcode, crud, scoring, workflow
+from center.auth.security import hash_password
 from center.config import CenterConfig
-from center.models import (
+from center.domain import creditcode, scoring, workflow
+from center.domain.vocabulary import HazardLevel, HazardSource
+from center.ingest.upsert import apply_alert
+from center.store.models import (
     Alert,
     Camera,
     Enterprise,
@@ -40,7 +43,6 @@ from center.models import (
     Town,
     User,
 )
-from center.security import hash_password
 from protocol import AlertEvent, now_ms
 
 DAY_MS = 86_400_000
@@ -371,7 +373,7 @@ def _alert_history(session: Session, config: CenterConfig, now: int, report: See
                     score=score,
                     sent_ms=started + duration,
                 )
-                _, row = crud.apply_alert(session, ev, started + duration + 500)
+                _, row = apply_alert(session, ev, started + duration + 500)
                 # the operators' verdicts: most reviewed, the noisy cameras often false alarms
                 p_dismiss = 0.55 if cam.noisy else 0.12
                 if day <= 1 and r < 0.6:
@@ -425,8 +427,8 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
             "operator",
             enterprise_id=ent_id,
             title=title,
-            level=workflow.HazardLevel(level),
-            source=workflow.HazardSource(source),
+            level=HazardLevel(level),
+            source=HazardSource(source),
             deadline_ms=deadline,
             assignee=ent.contact[0],
             camera_id=cam.id if alert_id else None,

@@ -1,0 +1,20 @@
+"""Evidence files: the answer to an upload."""
+
+from __future__ import annotations
+
+from pydantic import Field, computed_field
+
+from center.api.schemas import RowOut, iso_utc
+
+
+class EvidenceOut(RowOut):
+    sha256: str
+    content_type: str
+    size: int
+    stored_ms: int = Field(exclude=True)
+    created: bool
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stored_at(self) -> str:
+        return iso_utc(self.stored_ms) or ""
