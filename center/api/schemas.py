@@ -3,12 +3,15 @@ rows, and the string types of request bodies. Each resource's own shapes are in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 T = TypeVar("T")
+M = TypeVar("M")
+R = TypeVar("R")
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text128 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -23,6 +26,12 @@ def iso_utc(ms: int | None) -> str | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def derived(method: Callable[[M], R]) -> R:
+    """An answer field computed from the others (pydantic's ``computed_field`` on a property;
+    its docstring is its description), typed as its value: ``out.started_at`` is a ``str``."""
+    return cast(R, computed_field(property(method)))
 
 
 class RowOut(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from center.api.deps import TIME_HELP
-from center.api.schemas import DeadlineDays, Note, Page, Reason, RowOut, Text128, iso_utc
+from center.api.schemas import DeadlineDays, Note, Page, Reason, RowOut, Text128, derived, iso_utc
 from center.domain.vocabulary import (
     ALERT_STATUS_LABELS,
     RULE_TYPE_LABELS,
@@ -58,49 +58,40 @@ class AlertOut(RowOut):
     def _open_by_default(cls, value: str | None) -> str:
         return value or AlertStatus.OPEN.value
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def started_at(self) -> str:
         return iso_utc(self.started_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def last_at(self) -> str:
         return iso_utc(self.last_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def ended_at(self) -> str | None:
         return iso_utc(self.ended_ms)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def received_at(self) -> str:
         return iso_utc(self.received_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def updated_at(self) -> str:
         return iso_utc(self.updated_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def handled_at(self) -> str | None:
         return iso_utc(self.handled_ms)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def rule_type_label(self) -> str:
         """the rule type's name (区域闯入, 离岗 …)"""
         return label(RULE_TYPE_LABELS, self.rule_type)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def severity_label(self) -> str:
         return label(SEVERITY_LABELS, self.severity)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def status_label(self) -> str:
         return label(ALERT_STATUS_LABELS, self.status)
 

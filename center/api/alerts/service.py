@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from center.api.alerts.schemas import AlertWindow, PrecisionOut, PrecisionRow
 from center.domain.vocabulary import AlertStatus
 from center.store.models import Alert
+
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class AlertFilter:
         return cls(**values, since_ms=since_ms, until_ms=until_ms, scope=scope)
 
 
-def filtered(stmt: Select[Any], f: AlertFilter) -> Select[Any]:
+def filtered(stmt: Select[*Columns], f: AlertFilter) -> Select[*Columns]:
     for column, value in (
         (Alert.camera, f.camera),
         (Alert.node, f.node),

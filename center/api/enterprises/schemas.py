@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 
-from center.api.schemas import MapPos, RowOut, Text128
+from center.api.schemas import MapPos, RowOut, Text128, derived
 from center.domain import creditcode
 from center.domain.vocabulary import INDUSTRY_LABELS, SERVICE_LABELS, Industry, ServiceKind, label
 from protocol import Id
@@ -46,7 +47,7 @@ class Contact(BaseModel):
     title: Annotated[str, StringConstraints(max_length=32)] = ""
 
 
-ENTERPRISE_EXAMPLE = {
+ENTERPRISE_EXAMPLE: JsonDict = {
     "id": "yj-metal",
     "name": "佛山市南海毅佳金属制品有限公司",
     "credit_code": "91440605MA4UXY127E",
@@ -101,8 +102,7 @@ class RiskBrief(BaseModel):
 class IndustryLabelled(RowOut):
     industry: str
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def industry_label(self) -> str:
         return label(INDUSTRY_LABELS, self.industry)
 
@@ -196,7 +196,6 @@ class ServiceOut(RowOut):
     summary: str
     created_by: str
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def kind_label(self) -> str:
         return label(SERVICE_LABELS, self.kind)

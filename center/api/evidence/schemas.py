@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, computed_field
+from pydantic import Field
 
-from center.api.schemas import RowOut, iso_utc
+from center.api.schemas import RowOut, derived, iso_utc
 
 
 class EvidenceOut(RowOut):
@@ -14,7 +14,6 @@ class EvidenceOut(RowOut):
     stored_ms: int = Field(exclude=True)
     created: bool
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def stored_at(self) -> str:
         return iso_utc(self.stored_ms) or ""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from center.api.schemas import DeadlineDays, Note, Reason, RowOut, Sha256, Text128, iso_utc
+from center.api.schemas import DeadlineDays, Note, Reason, RowOut, Sha256, Text128, derived, iso_utc
 from center.domain.vocabulary import (
     HAZARD_LEVEL_LABELS,
     HAZARD_STATUS_LABELS,
@@ -101,8 +101,7 @@ class HazardStepOut(RowOut):
     to_status: str
     note: str
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def at(self) -> str:
         return iso_utc(self.ts_ms) or ""
 
@@ -131,42 +130,35 @@ class HazardOut(RowOut):
     closed_ms: int | None = Field(exclude=True)
     history: list[HazardStepOut] | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def level_label(self) -> str:
         return label(HAZARD_LEVEL_LABELS, self.level)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def status_label(self) -> str:
         return label(HAZARD_STATUS_LABELS, self.status)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def deadline_at(self) -> str:
         return iso_utc(self.deadline_ms) or ""
 
-    @computed_field(description="open past its deadline, or closed after it")  # type: ignore[prop-decorator]
-    @property
+    @derived
     def overdue(self) -> bool:
+        """open past its deadline, or closed after it"""
         return is_overdue(self)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def created_at(self) -> str:
         return iso_utc(self.created_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def updated_at(self) -> str:
         return iso_utc(self.updated_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def rectified_at(self) -> str | None:
         return iso_utc(self.rectified_ms)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def closed_at(self) -> str | None:
         return iso_utc(self.closed_ms)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from center.api.schemas import RowOut
+from center.api.schemas import RowOut, derived
 from center.domain.vocabulary import ROLE_LABELS, Role
 
 
@@ -27,8 +27,7 @@ class MeOut(RowOut):
     insurer_id: str | None
     node: str | None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def role_label(self) -> str:
         return ROLE_LABELS[Role(self.role)]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from center.api.schemas import RowOut, iso_utc
+from center.api.schemas import RowOut, derived, iso_utc
 from center.domain.nodes import HEARTBEAT_DEFAULT_S
 
 QUARANTINE_PREVIEW_BYTES = 2048
@@ -32,8 +32,7 @@ class CameraHealthOut(BaseModel):
     last_frame_ms: int | None = Field(default=None, exclude=True)
     error: str | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def last_frame_at(self) -> str | None:
         return iso_utc(self.last_frame_ms)
 
@@ -57,23 +56,19 @@ class NodeOut(RowOut):
     config_rejected: int | None = None
     config_error: str | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def last_seen_at(self) -> str:
         return iso_utc(self.last_seen_ms) or ""
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def camera_health(self) -> list[CameraHealthOut]:
         return [CameraHealthOut.model_validate(c) for c in (self.heartbeat or {}).get("cameras") or []]
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def outbox_depth(self) -> int | None:
         return (self.heartbeat or {}).get("outbox_depth")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def outbox_dropped(self) -> int | None:
         return (self.heartbeat or {}).get("outbox_dropped")
 
@@ -116,22 +111,21 @@ class QuarantineOut(RowOut):
     payload_size: int
     payload: bytes = Field(exclude=True)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def received_at(self) -> str:
         return iso_utc(self.received_ms) or ""
 
     def _head(self) -> bytes:
         return bytes(self.payload[:QUARANTINE_PREVIEW_BYTES])
 
-    @computed_field(description="the payload's first bytes, as text where it decodes")  # type: ignore[prop-decorator]
-    @property
+    @derived
     def payload_preview(self) -> str:
+        """the payload's first bytes, as text where it decodes"""
         return self._head().decode("utf-8", errors="replace")
 
-    @computed_field(description="the first bytes in base64 when they are not UTF-8")  # type: ignore[prop-decorator]
-    @property
+    @derived
     def payload_base64(self) -> str | None:
+        """the first bytes in base64 when they are not UTF-8"""
         head = self._head()
         try:
             head.decode("utf-8")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from center.api.schemas import RowOut, iso_utc
+from center.api.schemas import RowOut, derived, iso_utc
 from center.auth.security import MIN_PASSWORD_LENGTH
 from center.domain.vocabulary import Role
 from protocol import Id
@@ -57,8 +57,7 @@ class UserOut(RowOut):
     active: bool
     created_ms: int = Field(exclude=True)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def created_at(self) -> str:
         return iso_utc(self.created_ms) or ""
 
@@ -73,7 +72,6 @@ class AuditOut(RowOut):
     detail: dict[str, Any]
     ip: str
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
+    @derived
     def at(self) -> str:
         return iso_utc(self.ts_ms) or ""
