@@ -197,10 +197,19 @@ def test_site_page_and_static_files(client: TestClient) -> None:
     assert client.get("/api/openapi.json").json()["paths"]["/api/alerts"]["get"]
 
 
-def test_page_knows_every_rule_type_and_severity(client: TestClient) -> None:
-    script = client.get("/static/app.js").text
-    for value in [*RuleType, *Severity]:
-        assert re.search(rf"\b{value.value}: \"[^\"]+\"", script), f"app.js has no label for {value.value}"
+def test_alerts_carry_the_names_the_console_shows(client: TestClient) -> None:
+    items = client.get("/api/alerts").json()["items"]
+    loitering = next(a for a in items if a["rule_type"] == "loitering")
+    names = (loitering["rule_type_label"], loitering["severity_label"], loitering["status_label"])
+    assert names == ("徘徊逗留", "重大", "待处理")
+
+
+def test_console_scripts_keep_no_names_of_their_own(client: TestClient) -> None:
+    """Rule types, severities and statuses are named by the server (center/domain/vocabulary.py)."""
+    for script in ("common.js", "app.js", "nodes.js", "risk.js", "card.js"):
+        text = client.get(f"/static/{script}").text
+        for value in [*RuleType, *Severity, "acknowledged", "dismissed", "escalated"]:
+            assert not re.search(rf"\b{value}: \"[^\"]+\"", text), f"{script} names {value} itself"
 
 
 def test_live_hub_drops_oldest_for_a_slow_client() -> None:

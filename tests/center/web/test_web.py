@@ -39,6 +39,7 @@ from tests.support.procs import ManagedProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent / "parkguard-center"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -264,8 +265,8 @@ def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page:
 
 # --- 节点与摄像头: status + heartbeats over MQTT, health on the page ----------------------------
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "vtest-walkway.mp4"
+DATA = REPO / "tests" / "data"
+SAMPLE = REPO / "samples" / "vtest-walkway.mp4"
 
 
 def add_user(center_dir: Path, username: str, role: str, password: str, *links: str) -> None:
@@ -549,7 +550,7 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
 
 
 def test_nodes_page_knows_every_node_and_camera_state() -> None:
-    script = (Path(__file__).resolve().parents[2] / "center" / "web" / "nodes.js").read_text(encoding="utf-8")
+    script = (REPO / "center" / "web" / "nodes.js").read_text(encoding="utf-8")
     health = re.search(r"const HEALTH = \{([^}]*)\}", script)
     camera = re.search(r"const CAMERA = \{([^}]*)\}", script)
     assert health and camera
