@@ -235,6 +235,22 @@ def test_page_reconnects_when_the_center_restarts(center: Center, publisher: mqt
     expect(row(page, eid)).to_contain_text("一般")
 
 
+def test_escalating_an_alert_from_the_console(
+    center: Center, tmp_workdir: Path, publisher: mqtt.Client, page: Page
+) -> None:
+    seeded = subprocess.run(  # registers the enterprises and their cameras (cam-yard-01 of yj-metal)
+        [BIN, "seed", "--config", tmp_workdir / "center.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    eid = new_event_id()
+    send(publisher, eid, camera="cam-yard-01")
+    log_in(page, center.url)
+    page.on("dialog", lambda dialog: dialog.accept())  # 转为一般隐患，整改期限7天？
+    row(page, eid).locator("td.actions .btn-escalate").click()
+    expect(row(page, eid).locator("td.actions")).to_have_text("已转隐患")
+    expect(row(page, eid).locator("td.actions button")).to_have_count(0)
+
+
 def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page: Page) -> None:
     seeded = subprocess.run(
         [BIN, "seed", "--config", tmp_workdir / "center.yaml"], capture_output=True, text=True, timeout=120
