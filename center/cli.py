@@ -179,6 +179,7 @@ def _user_token(args: argparse.Namespace) -> int:
     """A long-lived bearer token for a machine account (an edge node's evidence uploads)."""
     from center.api.users.service import user_by_name
     from center.auth.sessions import open_session
+    from center.domain.timeparse import DAY_MS
 
     _config, engine, factory = _open_db(args.config)
     try:
@@ -194,7 +195,7 @@ def _user_token(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            token, _expires = open_session(session, user.id, int(args.days * 86_400_000))
+            token, _expires = open_session(session, user.id, int(args.days * DAY_MS))
     finally:
         engine.dispose()
     print(token)  # the only time it is shown; the center keeps its SHA-256 only

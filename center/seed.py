@@ -29,6 +29,7 @@ from center.api.users.schemas import UserIn
 from center.api.users.service import add_user, user_by_name
 from center.config import CenterConfig
 from center.domain import creditcode, scoring, workflow
+from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import HazardLevel, HazardSource
 from center.ingest.upsert import apply_alert
 from center.store.models import (
@@ -45,7 +46,6 @@ from center.store.models import (
 )
 from protocol import AlertEvent, now_ms
 
-DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 NAMESPACE = uuid.UUID("6f1c2d1e-59a4-4b0c-9d0e-7061726b6775")  # "parkgu(ard)"
 HISTORY_DAYS = 30

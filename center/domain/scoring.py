@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from center.config import RiskConfig
+from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import RISK_LEVEL_LABELS
 from center.store.models import Alert, Camera, Enterprise, Hazard, RiskScore
 from protocol import now_ms
 
-DAY_MS = 86_400_000
 CONFIRMED = ("acknowledged", "escalated")
 
 

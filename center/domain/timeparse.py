@@ -1,4 +1,5 @@
-"""Query times: ISO 8601 datetimes or epoch milliseconds, both to epoch ms."""
+"""Times as the center counts them, in epoch milliseconds: the length of a day, and query
+times (ISO 8601 datetimes or epoch milliseconds) parsed to epoch ms."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+DAY_MS = 86_400_000
 MAX_MS = 32_503_680_000_000  # year 3000, as in the wire contract
 _DIGITS = re.compile(r"^\d{1,16}$")
 # "…T08:00:00 08:00": a '+' typed into a URL arrives as a space

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from center.domain.errors import Invalid, NotFound, StateConflict
+from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import (
     ALERT_STATUS_LABELS,
     HAZARD_STATUS_LABELS,
@@ -106,6 +107,11 @@ def escalate(
     _handled(row, AlertStatus.ESCALATED, actor)
     row.hazard_id = hazard.id
     return row, hazard
+
+
+def deadline_in(days: int) -> int:
+    """The deadline (epoch ms) ``days`` from now."""
+    return now_ms() + days * DAY_MS
 
 
 # --- hazards -----------------------------------------------------------------------------

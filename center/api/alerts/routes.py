@@ -28,7 +28,6 @@ from center.domain import workflow
 from center.domain.errors import NotFound
 from center.domain.vocabulary import HazardLevel
 from center.store.models import Alert
-from protocol import now_ms
 
 router = make_router("alerts")
 
@@ -152,7 +151,7 @@ def escalate_alert(
         event_id,
         user.username,
         level=HazardLevel(body.level),
-        deadline_ms=now_ms() + body.deadline_days * 86_400_000,
+        deadline_ms=workflow.deadline_in(body.deadline_days),
         title=body.title,
         description=body.description,
         assignee=body.assignee,

@@ -16,6 +16,7 @@ from center.auth.deps import CurrentUser, SessionDep
 from center.config import CenterConfig
 from center.domain import qr, scoring
 from center.domain.errors import NotFound
+from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import INDUSTRY_LABELS, HazardStatus, Role, label
 from center.domain.workflow import is_overdue
 from center.store.models import Alert, Enterprise, Hazard, InsurancePolicy
@@ -56,7 +57,7 @@ def enterprise_card(
             select(Hazard).where(Hazard.enterprise_id == e.id, Hazard.status != HazardStatus.CLOSED.value)
         )
     )
-    since = now_ms() - 30 * scoring.DAY_MS
+    since = now_ms() - 30 * DAY_MS
     card.score = r["score"]
     card.coefficient = r["coefficient"]
     card.industry_label = label(INDUSTRY_LABELS, e.industry)

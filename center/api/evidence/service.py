@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from center.domain.errors import Invalid
+from center.domain.timeparse import DAY_MS
 from center.store.models import Camera, EvidenceFile
 from protocol import now_ms
 
@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-DAY_MS = 86_400_000
 
 
 def path_of(evidence_dir: Path, sha256: str, content_type: str) -> Path:

@@ -45,7 +45,6 @@ router = make_router("hazards")
 
 HazardId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the hazard's number")]
 CONFLICT = conflict("hazard")
-DAY_MS = 86_400_000
 HAZARD_CSV_HEADER = [
     *("id", "code", "enterprise_id", "title", "level", "level_label", "source", "status", "status_label"),
     *("deadline_at", "overdue", "assignee", "camera_id", "alert_id", "created_at", "rectified_at"),
@@ -131,7 +130,7 @@ def create_hazard(body: HazardIn, session: SessionDep, user: CurrentUser) -> Haz
         description=body.description,
         level=HazardLevel(body.level),
         source=HazardSource.INSPECTION,
-        deadline_ms=now_ms() + body.deadline_days * DAY_MS,
+        deadline_ms=workflow.deadline_in(body.deadline_days),
         assignee=body.assignee,
         camera_id=body.camera_id,
         before_evidence=body.before_evidence,
@@ -160,7 +159,7 @@ def update_hazard(
         if key in changes:
             setattr(h, key, changes[key])
     if "deadline_days" in changes:
-        h.deadline_ms = now_ms() + changes["deadline_days"] * DAY_MS
+        h.deadline_ms = workflow.deadline_in(changes["deadline_days"])
     h.updated_ms = now_ms()
     audit(session, user, "update_hazard", f"hazard:{h.code}", changes)
     session.commit()

@@ -20,6 +20,7 @@ from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.domain import scoring
 from center.domain.errors import Invalid
+from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import HazardStatus, Role
 from center.domain.workflow import is_overdue
 from center.store.models import Alert, Enterprise, Hazard, InsurancePolicy, Insurer, RiskScore, ServiceRecord
@@ -90,7 +91,7 @@ def risk_report(
     counts (no evidence), services and policies. An insurer gets its own policies only."""
     e = enterprise_or_404(session, user, config, enterprise_id)
     risk = scoring.current(session, e.id, config.risk)
-    since = now_ms() - config.risk.window_days * scoring.DAY_MS
+    since = now_ms() - config.risk.window_days * DAY_MS
     hazards = list(session.scalars(select(Hazard).where(Hazard.enterprise_id == e.id)))
     by_status = Counter(h.status for h in hazards)
     alerts = session.execute(
