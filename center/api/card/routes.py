@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from center.api.card.schemas import CardOut
 from center.api.deps import NOT_FOUND, ConfigDep, Responses, enterprise_or_404, make_router
 from center.api.enterprises.service import in_force, today
 from center.auth.deps import CurrentUser, SessionDep
+from center.auth.policy import Principal
 from center.config import CenterConfig
 from center.domain import qr, scoring
 from center.domain.errors import NotFound
@@ -88,23 +90,31 @@ def enterprise_card(
     return card
 
 
-def _image(media_type: str, kind: str) -> Responses:
-    return {**NOT_FOUND, 200: {"content": {media_type: {}}, "description": f"the 全安码 as {kind}"}}
+QR_IMAGES = {"png": ("image/png", qr.png), "svg": ("image/svg+xml", qr.svg)}
 
 
-def _qr(
-    request: Request, session: SessionDep, config: ConfigDep, user: CurrentUser, enterprise_id: str
-) -> tuple[str, str]:
+def _image(kind: str) -> Responses:
+    media_type = QR_IMAGES[kind][0]
+    return {**NOT_FOUND, 200: {"content": {media_type: {}}, "description": f"the 全安码 as {kind.upper()}"}}
+
+
+def _qr_image(
+    kind: str,
+    request: Request,
+    session: Session,
+    config: CenterConfig,
+    user: Principal,
+    enterprise_id: str,
+    scale: int,
+) -> Response:
     e = enterprise_or_404(session, user, config, enterprise_id)
     level = scoring.current(session, e.id, config.risk)["level"]
-    return qr.card_url(_base_url(request, config), e.id), level
+    media_type, render = QR_IMAGES[kind]
+    image = render(qr.card_url(_base_url(request, config), e.id), level, scale)
+    return Response(image, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-@router.get(
-    "/enterprises/{enterprise_id}/qr.png",
-    response_class=Response,
-    responses=_image("image/png", "PNG"),
-)
+@router.get("/enterprises/{enterprise_id}/qr.png", response_class=Response, responses=_image("png"))
 def enterprise_qr_png(
     enterprise_id: EnterpriseId,
     request: Request,
@@ -113,15 +123,10 @@ def enterprise_qr_png(
     user: CurrentUser,
     scale: Scale = 8,
 ) -> Response:
-    url, level = _qr(request, session, config, user, enterprise_id)
-    return Response(qr.png(url, level, scale), media_type="image/png", headers={"Cache-Control": "no-cache"})
+    return _qr_image("png", request, session, config, user, enterprise_id, scale)
 
 
-@router.get(
-    "/enterprises/{enterprise_id}/qr.svg",
-    response_class=Response,
-    responses=_image("image/svg+xml", "SVG"),
-)
+@router.get("/enterprises/{enterprise_id}/qr.svg", response_class=Response, responses=_image("svg"))
 def enterprise_qr_svg(
     enterprise_id: EnterpriseId,
     request: Request,
@@ -130,7 +135,4 @@ def enterprise_qr_svg(
     user: CurrentUser,
     scale: Scale = 8,
 ) -> Response:
-    url, level = _qr(request, session, config, user, enterprise_id)
-    return Response(
-        qr.svg(url, level, scale), media_type="image/svg+xml", headers={"Cache-Control": "no-cache"}
-    )
+    return _qr_image("svg", request, session, config, user, enterprise_id, scale)

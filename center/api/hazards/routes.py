@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from fastapi.responses import StreamingResponse
@@ -166,9 +167,24 @@ def update_hazard(
     return _with_history(session, h)
 
 
-def _own(user: Principal, h: Hazard) -> None:
-    if user.role is Role.ENTERPRISE and h.enterprise_id != user.enterprise_id:  # may_see covers it; belt
+def _step(
+    session: Session,
+    config: CenterConfig,
+    user: Principal,
+    hazard_id: int,
+    action: str,
+    take: Callable[[Hazard], object],
+    detail: dict[str, Any] | None = None,
+    own: bool = False,
+) -> HazardOut:
+    """One step of the loop on a visible hazard (locked): take it, audit it, commit."""
+    h = _visible(session, config, user, hazard_id, lock=True)
+    if own and user.role is Role.ENTERPRISE and h.enterprise_id != user.enterprise_id:  # may_see covers it
         raise NotFound(f"no hazard {h.id}")
+    take(h)
+    audit(session, user, action, f"hazard:{h.code}", detail)
+    session.commit()
+    return _with_history(session, h)
 
 
 @router.post("/hazards/{hazard_id}/start", response_model=HazardOut, responses={**NOT_FOUND, **CONFLICT})
@@ -176,12 +192,11 @@ def start_hazard(
     hazard_id: HazardId, body: StepIn, session: SessionDep, config: ConfigDep, user: CurrentUser
 ) -> HazardOut:
     """待整改 → 整改中: the enterprise starts the rectification."""
-    h = _visible(session, config, user, hazard_id, lock=True)
-    _own(user, h)
-    workflow.start(session, h, user.username, body.note)
-    audit(session, user, "start_hazard", f"hazard:{h.code}")
-    session.commit()
-    return _with_history(session, h)
+
+    def take(h: Hazard) -> Hazard:
+        return workflow.start(session, h, user.username, body.note)
+
+    return _step(session, config, user, hazard_id, "start_hazard", take, own=True)
 
 
 @router.post("/hazards/{hazard_id}/submit", response_model=HazardOut, responses={**NOT_FOUND, **CONFLICT})
@@ -189,12 +204,12 @@ def submit_hazard(
     hazard_id: HazardId, body: SubmitIn, session: SessionDep, config: ConfigDep, user: CurrentUser
 ) -> HazardOut:
     """整改中 → 待复核: what was done and the 'after' photos (upload them first with PUT /api/evidence)."""
-    h = _visible(session, config, user, hazard_id, lock=True)
-    _own(user, h)
-    workflow.submit(session, h, user.username, body.rectification, body.after_evidence)
-    audit(session, user, "submit_hazard", f"hazard:{h.code}", {"after_evidence": body.after_evidence})
-    session.commit()
-    return _with_history(session, h)
+
+    def take(h: Hazard) -> Hazard:
+        return workflow.submit(session, h, user.username, body.rectification, body.after_evidence)
+
+    detail = {"after_evidence": body.after_evidence}
+    return _step(session, config, user, hazard_id, "submit_hazard", take, detail, own=True)
 
 
 @router.post("/hazards/{hazard_id}/approve", response_model=HazardOut, responses={**NOT_FOUND, **CONFLICT})
@@ -202,11 +217,11 @@ def approve_hazard(
     hazard_id: HazardId, body: StepIn, session: SessionDep, config: ConfigDep, user: CurrentUser
 ) -> HazardOut:
     """待复核 → 已销号: the review accepts the rectification and closes the hazard."""
-    h = _visible(session, config, user, hazard_id, lock=True)
-    workflow.approve(session, h, user.username, body.note)
-    audit(session, user, "approve_hazard", f"hazard:{h.code}", {"note": body.note})
-    session.commit()
-    return _with_history(session, h)
+
+    def take(h: Hazard) -> Hazard:
+        return workflow.approve(session, h, user.username, body.note)
+
+    return _step(session, config, user, hazard_id, "approve_hazard", take, {"note": body.note})
 
 
 @router.post("/hazards/{hazard_id}/reject", response_model=HazardOut, responses={**NOT_FOUND, **CONFLICT})
@@ -214,8 +229,8 @@ def reject_hazard(
     hazard_id: HazardId, body: RejectIn, session: SessionDep, config: ConfigDep, user: CurrentUser
 ) -> HazardOut:
     """待复核 → 整改中: the review sends it back, with the reason."""
-    h = _visible(session, config, user, hazard_id, lock=True)
-    workflow.reject(session, h, user.username, body.note)
-    audit(session, user, "reject_hazard", f"hazard:{h.code}", {"note": body.note})
-    session.commit()
-    return _with_history(session, h)
+
+    def take(h: Hazard) -> Hazard:
+        return workflow.reject(session, h, user.username, body.note)
+
+    return _step(session, config, user, hazard_id, "reject_hazard", take, {"note": body.note})

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from center.api.schemas import RowOut, derived
+from center.api.schemas import derived
+from center.api.users.schemas import AccountOut
 from center.domain.vocabulary import ROLE_LABELS, Role
 
 
@@ -19,14 +20,7 @@ class LoginIn(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class MeOut(RowOut):
-    username: str
-    display_name: str
-    role: str
-    enterprise_id: str | None
-    insurer_id: str | None
-    node: str | None
-
+class MeOut(AccountOut):
     @derived
     def role_label(self) -> str:
         return ROLE_LABELS[Role(self.role)]

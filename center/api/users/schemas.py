@@ -46,14 +46,19 @@ class UserPatch(BaseModel):
     active: bool | None = None
 
 
-class UserOut(RowOut):
-    id: int
+class AccountOut(RowOut):
+    """Who an account is: its name, role and what it is linked to (the caller's own in MeOut)."""
+
     username: str
     display_name: str
     role: str
     enterprise_id: str | None
     insurer_id: str | None
     node: str | None
+
+
+class UserOut(AccountOut):
+    id: int
     active: bool
     created_ms: int = Field(exclude=True)
 
