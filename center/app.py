@@ -38,7 +38,7 @@ from center.auth.policy import iter_routes, missing_policies
 from center.auth.security import LoginLimiter
 from center.config import CenterConfig
 from center.domain import scoring
-from center.domain.errors import DomainError, Invalid
+from center.domain.errors import DomainError, Invalid, first_line
 from center.ingest.subscriber import Ingest
 from center.store import db
 
@@ -72,8 +72,7 @@ Times are ISO 8601 (UTC) in answers, ISO 8601 or epoch ms in queries.
 
 
 def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    log.error("database error: %s", first)
+    log.error("database error: %s", first_line(exc))
     return JSONResponse({"detail": f"database unavailable: {type(exc).__name__}"}, status_code=503)
 
 

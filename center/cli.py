@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from center import __version__
 from center.config import CenterConfig, load_config
+from center.domain.errors import first_line
 from center.domain.vocabulary import Role
 from common.configfile import ConfigError
 
@@ -42,8 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         db.upgrade(engine)
     except (SQLAlchemyError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"parkguard-center: database {db.describe(config.database.url)}: {first}", file=sys.stderr)
+        print(
+            f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         engine.dispose()
@@ -81,8 +84,7 @@ def _open_db(config_path: str) -> tuple[CenterConfig, Engine, sessionmaker[Sessi
         db.upgrade(engine)
     except Exception as exc:
         engine.dispose()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _DatabaseError(f"database {db.describe(config.database.url)}: {first}") from None
+        raise _DatabaseError(f"database {db.describe(config.database.url)}: {first_line(exc)}") from None
     return config, engine, db.make_session_factory(engine)
 
 

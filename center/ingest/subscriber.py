@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from center.config import MqttConfig
+from center.domain.errors import first_line
 from center.domain.nodes import unpublished_configs
 from center.ingest.process import Received, Result, process, process_batch, quarantine
 from protocol import NodeConfig, Topic, TopicKind, now_ms
@@ -256,11 +257,11 @@ class Ingest:
             try:
                 return list(process_batch(self.factory, self.site, batch, self.on_alert is not None))
             except _TRANSIENT as exc:
-                log.warning("database unavailable (%s); retrying in %.1f s", _first_line(exc), delay)
+                log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
             except Exception as exc:  # an IntegrityError (racing replica) or a bad row: go one by one
-                log.info("batch of %d fell back to single messages: %s", len(batch), _first_line(exc))
+                log.info("batch of %d fell back to single messages: %s", len(batch), first_line(exc))
                 return [self._store(item) for item in batch]
         return None
 
@@ -272,18 +273,18 @@ class Ingest:
             try:
                 return process(self.factory, self.site, item.topic, item.payload, item.received_ms)
             except _TRANSIENT as exc:
-                log.warning("database unavailable (%s); retrying in %.1f s", _first_line(exc), delay)
+                log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
             except sa_exc.IntegrityError as exc:
                 conflicts += 1  # another replica inserted the same event first: read it and merge
                 if conflicts >= 3:
-                    return self._quarantine(item, f"database rejected the message: {_first_line(exc)}")
+                    return self._quarantine(item, f"database rejected the message: {first_line(exc)}")
             except sa_exc.SQLAlchemyError as exc:
-                return self._quarantine(item, f"database rejected the message: {_first_line(exc)}")
+                return self._quarantine(item, f"database rejected the message: {first_line(exc)}")
             except Exception as exc:
                 log.exception("failed to process a message on %s", item.topic)
-                return self._quarantine(item, f"internal error: {type(exc).__name__}: {_first_line(exc)}")
+                return self._quarantine(item, f"internal error: {type(exc).__name__}: {first_line(exc)}")
         return None
 
     def _quarantine(self, item: Received, reason: str) -> Result | None:
@@ -291,11 +292,6 @@ class Ingest:
             try:
                 return quarantine(self.factory, item.topic, item.payload, reason, item.received_ms)
             except sa_exc.SQLAlchemyError as exc:
-                log.warning("cannot write to quarantine (%s); retrying", _first_line(exc))
+                log.warning("cannot write to quarantine (%s); retrying", first_line(exc))
                 self._stopping.wait(2.0)
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
