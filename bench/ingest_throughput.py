@@ -31,10 +31,10 @@ import paho.mqtt.client as mqtt
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from center import db as center_db  # noqa: E402
 from center.broker import mosquitto_binary, write_mosquitto_config  # noqa: E402
 from center.config import MqttConfig  # noqa: E402
-from center.ingest import Ingest  # noqa: E402
+from center.ingest.subscriber import Ingest  # noqa: E402
+from center.store import db as center_db  # noqa: E402
 from protocol import AlertEvent, Topic, new_event_id  # noqa: E402
 
 TOPIC = Topic.of("bench", "edge-01", "event")

@@ -6,10 +6,17 @@ import argparse
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from center import __version__
-from center.config import load_config
+from center.config import CenterConfig, load_config
+from center.domain.errors import first_line
+from center.domain.vocabulary import Role
 from common.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("center")
 
@@ -18,15 +25,15 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from center import db
-    from center.api import create_app
+    from center.app import create_app
+    from center.store import db
     from common.logs import setup_logging
 
     config = load_config(args.config)
     setup_logging(
         args.log_level,
         propagate=("uvicorn", "uvicorn.error", "uvicorn.access"),
-        quiet=("uvicorn.access", "alembic"),  # alembic: center.db says what changed
+        quiet=("uvicorn.access", "alembic"),  # alembic: center.store.db says what changed
     )
     host = args.host or config.http.host
     port = config.http.port if args.port is None else args.port
@@ -36,8 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         db.upgrade(engine)
     except (SQLAlchemyError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"parkguard-center: database {db.describe(config.database.url)}: {first}", file=sys.stderr)
+        print(
+            f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         engine.dispose()
@@ -66,8 +75,8 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _open_db(config_path: str):
-    from center import db
+def _open_db(config_path: str) -> tuple[CenterConfig, Engine, sessionmaker[Session]]:
+    from center.store import db
 
     config = load_config(config_path)
     engine = db.make_engine(config.database.url)
@@ -75,8 +84,7 @@ def _open_db(config_path: str):
         db.upgrade(engine)
     except Exception as exc:
         engine.dispose()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _DatabaseError(f"database {db.describe(config.database.url)}: {first}") from None
+        raise _DatabaseError(f"database {db.describe(config.database.url)}: {first_line(exc)}") from None
     return config, engine, db.make_session_factory(engine)
 
 
@@ -104,7 +112,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _retention(args: argparse.Namespace) -> int:
-    from center.evidence import retention
+    from center.api.evidence.service import retention
 
     config, engine, factory = _open_db(args.config)
     max_age = args.max_age_days if args.max_age_days is not None else config.retention.max_age_days
@@ -133,9 +141,9 @@ def _user_add(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from center.errors import DomainError
-    from center.routes.users import add_user
-    from center.schemas import UserIn
+    from center.api.users.schemas import UserIn
+    from center.api.users.service import add_user
+    from center.domain.errors import DomainError
     from common.configfile import format_validation_error
 
     password = os.environ.get(args.password_env) if args.password_env else sys.stdin.readline().rstrip("\n")
@@ -171,16 +179,14 @@ def _user_add(args: argparse.Namespace) -> int:
 
 def _user_token(args: argparse.Namespace) -> int:
     """A long-lived bearer token for a machine account (an edge node's evidence uploads)."""
-    from sqlalchemy import select
-
-    from center.models import AuthSession, User
-    from center.security import new_token, token_hash
-    from protocol import now_ms
+    from center.api.users.service import user_by_name
+    from center.auth.sessions import open_session
+    from center.domain.timeparse import DAY_MS
 
     _config, engine, factory = _open_db(args.config)
     try:
         with factory.begin() as session:
-            user = session.scalars(select(User).where(User.username == args.username)).first()
+            user = user_by_name(session, args.username)
             if user is None or not user.active:
                 print(f"parkguard-center: no active user {args.username!r}", file=sys.stderr)
                 return 1
@@ -191,16 +197,7 @@ def _user_token(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            token = new_token()
-            now = now_ms()
-            session.add(
-                AuthSession(
-                    token_hash=token_hash(token),
-                    user_id=user.id,
-                    created_ms=now,
-                    expires_ms=now + int(args.days * 86_400_000),
-                )
-            )
+            token, _expires = open_session(session, user.id, int(args.days * DAY_MS))
     finally:
         engine.dispose()
     print(token)  # the only time it is shown; the center keeps its SHA-256 only
@@ -253,9 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_sub.add_parser("add", help="add a user (the password from --password-env or stdin)")
     add.add_argument("--config", required=True, help="center config file (YAML)")
     add.add_argument("--username", required=True)
-    add.add_argument(
-        "--role", required=True, choices=["admin", "operator", "government", "enterprise", "insurer", "edge"]
-    )
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--display-name")
     add.add_argument("--enterprise", help="enterprise id (role enterprise)")
     add.add_argument("--insurer", help="insurer id (role insurer)")

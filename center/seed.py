@@ -18,16 +18,21 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from center import creditcode, crud, scoring, workflow
+from center.api.users.schemas import UserIn
+from center.api.users.service import add_user, user_by_name
 from center.config import CenterConfig
-from center.models import (
+from center.domain import creditcode, scoring, workflow
+from center.domain.timeparse import DAY_MS
+from center.domain.vocabulary import HazardLevel, HazardSource
+from center.ingest.upsert import apply_alert
+from center.store.models import (
     Alert,
     Camera,
     Enterprise,
@@ -38,12 +43,9 @@ from center.models import (
     Park,
     ServiceRecord,
     Town,
-    User,
 )
-from center.security import hash_password
 from protocol import AlertEvent, now_ms
 
-DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 NAMESPACE = uuid.UUID("6f1c2d1e-59a4-4b0c-9d0e-7061726b6775")  # "parkgu(ard)"
 HISTORY_DAYS = 30
@@ -371,7 +373,7 @@ def _alert_history(session: Session, config: CenterConfig, now: int, report: See
                     score=score,
                     sent_ms=started + duration,
                 )
-                _, row = crud.apply_alert(session, ev, started + duration + 500)
+                _, row = apply_alert(session, ev, started + duration + 500)
                 # the operators' verdicts: most reviewed, the noisy cameras often false alarms
                 p_dismiss = 0.55 if cam.noisy else 0.12
                 if day <= 1 and r < 0.6:
@@ -425,8 +427,8 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
             "operator",
             enterprise_id=ent_id,
             title=title,
-            level=workflow.HazardLevel(level),
-            source=workflow.HazardSource(source),
+            level=HazardLevel(level),
+            source=HazardSource(source),
             deadline_ms=deadline,
             assignee=ent.contact[0],
             camera_id=cam.id if alert_id else None,
@@ -452,11 +454,8 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
         report.add("hazards")
 
 
-def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> SeedReport:
-    """Create what is missing of the demo park; the caller commits."""
-    now = now_ms() if at_ms is None else at_ms
-    tz = ZoneInfo(config.timezone)
-    report = SeedReport()
+def _registry(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
+    """Towns, the park, insurers, edge nodes, enterprises with their cameras and policies."""
     for tid, name in TOWNS:
         _get_or_add(session, report, Town, tid, id=tid, name=name, district="南海区")
     pid, pname, ptown, paddr = PARK
@@ -468,23 +467,14 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
         if node is None:
             session.add(
                 Node(
-                    site=config.site,
-                    node=nid,
-                    state="offline",
-                    status_ms=None,
-                    last_seen_ms=0,
-                    software="",
-                    cameras=[],
-                    config_version=None,
-                    heartbeat=None,
-                    updated_ms=now,
-                    name=name,
+                    site=config.site, node=nid, state="offline", status_ms=None, last_seen_ms=0, software="",
+                    cameras=[], config_version=None, heartbeat=None, updated_ms=now, name=name,
                 )
-            )
+            )  # fmt: skip
             report.add("nodes")
         elif not node.name:
             node.name = name
-    year = datetime.fromtimestamp(now / 1000, tz).year
+    year = datetime.fromtimestamp(now / 1000, ZoneInfo(config.timezone)).year
     for e in ENTERPRISES:
         code = creditcode.make("9", "1", "440605", e.org8)
         _get_or_add(
@@ -514,24 +504,22 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
                 )
             )  # fmt: skip
             report.add("insurance_policies")
+
+
+def _users(session: Session, report: SeedReport) -> None:
+    """A user of each role (the same service as ``parkguard-center user add``)."""
     for username, role, display, links in USERS:
-        if session.scalars(select(User).where(User.username == username)).first() is not None:
+        if user_by_name(session, username) is not None:
             continue
         password = demo_password(username)
-        session.add(
-            User(
-                username=username, display_name=display, role=role, password_hash=hash_password(password),
-                enterprise_id=links.get("enterprise_id"), insurer_id=links.get("insurer_id"),
-                node=links.get("node"), active=True, created_ms=now,
-            )
-        )  # fmt: skip
+        add_user(
+            session, UserIn(username=username, password=password, role=role, display_name=display, **links)
+        )
         report.passwords.append((username, role, password))
         report.add("users")
-    session.flush()
-    _alert_history(session, config, now, report)
-    session.flush()
-    _hazards(session, now, report)
-    today = datetime.fromtimestamp(now / 1000, tz).date()
+
+
+def _services(session: Session, today: date, now: int, report: SeedReport) -> None:
     for ent_id, kind, ago, provider, insurer, summary in SERVICES:
         day = (today - timedelta(days=ago)).isoformat()
         exists = session.scalars(
@@ -547,6 +535,21 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
                 )
             )  # fmt: skip
             report.add("service_records")
+
+
+def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> SeedReport:
+    """Create what is missing of the demo park; the caller commits."""
+    now = now_ms() if at_ms is None else at_ms
+    tz = ZoneInfo(config.timezone)
+    report = SeedReport()
+    _registry(session, config, now, report)
+    _users(session, report)
+    session.flush()
+    _alert_history(session, config, now, report)
+    session.flush()
+    _hazards(session, now, report)
+    today = datetime.fromtimestamp(now / 1000, tz).date()
+    _services(session, today, now, report)
     session.flush()
     for back in range(HISTORY_DAYS, -1, -1):
         scoring.snapshot(session, config.risk, tz, today - timedelta(days=back))

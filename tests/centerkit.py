@@ -1,17 +1,94 @@
-"""Helpers for the center's tests: users, logins, a seeded app (no fixtures here; see the tests)."""
+"""Helpers for the center's tests: databases, users, logins, a small park, alert messages,
+waiting, and the center app running in the test's process (fixtures: tests/center/conftest.py)."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from center.models import Base, User
-from center.security import hash_password
+from center.app import create_app
+from center.auth.security import hash_password
+from center.config import parse_config
+from center.store import db
+from center.store.models import Base, Camera, Enterprise, InsurancePolicy, Insurer, Park, Town, User
 from protocol import now_ms
 
+SITE = "yijia"
 PASSWORD = "test-password-1"
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", step: float = 0.05
+) -> Any:
+    """The first true value of ``predicate``, polled every ``step`` s; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def event(event_id: str, phase: str = "new", seq: int = 0, **fields: Any) -> dict[str, Any]:
+    """An alert event message of site ``yijia`` as an edge node sends it (``fields`` override)."""
+    t0 = fields.pop("started_ms", 1_750_000_000_000)
+    msg: dict[str, Any] = {
+        "v": 1,
+        "event_id": event_id,
+        "phase": phase,
+        "seq": seq,
+        "site": SITE,
+        "node": "node-a",
+        "camera": "cam-gate",
+        "rule_id": "gate-intrusion",
+        "rule_type": "intrusion",
+        "rule_name": "大门禁区",
+        "severity": "significant",
+        "started_ms": t0,
+        "last_ms": t0 + 1000 * seq,
+        "count": 1,
+        "score": 0.8,
+    }
+    msg.update(fields)
+    return msg
+
+
+def emptied(url: str) -> str:
+    """The database at ``url`` migrated, with the center's tables emptied (a shared PostgreSQL)."""
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    empty_all(engine)
+    engine.dispose()
+    return url
+
+
+@contextmanager
+def running_center(workdir: Path, mqtt_port: int) -> Iterator[TestClient]:
+    """The center app in this process (ingest, API), logged in as an operator."""
+    cfg = parse_config(
+        {
+            "site": SITE,
+            "database": {"url": f"sqlite:///{workdir / 'center.db'}"},
+            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": f"rc-{uuid.uuid4().hex[:6]}"},
+        },
+        "test",
+        workdir,
+    )
+    app = create_app(cfg)
+    with TestClient(app) as client:
+        add_user(app.state.session_factory, "op", "operator")
+        add_user(app.state.session_factory, "gov", "government")
+        login(client, "op")
+        wait_for(lambda: app.state.ingest.connected, 10, "center MQTT connection")
+        yield client
 
 
 def add_user(factory: sessionmaker[Session], username: str, role: str, **links: Any) -> None:
@@ -65,8 +142,6 @@ ROLE_USERS = {
 
 
 def mini_park(factory: sessionmaker[Session]) -> None:
-    from center.models import Camera, Enterprise, InsurancePolicy, Insurer, Park, Town
-
     now = now_ms()
     with factory.begin() as s:
         s.add(Town(id="shishan", name="狮山镇", district="南海区"))

@@ -1,43 +1,16 @@
 // ParkGuard operator page: the alert list, live through the WebSocket feed.
 "use strict";
 
-const TZ = document.querySelector('meta[name="pg-timezone"]').content || "Asia/Shanghai";
+// The names of rule types, severities and statuses come with each alert from the server
+// (rule_type_label, severity_label, status_label), as role and industry names do.
+const { el, fact } = PG;
 const MAX_ROWS = 500;
-
-const RULE_TYPES = {
-  intrusion: "区域闯入",
-  post_unattended: "离岗",
-  overcrowding: "超员",
-  loitering: "徘徊逗留",
-  man_down: "人员倒地",
-  phone_use: "使用手机",
-  vehicle_proximity: "人车近距离",
-  line_crossing: "越线",
-  missing_ppe: "未佩戴防护用品",
-  smoking: "吸烟",
-  fire_smoke: "烟火",
-};
-const SEVERITIES = { general: "一般", significant: "较大", major: "重大" };
-const VERDICTS = { acknowledged: "已确认", dismissed: "误报", escalated: "已转隐患" };
 const EVIDENCE_KINDS = { snapshot: "抓拍", clip: "视频片段" };
 let canHandle = false; // operators and administrators act on alerts
 let selected = null; // event_id of the alert in the detail panel
 
-const timeFmt = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-});
-const dayFmt = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" });
-
 const alerts = new Map(); // event_id -> alert
 const rowsEl = document.getElementById("alert-rows");
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function duration(a) {
   const end = a.ended_ms ?? a.last_ms;
@@ -60,15 +33,15 @@ function renderRow(a, fresh) {
   if (a.evidence && a.evidence.length) tr.dataset.evidence = String(a.evidence.length);
   tr.title = "点击查看详情与证据 (click for the detail and evidence)";
 
-  const time = el("td", "time", timeFmt.format(new Date(a.started_ms)));
+  const time = el("td", "time", PG.time(a.started_ms));
   time.title = a.started_at;
   const camera = el("td", "camera", a.camera);
   const rule = el("td", "rule");
-  rule.append(el("span", "type", RULE_TYPES[a.rule_type] || a.rule_type));
+  rule.append(el("span", "type", a.rule_type_label));
   if (a.rule_name) rule.append(el("span", "name", a.rule_name));
   rule.title = `${a.rule_type} · ${a.rule_id}${a.zone ? " · " + a.zone : ""}`;
   const sev = el("td", "severity");
-  sev.append(el("span", `sev sev-${a.severity}`, SEVERITIES[a.severity] || a.severity));
+  sev.append(el("span", `sev sev-${a.severity}`, a.severity_label));
   const count = el("td", "num count", String(a.count));
   const score = el("td", "num score", a.score ? a.score.toFixed(2) : "–");
   const dur = el("td", "duration", duration(a));
@@ -83,11 +56,11 @@ function actions(a) {
   const td = el("td", "actions");
   const status = a.status || "open";
   if (status !== "open" && status !== "acknowledged") {
-    td.append(el("span", "verdict", VERDICTS[status] || status));
+    td.append(el("span", "verdict", a.status_label));
     return td;
   }
   if (!canHandle) {
-    if (status === "acknowledged") td.append(el("span", "verdict", VERDICTS[status]));
+    if (status === "acknowledged") td.append(el("span", "verdict", a.status_label));
     return td;
   }
   const act = async (verb, body) => {
@@ -101,14 +74,13 @@ function actions(a) {
       document.getElementById("note").textContent = `操作失败: ${typeof data.detail === "string" ? data.detail : res.status}`;
       return;
     }
-    const row = await res.json();
-    if (verb === "escalate") {
-      a.status = "escalated";
-      a.hazard_id = row.id;
-      upsert({ ...a }, false, true);
-    } else {
-      upsert(row, false, true);
+    if (verb !== "escalate") {
+      upsert(await res.json(), false, true);
+      return;
     }
+    // the answer is the new hazard: fetch the alert as it is now (escalated, with its hazard)
+    const fresh = await PG.api(`/api/alerts/${encodeURIComponent(a.event_id)}`);
+    if (fresh.ok) upsert(await fresh.json(), false, true);
   };
   if (status === "open") {
     const ack = el("button", "btn btn-ack", "确认");
@@ -116,7 +88,7 @@ function actions(a) {
     ack.onclick = () => act("acknowledge");
     td.append(ack);
   } else {
-    td.append(el("span", "verdict", VERDICTS[status] + " "));
+    td.append(el("span", "verdict", a.status_label + " "));
   }
   const dismiss = el("button", "btn btn-dismiss", "误报");
   dismiss.title = "Dismiss as a false alarm";
@@ -164,11 +136,6 @@ const detailEl = document.getElementById("detail");
 const evidenceUrls = new Map(); // sha256 -> object URL, for the alert in the panel
 let evidenceFor = null; // event_id whose evidence the panel holds
 
-function fact(dl, label, value) {
-  if (value === null || value === undefined || value === "") return;
-  dl.append(el("dt", null, label), el("dd", null, String(value)));
-}
-
 function dropEvidence() {
   for (const url of evidenceUrls.values()) URL.revokeObjectURL(url);
   evidenceUrls.clear();
@@ -200,13 +167,13 @@ function closeDetail() {
 
 function renderDetail(a) {
   document.getElementById("detail-title").textContent =
-    `${RULE_TYPES[a.rule_type] || a.rule_type}${a.rule_name ? " · " + a.rule_name : ""}`;
+    `${a.rule_type_label}${a.rule_name ? " · " + a.rule_name : ""}`;
   const dl = document.getElementById("detail-facts");
   dl.replaceChildren();
-  fact(dl, "告警时间", timeFmt.format(new Date(a.started_ms)));
-  if (a.ended_ms) fact(dl, "结束时间", timeFmt.format(new Date(a.ended_ms)));
+  fact(dl, "告警时间", PG.time(a.started_ms));
+  if (a.ended_ms) fact(dl, "结束时间", PG.time(a.ended_ms));
   fact(dl, "持续", duration(a));
-  fact(dl, "级别", SEVERITIES[a.severity] || a.severity);
+  fact(dl, "级别", a.severity_label);
   fact(dl, "摄像头", a.camera);
   fact(dl, "节点", a.node);
   fact(dl, "企业", a.enterprise);
@@ -214,8 +181,7 @@ function renderDetail(a) {
   fact(dl, "人数", a.count);
   fact(dl, "置信度", a.score ? a.score.toFixed(2) : "");
   fact(dl, "状态", a.phase === "end" ? "已结束" : "进行中");
-  const status = a.status || "open";
-  fact(dl, "处置", status === "open" ? "待处理" : (VERDICTS[status] || status));
+  fact(dl, "处置", a.status_label);
   fact(dl, "处置人", a.handled_by);
   fact(dl, "误报原因", a.dismiss_reason);
   fact(dl, "事件编号", a.event_id);
@@ -298,10 +264,10 @@ document.getElementById("detail-close").addEventListener("click", closeDetail);
 document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && selected) closeDetail(); });
 
 function refreshStats() {
-  const today = dayFmt.format(new Date());
+  const today = PG.day(Date.now());
   let nToday = 0, nActive = 0, nMajor = 0;
   for (const a of alerts.values()) {
-    if (dayFmt.format(new Date(a.started_ms)) === today) {
+    if (PG.day(a.started_ms) === today) {
       nToday += 1;
       if (a.severity === "major") nMajor += 1;
     }
@@ -370,7 +336,7 @@ function connect() {
 }
 
 function tick() {
-  document.getElementById("clock").textContent = timeFmt.format(new Date());
+  document.getElementById("clock").textContent = PG.time(Date.now());
 }
 
 tick();

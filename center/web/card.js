@@ -32,15 +32,9 @@ async function load() {
   ];
   for (const p of c.policies || []) rows.push(["保单", `${p.policy_no}（${p.start_date} 至 ${p.end_date}）`]);
   const dl = document.getElementById("details");
-  for (const [k, v] of rows) {
-    const dt = document.createElement("dt");
-    dt.textContent = k;
-    const dd = document.createElement("dd");
-    dd.textContent = String(v ?? "");
-    dl.append(dt, dd);
-  }
+  for (const [k, v] of rows) PG.fact(dl, k, v);
   dl.hidden = false;
-  const img = document.createElement("img");
+  const img = PG.el("img");
   img.alt = "全安码";
   img.src = `/api/enterprises/${encodeURIComponent(ID)}/qr.svg`;
   img.onerror = () => img.remove();

@@ -1,35 +1,74 @@
-// Shared by the console pages: who is logged in, log out, go to the login page on 401.
+// Shared by the console pages: elements, times in the park's time zone, facts, the API with
+// the login (go to the login page on 401), who is logged in, log out.
 "use strict";
 
-const PG = {
-  async api(path, options = {}) {
-    const res = await fetch(path, { cache: "no-store", ...options });
-    if (res.status === 401) {
-      location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
-      throw new Error("请先登录");
-    }
-    return res;
-  },
-  async me() {
-    const res = await PG.api("/api/auth/me");
-    const me = await res.json();
-    const el = document.getElementById("user");
-    if (el) {
-      el.textContent = `${me.display_name || me.username} · ${me.role_label} `;
-      const out = document.createElement("button");
-      out.id = "logout";
-      out.textContent = "退出";
-      out.title = "Log out";
-      out.onclick = async () => {
-        await fetch("/api/auth/logout", { method: "POST" });
-        location.replace("/login");
-      };
-      el.append(out);
-    }
-    // links to pages whose data this role may not read (data-roles="admin operator …") go away
-    for (const link of document.querySelectorAll("a[data-roles]")) {
-      link.hidden = !link.dataset.roles.split(/\s+/).includes(me.role);
-    }
-    return me;
-  },
-};
+const PG = (() => {
+  const meta = document.querySelector('meta[name="pg-timezone"]');
+  const tz = (meta && meta.content) || "Asia/Shanghai";
+  const clock = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+  const full = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", ...clock });
+  const short = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, month: "2-digit", day: "2-digit", ...clock });
+  const day = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
+
+  return {
+    tz,
+
+    // <tag class="cls">text</tag>; no text for undefined or null
+    el(tag, cls, text) {
+      const node = document.createElement(tag);
+      if (cls) node.className = cls;
+      if (text !== undefined && text !== null) node.textContent = text;
+      return node;
+    },
+
+    // a <dt>label</dt><dd class="cls">value</dd> pair in dl, none for an empty value; the <dd>
+    fact(dl, label, value, cls) {
+      if (value === null || value === undefined || value === "") return null;
+      const dd = PG.el("dd", cls, String(value));
+      dl.append(PG.el("dt", null, label), dd);
+      return dd;
+    },
+
+    // a time (epoch ms, ISO string or Date) in the park's time zone; short: without the year
+    time(value, { short: noYear = false } = {}) {
+      if (value === null || value === undefined || value === "") return "–";
+      return (noYear ? short : full).format(new Date(value));
+    },
+
+    // YYYY-MM-DD of a time in the park's time zone
+    day(value) {
+      return day.format(new Date(value));
+    },
+
+    async api(path, options = {}) {
+      const res = await fetch(path, { cache: "no-store", ...options });
+      if (res.status === 401) {
+        location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+        throw new Error("请先登录");
+      }
+      return res;
+    },
+
+    async me() {
+      const res = await PG.api("/api/auth/me");
+      const me = await res.json();
+      const box = document.getElementById("user");
+      if (box) {
+        box.textContent = `${me.display_name || me.username} · ${me.role_label} `;
+        const out = PG.el("button", null, "退出");
+        out.id = "logout";
+        out.title = "Log out";
+        out.onclick = async () => {
+          await fetch("/api/auth/logout", { method: "POST" });
+          location.replace("/login");
+        };
+        box.append(out);
+      }
+      // links to pages whose data this role may not read (data-roles="admin operator …") go away
+      for (const link of document.querySelectorAll("a[data-roles]")) {
+        link.hidden = !link.dataset.roles.split(/\s+/).includes(me.role);
+      }
+      return me;
+    },
+  };
+})();

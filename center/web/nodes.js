@@ -1,7 +1,7 @@
 // 节点与摄像头: the edge nodes as they report themselves (status + heartbeat), refreshed every few seconds.
 "use strict";
 
-const TZ = document.querySelector('meta[name="pg-timezone"]').content || "Asia/Shanghai";
+const { el, fact } = PG;
 const REFRESH_MS = 3000;
 
 const HEALTH = { online: "在线", offline: "离线", stopped: "已停止", stale: "心跳超时" };
@@ -13,20 +13,8 @@ const HEALTH_TITLE = {
 };
 const CAMERA = { online: "在线", stalled: "卡顿", offline: "离线", starting: "启动中" };
 
-const timeFmt = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: TZ, month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-});
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
 function when(iso) {
-  return iso ? timeFmt.format(new Date(iso)) : "–";
+  return PG.time(iso, { short: true });
 }
 
 function fixed(v, digits) {
@@ -38,13 +26,6 @@ function seconds(s) {
   if (s < 60) return `${s.toFixed(1)} 秒前`;
   if (s < 3600) return `${Math.floor(s / 60)} 分 ${Math.round(s % 60)} 秒前`;
   return `${Math.floor(s / 3600)} 时 ${Math.floor((s % 3600) / 60)} 分前`;
-}
-
-function fact(dl, label, value, cls) {
-  const dt = el("dt", null, label);
-  const dd = el("dd", cls, value);
-  dl.append(dt, dd);
-  return dd;
 }
 
 function cameraRows(n) {
@@ -102,7 +83,7 @@ function renderNode(n) {
     ? "–"
     : `待发 ${n.outbox_depth} 条 · 已丢弃 ${n.outbox_dropped ?? 0} 条`;
   const ob = fact(dl, "离线缓存 Outbox", outbox, "outbox");
-  if (n.outbox_dropped) ob.classList.add("warn");
+  if (n.outbox_dropped && ob) ob.classList.add("warn");
   fact(dl, "配置版本 Config", n.config_version === null ? "本地配置文件" : `v${n.config_version}`, "config");
   if (n.config_rejected !== null && n.config_rejected !== undefined) {
     fact(dl, "拒绝的配置 Rejected", `v${n.config_rejected}：${n.config_error || "原因未知"}`, "config-rejected warn");
@@ -164,7 +145,7 @@ async function refresh() {
   } else {
     render(await res.json());
     note.textContent = `每 ${REFRESH_MS / 1000} 秒自动刷新 · Refreshed every ${REFRESH_MS / 1000} s`;
-    document.getElementById("updated").textContent = `更新于 ${timeFmt.format(new Date())}`;
+    document.getElementById("updated").textContent = `更新于 ${when(Date.now())}`;
   }
   setTimeout(refresh, REFRESH_MS);
 }

@@ -4,12 +4,7 @@
 const COLORS = { red: "#e5484d", orange: "#f76b15", yellow: "#f5c400", blue: "#3e7bfa" };
 const SVG = "http://www.w3.org/2000/svg";
 
-function cell(text, cls) {
-  const td = document.createElement("td");
-  if (cls) td.className = cls;
-  td.textContent = text;
-  return td;
-}
+const { el } = PG;
 
 async function load() {
   const res = await PG.api("/api/risk");
@@ -23,20 +18,16 @@ async function load() {
   body.replaceChildren();
   map.replaceChildren();
   for (const r of rows) {
-    const tr = document.createElement("tr");
+    const tr = el("tr");
     tr.dataset.enterpriseId = r.enterprise_id;
     tr.dataset.level = r.level;
-    const name = document.createElement("td");
-    const link = document.createElement("a");
+    const name = el("td");
+    const link = el("a", null, r.name);
     link.href = `/e/${encodeURIComponent(r.enterprise_id)}`;
-    link.textContent = r.name;
     name.append(link);
-    const level = document.createElement("td");
-    const badge = document.createElement("span");
-    badge.className = `level level-${r.level}`;
-    badge.textContent = r.level_label;
-    level.append(badge);
-    tr.append(name, cell(r.industry_label), level, cell(r.score.toFixed(1), "num score"), cell(r.coefficient.toFixed(2), "num"));
+    const level = el("td");
+    level.append(el("span", `level level-${r.level}`, r.level_label));
+    tr.append(name, el("td", null, r.industry_label), level, el("td", "num score", r.score.toFixed(1)), el("td", "num", r.coefficient.toFixed(2)));
     body.append(tr);
     if (r.map_x !== null && r.map_y !== null) {
       const g = document.createElementNS(SVG, "g");

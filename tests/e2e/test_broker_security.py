@@ -23,12 +23,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from center import db
 from center.config import MqttConfig
-from center.ingest import Ingest
-from center.models import Alert, Quarantine
+from center.ingest.subscriber import Ingest
+from center.store import db
+from center.store.models import Alert, Quarantine
 from protocol import Topic, new_event_id
-from tests.center.test_ingest import event, wait_for
+from tests.centerkit import event, wait_for
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.test_remote_config import CLIP, REPO, edge_process, running_center, wait_until
+from tests.centerkit import running_center, wait_for
+from tests.support.edgeproc import CLIP, REPO, edge_process
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +62,7 @@ def test_node_health_online_stale_offline_stopped(
     client = center_app
     edge = edge_process(tmp_workdir, write_config(tmp_workdir, mosquitto.port))
     with edge:
-        node = wait_until(
+        node = wait_for(
             lambda: (
                 (n := view(client))
                 and n["health"] == "online"
@@ -77,7 +78,7 @@ def test_node_health_online_stale_offline_stopped(
         assert node["heartbeat_interval_s"] == 1.0
         assert node["heartbeat_age_s"] is not None and node["heartbeat_age_s"] < 3
         assert node["outbox_depth"] is not None and node["outbox_dropped"] == 0
-        node = wait_until(
+        node = wait_for(
             lambda: (
                 (n := view(client))
                 and next(c for c in n["camera_health"] if c["camera"] == "cam-ok")["fps_in"] > 0
@@ -86,7 +87,7 @@ def test_node_health_online_stale_offline_stopped(
             20,
             "cam-ok frames in",
         )
-        dead = wait_until(
+        dead = wait_for(
             lambda: (
                 (n := view(client))
                 and (c := next(c for c in n["camera_health"] if c["camera"] == "cam-dead"))["state"]
@@ -101,20 +102,20 @@ def test_node_health_online_stale_offline_stopped(
         # frozen: the TCP link stays up (no will yet), heartbeats stop -> stale after 3 periods
         edge.signal(signal.SIGSTOP)
         try:
-            stale = wait_until(lambda: (n := view(client)) and n["health"] == "stale" and n, 15, "stale")
+            stale = wait_for(lambda: (n := view(client)) and n["health"] == "stale" and n, 15, "stale")
             assert stale["state"] == "online" and stale["heartbeat_age_s"] >= 3.0  # 3 periods of 1 s
         finally:
             edge.signal(signal.SIGCONT)
-        wait_until(lambda: view(client)["health"] == "online", 15, "online again after SIGCONT")
+        wait_for(lambda: view(client)["health"] == "online", 15, "online again after SIGCONT")
 
         # killed: the broker publishes the node's last will
         edge.kill9()
-        gone = wait_until(lambda: (n := view(client)) and n["state"] == "offline" and n, 15, "offline")
+        gone = wait_for(lambda: (n := view(client)) and n["state"] == "offline" and n, 15, "offline")
         assert gone["health"] == "offline"
 
         # started and stopped cleanly: stopped, not offline
         edge.start()
-        wait_until(lambda: view(client)["health"] == "online", 30, "online after the restart")
+        wait_for(lambda: view(client)["health"] == "online", 30, "online after the restart")
         assert edge.stop() == 0, edge.log_tail()
-        wait_until(lambda: view(client)["state"] == "stopped", 15, "stopped")
+        wait_for(lambda: view(client)["state"] == "stopped", 15, "stopped")
         assert view(client)["health"] == "stopped"

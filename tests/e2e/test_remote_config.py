@@ -7,11 +7,7 @@ while the old one keeps running; a restarted node keeps the applied version.
 
 from __future__ import annotations
 
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt import publish, subscribe
 
-from center.api import create_app
-from center.config import parse_config
 from protocol import NodeConfig, NodeState, NodeStatus, Topic, TopicKind, now_ms
-from tests.centerkit import add_user, login
-from tests.support.procs import ManagedProcess
+from tests.centerkit import login, running_center, wait_for
+from tests.support.edgeproc import CLIP, REPO, edge_process
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-CLIP = REPO / "samples" / "vtest-walkway.mp4"
 NODE = "edge-rc"
 WHOLE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def camera(cid: str, min_count: int) -> dict[str, Any]:
@@ -87,43 +68,10 @@ cameras:
     return path
 
 
-@contextmanager
-def running_center(workdir: Path, mqtt_port: int) -> Iterator[TestClient]:
-    """The center app in this process (ingest, API), logged in as an operator."""
-    cfg = parse_config(
-        {
-            "site": "yijia",
-            "database": {"url": f"sqlite:///{workdir / 'center.db'}"},
-            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": f"rc-{uuid.uuid4().hex[:6]}"},
-        },
-        "test",
-        workdir,
-    )
-    app = create_app(cfg)
-    with TestClient(app) as client:
-        add_user(app.state.session_factory, "op", "operator")
-        add_user(app.state.session_factory, "gov", "government")
-        login(client, "op")
-        wait_until(lambda: app.state.ingest.connected, 10, "center MQTT connection")
-        yield client
-
-
 @pytest.fixture
 def center(tmp_workdir: Path, mosquitto: Any) -> Iterator[TestClient]:
     with running_center(tmp_workdir, mosquitto.port) as client:
         yield client
-
-
-def edge_process(workdir: Path, config: Path) -> ManagedProcess:
-    return ManagedProcess(
-        [BIN / "parkguard-edge", "run", "--config", config],
-        name="edge",
-        log_dir=workdir,
-        ready_line="running",
-        ready_stream="any",
-        ready_timeout=60,
-        stop_grace=20,
-    )
 
 
 def node_view(client: TestClient) -> dict[str, Any] | None:
@@ -156,15 +104,15 @@ def test_remote_config_live_apply_refuse_and_restart(
     cfg_path = write_edge_config(tmp_workdir, mosquitto.port)
     edge = edge_process(tmp_workdir, cfg_path)
     with edge:
-        wait_until(lambda: (n := node_view(client)) and n["state"] == "online", 30, "node birth")
+        wait_for(lambda: (n := node_view(client)) and n["state"] == "online", 30, "node birth")
         assert config_view(client)["status"] == "none"
 
         # v1: add cam-2 live (cam-1 stays as in the file)
         out = put(client, {"config": {"cameras": [camera("cam-1", 500), camera("cam-2", 500)]}})
         assert out["desired_version"] == 1 and out["published"] is True and out["status"] == "pending"
-        wait_until(lambda: config_view(client)["status"] == "applied", 30, "v1 applied")
+        wait_for(lambda: config_view(client)["status"] == "applied", 30, "v1 applied")
         edge.wait_for_line(r"config: camera cam-2 added", timeout=5)
-        view = wait_until(
+        view = wait_for(
             lambda: (
                 (n := node_view(client))
                 and any(c["camera"] == "cam-2" and c["state"] == "online" for c in n["camera_health"])
@@ -186,28 +134,24 @@ def test_remote_config_live_apply_refuse_and_restart(
         ).replace("'", '"')
         out = put(client, {"yaml": yaml_body})
         assert out["desired_version"] == 2
-        wait_until(lambda: config_view(client)["status"] == "applied", 30, "v2 applied")
-        wait_until(lambda: alerts_of(client, "cam-1-people") > 0, 40, "alerts of the changed rule")
+        wait_for(lambda: config_view(client)["status"] == "applied", 30, "v2 applied")
+        wait_for(lambda: alerts_of(client, "cam-1-people") > 0, 40, "alerts of the changed rule")
 
         # v3: a rule naming a zone the camera lacks -> refused, reported, v2 keeps running
         bad = camera("cam-2", 1)
         bad["rules"][0]["zone"] = "nowhere"
         put(client, {"config": {"cameras": [camera("cam-1", 1), bad]}})
-        view3 = wait_until(
-            lambda: (v := config_view(client))["status"] == "rejected" and v, 30, "v3 rejected"
-        )
+        view3 = wait_for(lambda: (v := config_view(client))["status"] == "rejected" and v, 30, "v3 rejected")
         assert view3["applied_version"] == 2 and view3["rejected_version"] == 3
         assert "cameras[1]" in view3["last_error"] and "nowhere" in view3["last_error"], view3
         # v4: a setting a running node cannot take -> refused with the reason, too
         put(client, {"config": {"metrics_port": 9999}})
-        view4 = wait_until(
-            lambda: (v := config_view(client))["rejected_version"] == 4 and v, 30, "v4 rejected"
-        )
+        view4 = wait_for(lambda: (v := config_view(client))["rejected_version"] == 4 and v, 30, "v4 rejected")
         assert "metrics_port" in view4["last_error"] and "restart" in view4["last_error"], view4
         # the old config goes on: heartbeats keep coming for both cameras, events keep flowing
         before = alerts_of(client, "cam-1-people")
         hb0 = node_view(client)["heartbeat"]["ts_ms"]
-        wait_until(lambda: node_view(client)["heartbeat"]["ts_ms"] > hb0, 10, "a later heartbeat")
+        wait_for(lambda: node_view(client)["heartbeat"]["ts_ms"] > hb0, 10, "a later heartbeat")
         assert {c["camera"] for c in node_view(client)["camera_health"]} == {"cam-1", "cam-2"}
         assert node_view(client)["health"] == "online"
 
@@ -221,12 +165,12 @@ def test_remote_config_live_apply_refuse_and_restart(
         assert edge.stop() == 0, edge.log_tail()
         edge.start()  # a fresh log: lines count from this start
         edge.wait_for_line(r"starting with remote config v2", timeout=5)
-        wait_until(
+        wait_for(
             lambda: (n := node_view(client)) and n["state"] == "online" and n["config_version"] == 2,
             30,
             "restarted node reports v2",
         )
-        view = wait_until(
+        view = wait_for(
             lambda: (
                 (n := node_view(client))
                 and {c["camera"] for c in n["camera_health"]} == {"cam-1", "cam-2"}
@@ -237,11 +181,11 @@ def test_remote_config_live_apply_refuse_and_restart(
         )
         assert view["cameras"] == ["cam-1", "cam-2"]
         # the retained v4 is refused again after the restart, v2 still runs
-        final = wait_until(
+        final = wait_for(
             lambda: (v := config_view(client))["rejected_version"] == 4 and v, 30, "v4 refused again"
         )
         assert final["applied_version"] == 2 and final["desired_version"] == 4
-        wait_until(lambda: alerts_of(client, "cam-1-people") > before, 40, "events after the restart")
+        wait_for(lambda: alerts_of(client, "cam-1-people") > before, 40, "events after the restart")
     # roles: the government may list nodes but not read or set configs
     login(client, "gov")
     assert client.get(f"/api/nodes/{NODE}/config").status_code == 403
@@ -259,16 +203,16 @@ def test_config_set_while_the_broker_is_away_is_published_when_it_is_back(
         Topic.of("yijia", node, TopicKind.STATUS), birth.model_dump_json(), qos=1, retain=True,
         hostname="127.0.0.1", port=mosquitto.port,
     )  # fmt: skip
-    wait_until(lambda: any(n["node"] == node for n in client.get("/api/nodes").json()), 10, "node known")
+    wait_for(lambda: any(n["node"] == node for n in client.get("/api/nodes").json()), 10, "node known")
 
     mosquitto.stop()
-    wait_until(lambda: client.get("/api/health").json()["mqtt"] == "disconnected", 10, "center sees it")
+    wait_for(lambda: client.get("/api/health").json()["mqtt"] == "disconnected", 10, "center sees it")
     resp = client.put(f"/api/nodes/{node}/config", json={"config": {"heartbeat_s": 7}})
     assert resp.status_code == 200, resp.text
     assert resp.json()["published"] is False and resp.json()["status"] == "pending"
 
     mosquitto.start()
-    wait_until(
+    wait_for(
         lambda: client.get(f"/api/nodes/{node}/config").json()["published"], 30, "published after reconnect"
     )
     got = subscribe.simple(config_topic, qos=1, hostname="127.0.0.1", port=mosquitto.port)  # the retained one

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from center import db
 from center.config import MqttConfig as CenterMqtt
 from center.config import parse_config
-from center.ingest import Ingest
-from center.models import Alert
+from center.ingest.subscriber import Ingest
+from center.store import db
+from center.store.models import Alert
 from common.configfile import ConfigError as CenterConfigError
 from common.configfile import ConfigError as EdgeConfigError
 from edge.comms.outbox import Outbox
@@ -30,7 +30,7 @@ from edge.comms.publisher import Publisher
 from edge.config import MqttConfig as EdgeMqtt
 from edge.config import load_edge_config
 from protocol import AlertEvent, TopicKind, new_event_id
-from tests.center.test_ingest import event, wait_for
+from tests.centerkit import event, wait_for
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 

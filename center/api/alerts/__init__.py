@@ -1,0 +1,1 @@
+"""Alerts: the list, CSV export, false-alarm statistics and the operator's verdicts."""

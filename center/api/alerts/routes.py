@@ -1,0 +1,162 @@
+"""Alerts: the list, one alert, CSV export, false-alarm statistics, and the operator's verdict."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from center.api.alerts import service
+from center.api.alerts.schemas import (
+    AlertOut,
+    AlertPage,
+    AlertQuery,
+    AlertWindow,
+    DismissIn,
+    EscalateIn,
+    PrecisionOut,
+)
+from center.api.alerts.service import AlertFilter
+from center.api.deps import NOT_FOUND, ConfigDep, conflict, make_router, scope_of, time_window
+from center.api.export import csv_response, csv_responses
+from center.api.hazards.schemas import HazardOut
+from center.auth.audit import audit
+from center.auth.deps import CurrentUser, SessionDep
+from center.auth.policy import Principal
+from center.domain import workflow
+from center.domain.errors import NotFound
+from center.domain.vocabulary import HazardLevel
+from center.store.models import Alert
+
+router = make_router("alerts")
+
+EventId = Annotated[str, Path(description="the alert's event id (a UUID)")]
+CONFLICT = conflict("alert")
+ALERT_CSV_HEADER = [
+    *("event_id", "started_at", "ended_at", "enterprise", "camera", "node", "rule_id", "rule_type"),
+    *("rule_name", "severity", "count", "score", "status", "status_label", "dismiss_reason", "hazard_id"),
+]
+
+
+def _filter(query: AlertWindow, session: SessionDep, config: ConfigDep, user: Principal) -> AlertFilter:
+    since_ms, until_ms = time_window(config, query.since, query.until)
+    return AlertFilter.of(query, since_ms, until_ms, scope_of(session, user, config))
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(
+    query: Annotated[AlertQuery, Query()],
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> AlertPage:
+    """Alerts the caller may see, newest first (by start time)."""
+    f = _filter(query, session, config, user)
+    rows = service.list_alerts(session, f, limit=limit, offset=offset)
+    return AlertPage(
+        items=[AlertOut.model_validate(r) for r in rows],
+        total=service.count_alerts(session, f),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/alerts/export.csv", response_class=StreamingResponse, responses=csv_responses("alert"))
+def export_alerts(
+    query: Annotated[AlertQuery, Query()],
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> StreamingResponse:
+    """The same filters as the list, as CSV."""
+    f = _filter(query, session, config, user)
+    rows = []
+    for row in service.list_alerts(session, f, limit=limit, offset=0):
+        a = AlertOut.model_validate(row)
+        rows.append(
+            [
+                *(a.event_id, a.started_at, a.ended_at or "", a.enterprise or "", a.camera, a.node),
+                *(a.rule_id, a.rule_type, a.rule_name, a.severity, a.count, f"{a.score:.2f}", a.status),
+                *(a.status_label, a.dismiss_reason or "", a.hazard_id or ""),
+            ]
+        )
+    return csv_response("alerts.csv", ALERT_CSV_HEADER, rows)
+
+
+@router.get("/alerts/precision", response_model=PrecisionOut)
+def alert_precision(
+    query: Annotated[AlertWindow, Query()], session: SessionDep, config: ConfigDep, user: CurrentUser
+) -> PrecisionOut:
+    """How many alerts were confirmed and how many dismissed as false alarms, per rule and per camera."""
+    return service.precision(session, _filter(query, session, config, user))
+
+
+def _visible(session: SessionDep, config: ConfigDep, user: CurrentUser, event_id: str) -> Alert:
+    row = session.get(Alert, event_id[:64])
+    if row is None or not user.may_see(session, row.enterprise, config.timezone):
+        raise NotFound(f"no alert with event_id {event_id[:64]!r}")
+    return row
+
+
+def _published(request: Request, row: Alert) -> AlertOut:
+    """Tell the live feed about the verdict, so every console shows it."""
+    out = AlertOut.model_validate(row)
+    request.app.state.hub.publish_alert_threadsafe(out.model_dump(mode="json"))
+    return out
+
+
+@router.get("/alerts/{event_id}", response_model=AlertOut, responses=NOT_FOUND)
+def get_alert(event_id: EventId, session: SessionDep, config: ConfigDep, user: CurrentUser) -> AlertOut:
+    return AlertOut.model_validate(_visible(session, config, user, event_id))
+
+
+@router.post("/alerts/{event_id}/acknowledge", response_model=AlertOut, responses={**NOT_FOUND, **CONFLICT})
+def acknowledge_alert(
+    event_id: EventId, session: SessionDep, user: CurrentUser, request: Request
+) -> AlertOut:
+    """确认: the alert is real and seen (saying it twice changes nothing)."""
+    row = workflow.acknowledge(session, event_id, user.username)
+    audit(session, user, "acknowledge_alert", f"alert:{row.event_id}")
+    session.commit()
+    return _published(request, row)
+
+
+@router.post("/alerts/{event_id}/dismiss", response_model=AlertOut, responses={**NOT_FOUND, **CONFLICT})
+def dismiss_alert(
+    event_id: EventId, body: DismissIn, session: SessionDep, user: CurrentUser, request: Request
+) -> AlertOut:
+    """误报: a false alarm, with the reason; it is kept and counted per rule and camera."""
+    row = workflow.dismiss(session, event_id, user.username, body.reason)
+    audit(session, user, "dismiss_alert", f"alert:{row.event_id}", {"reason": body.reason})
+    session.commit()
+    return _published(request, row)
+
+
+@router.post(
+    "/alerts/{event_id}/escalate",
+    response_model=HazardOut,
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+)
+def escalate_alert(
+    event_id: EventId, body: EscalateIn, session: SessionDep, user: CurrentUser, request: Request
+) -> HazardOut:
+    """转隐患: the alert becomes a hazard of its enterprise, its snapshots the 'before' evidence."""
+    alert, hazard = workflow.escalate(
+        session,
+        event_id,
+        user.username,
+        level=HazardLevel(body.level),
+        deadline_ms=workflow.deadline_in(body.deadline_days),
+        title=body.title,
+        description=body.description,
+        assignee=body.assignee,
+    )
+    audit(session, user, "escalate_alert", f"alert:{event_id[:64]}", {"hazard": hazard.code})
+    session.commit()
+    _published(request, alert)
+    return HazardOut.model_validate(hazard)

@@ -1,0 +1,151 @@
+"""Alerts: the answer (one shape everywhere: the list, one alert, the live feed), the filters of
+the routes that query alerts, and the operator's verdicts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from center.api.deps import TIME_HELP
+from center.api.schemas import DeadlineDays, Note, Page, Reason, RowOut, Text128, derived, iso_utc
+from center.domain.vocabulary import (
+    ALERT_STATUS_LABELS,
+    RULE_TYPE_LABELS,
+    SEVERITY_LABELS,
+    AlertStatus,
+    label,
+)
+from protocol import Id, RuleType, Severity
+
+Time = Annotated[str | None, StringConstraints(max_length=64)]
+
+
+class AlertOut(RowOut):
+    model_config = ConfigDict(json_schema_extra={"description": "An alert event as merged by the center"})
+
+    event_id: str
+    site: str
+    node: str
+    camera: str
+    enterprise: str | None
+    rule_id: str
+    rule_type: str
+    rule_name: str
+    severity: str = Field(description="general (一般) / significant (较大) / major (重大)")
+    phase: str = Field(description="last phase applied: new / update / end")
+    seq: int
+    started_ms: int
+    last_ms: int
+    ended_ms: int | None
+    zone: str | None
+    count: int
+    score: float
+    objects: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    received_ms: int
+    updated_ms: int
+    status: str = Field(
+        description="open (待处理) / acknowledged (已确认) / dismissed (误报) / escalated (已转隐患)"
+    )
+    handled_by: str | None
+    handled_ms: int | None = Field(default=None, exclude=True)
+    dismiss_reason: str | None
+    hazard_id: int | None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _open_by_default(cls, value: str | None) -> str:
+        return value or AlertStatus.OPEN.value
+
+    @derived
+    def started_at(self) -> str:
+        return iso_utc(self.started_ms) or ""
+
+    @derived
+    def last_at(self) -> str:
+        return iso_utc(self.last_ms) or ""
+
+    @derived
+    def ended_at(self) -> str | None:
+        return iso_utc(self.ended_ms)
+
+    @derived
+    def received_at(self) -> str:
+        return iso_utc(self.received_ms) or ""
+
+    @derived
+    def updated_at(self) -> str:
+        return iso_utc(self.updated_ms) or ""
+
+    @derived
+    def handled_at(self) -> str | None:
+        return iso_utc(self.handled_ms)
+
+    @derived
+    def rule_type_label(self) -> str:
+        """the rule type's name (区域闯入, 离岗 …)"""
+        return label(RULE_TYPE_LABELS, self.rule_type)
+
+    @derived
+    def severity_label(self) -> str:
+        return label(SEVERITY_LABELS, self.severity)
+
+    @derived
+    def status_label(self) -> str:
+        return label(ALERT_STATUS_LABELS, self.status)
+
+
+class AlertPage(Page[AlertOut]):
+    pass
+
+
+class AlertWindow(BaseModel):
+    """Which alerts a query is about: started in [since, until), of one enterprise."""
+
+    since: Time = Field(default=None, description="alerts started at or after; " + TIME_HELP)
+    until: Time = Field(default=None, description="alerts started before; " + TIME_HELP)
+    enterprise_id: Id | None = None
+
+
+class AlertQuery(AlertWindow):
+    """The filters of the alert list, written once for every route that lists alerts."""
+
+    camera: Id | None = None
+    node: Id | None = None
+    rule_type: RuleType | None = None
+    severity: Severity | None = None
+    status: AlertStatus | None = None
+
+
+class DismissIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "误检：反光衣被识别为人员"}]}
+    )
+    reason: Reason
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"level": "general", "deadline_days": 7, "assignee": "陈国强"}]},
+    )
+    level: Literal["general", "major"] = "general"
+    deadline_days: DeadlineDays = Field(default=7, description="days to rectify, from now")
+    title: Text128 | None = None
+    description: Note = ""
+    assignee: Annotated[str, StringConstraints(max_length=64)] = ""
+
+
+class PrecisionRow(BaseModel):
+    key: str = Field(description="the rule id or the camera id")
+    total: int
+    confirmed: int
+    dismissed: int
+    unreviewed: int
+    precision: float | None = Field(description="confirmed / (confirmed + dismissed); null before any review")
+
+
+class PrecisionOut(BaseModel):
+    by_rule: list[PrecisionRow]
+    by_camera: list[PrecisionRow]

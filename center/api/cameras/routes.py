@@ -1,0 +1,83 @@
+"""Cameras and their posts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+from sqlalchemy import select
+
+from center.api.cameras.schemas import CameraIn, CameraOut, CameraPatch
+from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, count_of, make_router, scope_of
+from center.api.schemas import Page
+from center.auth.audit import audit
+from center.auth.deps import CurrentUser, SessionDep
+from center.domain.errors import Invalid, NotFound, StateConflict
+from center.store.models import Camera, Enterprise
+from protocol import now_ms
+
+router = make_router("cameras")
+
+
+@router.get("/cameras", response_model=Page[CameraOut])
+def list_cameras(
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    enterprise_id: IdQuery = None,
+    node: IdQuery = None,
+    key_post: bool | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[CameraOut]:
+    stmt = select(Camera)
+    scope = scope_of(session, user, config)
+    if scope is not None:
+        stmt = stmt.where(Camera.enterprise_id.in_(sorted(scope)))
+    if enterprise_id is not None:
+        stmt = stmt.where(Camera.enterprise_id == enterprise_id)
+    if node is not None:
+        stmt = stmt.where(Camera.node == node)
+    if key_post is not None:
+        stmt = stmt.where(Camera.key_post == key_post)
+    rows = session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset))
+    return Page(
+        items=[CameraOut.model_validate(c) for c in rows],
+        total=count_of(session, stmt),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/cameras", response_model=CameraOut, status_code=201, responses={409: {"description": "taken"}})
+def create_camera(body: CameraIn, session: SessionDep, user: CurrentUser) -> CameraOut:
+    if session.get(Camera, body.id) is not None:
+        raise StateConflict(f"camera {body.id!r} exists")
+    if session.get(Enterprise, body.enterprise_id) is None:
+        raise Invalid(("body", "enterprise_id"), f"no enterprise {body.enterprise_id!r}")
+    row = Camera(**body.model_dump(), created_ms=now_ms())
+    session.add(row)
+    session.flush()
+    audit(session, user, "create_camera", f"camera:{row.id}", {"enterprise_id": row.enterprise_id})
+    session.commit()
+    return CameraOut.model_validate(row)
+
+
+@router.patch("/cameras/{camera_id}", response_model=CameraOut, responses=NOT_FOUND)
+def update_camera(
+    camera_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CameraPatch,
+    session: SessionDep,
+    user: CurrentUser,
+) -> CameraOut:
+    row = session.get(Camera, camera_id)
+    if row is None:
+        raise NotFound(f"no camera {camera_id!r}")
+    changes = body.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None and key in ("name", "post_name", "key_post"):
+            raise Invalid(("body", key), "may not be null")
+        setattr(row, key, value)
+    audit(session, user, "update_camera", f"camera:{row.id}", changes)
+    session.commit()
+    return CameraOut.model_validate(row)

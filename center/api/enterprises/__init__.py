@@ -1,0 +1,1 @@
+"""The park's registry: towns, parks, enterprises, insurers, policies, service records."""

@@ -1,0 +1,1 @@
+"""Evidence files: upload, read (audited) and retention."""

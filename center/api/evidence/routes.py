@@ -1,0 +1,136 @@
+"""Evidence files: edge nodes upload snapshots and clips, people upload rectification photos;
+every read is written to the audit log. Insurers never get here (see center/auth/policy.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from center.api.deps import NOT_FOUND, ConfigDep, make_router
+from center.api.evidence import service as evidence
+from center.api.evidence.schemas import EvidenceOut
+from center.auth.audit import audit
+from center.auth.deps import CurrentUser, SessionDep
+from center.auth.policy import Principal, Role
+from center.config import CenterConfig
+from center.domain.errors import Invalid, NotFound
+from center.store.models import Alert, EvidenceFile, Hazard
+from protocol import ID_PATTERN
+
+router = make_router("evidence")
+
+ShaPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lowercase hex")]
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+CameraQuery = Annotated[
+    str | None,
+    Query(
+        pattern=ID_PATTERN,
+        description="camera the file is evidence of; required for edge nodes (checked against the node)",
+    ),
+]
+
+
+def _referenced_by(session: Session, sha: str, enterprise_id: str) -> bool:
+    """Is the file evidence of an alert or a hazard of this enterprise?"""
+    alert = session.scalar(
+        select(Alert.event_id)
+        .where(Alert.enterprise == enterprise_id, cast(Alert.evidence, String).contains(sha))
+        .limit(1)
+    )
+    if alert is not None:
+        return True
+    hazard = session.scalar(
+        select(Hazard.id)
+        .where(
+            Hazard.enterprise_id == enterprise_id,
+            cast(Hazard.before_evidence, String).contains(sha)
+            | cast(Hazard.after_evidence, String).contains(sha),
+        )
+        .limit(1)
+    )
+    return hazard is not None
+
+
+def _may_read(session: Session, user: Principal, config: CenterConfig, row: EvidenceFile) -> bool:
+    if user.sees_all:
+        return True
+    if row.uploaded_by == user.username:
+        return True
+    scope = user.enterprise_scope(session, config.timezone) or set()
+    return any(_referenced_by(session, row.sha256, e) for e in scope)
+
+
+@router.put(
+    "/evidence/{sha256}",
+    response_model=EvidenceOut,
+    responses={
+        201: {"model": EvidenceOut, "description": "stored"},
+        403: {"description": "an edge node uploading for a camera that is not on that node"},
+        422: {"description": "hash or type wrong; an edge node without camera"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": BINARY, "image/png": BINARY, "video/mp4": BINARY},
+        }
+    },
+)
+async def upload_evidence(
+    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser, camera: CameraQuery = None
+) -> EvidenceOut:
+    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless.
+
+    An edge node names the camera (``?camera=``) and may upload only for cameras on that node."""
+    if user.role is Role.EDGE:
+        if camera is None:
+            raise Invalid(("query", "camera"), "an edge node names the camera the evidence is of")
+
+        def check() -> str | None:
+            with request.app.state.session_factory() as session:
+                return evidence.camera_of_node(session, camera, user.node)
+
+        refusal = await run_in_threadpool(check)
+        if refusal is not None:
+            raise HTTPException(status_code=403, detail=refusal)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = int(request.headers.get("content-length") or 0)
+    if length > evidence.MAX_UPLOAD_BYTES:
+        raise Invalid(("header", "content-length"), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+    data = await request.body()
+    if len(data) > evidence.MAX_UPLOAD_BYTES:
+        raise Invalid(("body",), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+
+    def save() -> EvidenceOut:
+        with request.app.state.session_factory() as session:
+            row, created = evidence.store(
+                session, config.evidence_dir, sha256, content_type, data, user.username
+            )
+            if created:
+                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
+            session.commit()
+            return EvidenceOut.model_validate({**row.columns(), "created": created})
+
+    return await run_in_threadpool(save)
+
+
+@router.get(
+    "/evidence/{sha256}",
+    response_class=FileResponse,
+    responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
+)
+def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: CurrentUser) -> FileResponse:
+    """The file itself; the read is written to the audit log."""
+    row = session.get(EvidenceFile, sha256)
+    if row is None or not _may_read(session, user, config, row):
+        raise NotFound(f"no evidence file {sha256}")
+    path = evidence.path_of(config.evidence_dir, row.sha256, row.content_type)
+    if not path.is_file():
+        raise NotFound(f"evidence file {sha256} is no longer stored (retention)")
+    audit(session, user, "read_evidence", f"evidence:{sha256}")
+    session.commit()
+    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})

@@ -1,0 +1,117 @@
+"""Evidence files (snapshots, clips, rectification photos), stored by SHA-256, and retention
+(the API stores and serves them; ``parkguard-center retention`` deletes the old ones)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from center.domain.errors import Invalid
+from center.domain.timeparse import DAY_MS
+from center.store.models import Camera, EvidenceFile
+from protocol import now_ms
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+
+def path_of(evidence_dir: Path, sha256: str, content_type: str) -> Path:
+    return evidence_dir / sha256[:2] / f"{sha256}{CONTENT_TYPES.get(content_type, '.bin')}"
+
+
+def store(
+    session: Session, evidence_dir: Path, sha256: str, content_type: str, data: bytes, uploaded_by: str
+) -> tuple[EvidenceFile, bool]:
+    """Keep ``data`` under its SHA-256 (which must match); (row, created). Uploading twice is fine."""
+    if content_type not in CONTENT_TYPES:
+        raise Invalid(("header", "content-type"), f"use one of {', '.join(CONTENT_TYPES)}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise Invalid(("path", "sha256"), f"the body's SHA-256 is {actual}, not {sha256}")
+    row = session.get(EvidenceFile, sha256)
+    path = path_of(evidence_dir, sha256, content_type)
+    if row is not None and path.exists():
+        return row, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    if row is None:
+        row = EvidenceFile(
+            sha256=sha256,
+            content_type=content_type,
+            size=len(data),
+            stored_ms=now_ms(),
+            uploaded_by=uploaded_by,
+        )
+        session.add(row)
+    return row, True
+
+
+def camera_of_node(session: Session, camera: str, node: str | None) -> str | None:
+    """Why an edge node may not upload evidence of ``camera`` (None: it may).
+
+    A node's machine account uploads only for the cameras the center has on that node, so one
+    compromised node cannot fill the evidence of another's cameras."""
+    if not node:
+        return "this edge account has no node"
+    row = session.get(Camera, camera)
+    if row is None:
+        return f"camera {camera!r} is not registered at the center"
+    if row.node != node:
+        return f"camera {camera!r} is not watched by node {node!r}"
+    return None
+
+
+def retention(
+    session: Session,
+    evidence_dir: Path,
+    max_age_days: int | None,
+    max_bytes: int | None,
+    at_ms: int | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Delete evidence older than ``max_age_days``, then the oldest until the rest fits in
+    ``max_bytes``. Rows go with their files; the caller commits."""
+    now = now_ms() if at_ms is None else at_ms
+    doomed: list[tuple[EvidenceFile, str]] = []
+    if max_age_days is not None:
+        cutoff = now - max_age_days * DAY_MS
+        for row in session.scalars(select(EvidenceFile).where(EvidenceFile.stored_ms < cutoff)):
+            doomed.append((row, "age"))
+    if max_bytes is not None:
+        gone = {r.sha256 for r, _ in doomed}
+        total = (session.scalar(select(func.coalesce(func.sum(EvidenceFile.size), 0))) or 0) - sum(
+            r.size for r, _ in doomed
+        )
+        if total > max_bytes:
+            oldest = select(EvidenceFile).order_by(EvidenceFile.stored_ms, EvidenceFile.sha256)
+            for row in session.scalars(oldest):
+                if total <= max_bytes:
+                    break
+                if row.sha256 in gone:
+                    continue
+                doomed.append((row, "quota"))
+                total -= row.size
+    freed = 0
+    for row, _why in doomed:
+        freed += row.size
+        if not dry_run:
+            path_of(evidence_dir, row.sha256, row.content_type).unlink(missing_ok=True)
+            session.delete(row)
+    kept = session.scalar(select(func.count()).select_from(EvidenceFile)) or 0
+    return {
+        "deleted_by_age": sum(1 for _, why in doomed if why == "age"),
+        "deleted_by_quota": sum(1 for _, why in doomed if why == "quota"),
+        "freed_bytes": freed,
+        "kept": int(kept) - (len(doomed) if dry_run else 0),
+        "dry_run": dry_run,
+    }

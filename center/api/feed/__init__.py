@@ -1,0 +1,1 @@
+"""The live alert feed: the WebSocket and the hub that fans changes out to it."""

@@ -1,0 +1,59 @@
+"""Live feed: fan committed alert changes out to WebSocket clients.
+
+Runs in the asyncio loop. The ingest thread hands changes over with
+``loop.call_soon_threadsafe``; each client has a bounded queue that drops its oldest
+message when full, so a slow browser never holds up ingest or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CLIENT_QUEUE_SIZE = 256
+
+MessageFilter = Callable[[dict[str, Any]], bool]
+
+
+class LiveHub:
+    def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._clients: dict[asyncio.Queue[str], MessageFilter | None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, accept: MessageFilter | None = None) -> asyncio.Queue[str]:
+        """A queue of this client's messages; ``accept`` picks which ones it may get (its role)."""
+        q: asyncio.Queue[str] = asyncio.Queue(maxsize=self.queue_size)
+        self._clients[q] = accept
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[str]) -> None:
+        self._clients.pop(q, None)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Send to every client whose filter accepts it (call in the loop's thread)."""
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        for q, accept in self._clients.items():
+            if accept is not None and not accept(message):
+                continue
+            if q.full():
+                q.get_nowait()  # drop the oldest for this slow client only
+            q.put_nowait(text)
+
+    def publish_alert_threadsafe(self, alert: dict[str, Any]) -> None:
+        """Hand an alert change over from another thread (the ingest worker)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self.publish, {"type": "alert", "alert": alert})
+        except RuntimeError:  # the loop closed between the check and the call
+            log.debug("live feed loop closed; alert not sent")

@@ -1,0 +1,1 @@
+"""Hazards (隐患) and their rectification loop."""

@@ -1,0 +1,1 @@
+"""Edge nodes, their remote configuration and the quarantine of rejected messages."""

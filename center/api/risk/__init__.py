@@ -1,0 +1,1 @@
+"""Risk scores, their history and the risk-diagnosis report."""

@@ -1,0 +1,1 @@
+"""User accounts and the audit log (administrators)."""

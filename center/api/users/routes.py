@@ -1,0 +1,96 @@
+"""User accounts and the audit log (administrators only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from sqlalchemy import select
+
+from center.api.deps import NOT_FOUND, Limit, Offset, count_of, make_router
+from center.api.schemas import Page
+from center.api.users.schemas import AuditOut, UserIn, UserOut, UserPatch
+from center.api.users.service import add_user
+from center.auth.audit import audit
+from center.auth.deps import CurrentUser, SessionDep
+from center.auth.security import hash_password
+from center.domain.errors import NotFound
+from center.domain.vocabulary import Role
+from center.store.models import AuditEntry, User
+
+router = make_router("users")
+
+
+@router.get("/users", response_model=Page[UserOut])
+def list_users(
+    session: SessionDep,
+    role: Role | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[UserOut]:
+    stmt = select(User)
+    if role:
+        stmt = stmt.where(User.role == role.value)
+    rows = session.scalars(stmt.order_by(User.id).limit(limit).offset(offset))
+    return Page(
+        items=[UserOut.model_validate(u) for u in rows],
+        total=count_of(session, stmt),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, responses={409: {"description": "name taken"}}
+)
+def create_user(body: UserIn, session: SessionDep, user: CurrentUser) -> UserOut:
+    row = add_user(session, body)
+    audit(session, user, "create_user", f"user:{row.username}", {"role": row.role})
+    session.commit()
+    return UserOut.model_validate(row)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, responses=NOT_FOUND)
+def update_user(
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: UserPatch, session: SessionDep, user: CurrentUser
+) -> UserOut:
+    """Rename, reset the password, or disable (``active: false`` also ends the user's sessions)."""
+    row = session.get(User, user_id)
+    if row is None:
+        raise NotFound(f"no user {user_id}")
+    changed = body.model_dump(exclude_none=True)
+    if body.display_name is not None:
+        row.display_name = body.display_name
+    if body.password is not None:
+        row.password_hash = hash_password(body.password)
+    if body.active is not None:
+        row.active = body.active
+    changed.pop("password", None)
+    audit(
+        session,
+        user,
+        "update_user",
+        f"user:{row.username}",
+        {**changed, **({"password": "changed"} if body.password else {})},
+    )
+    session.commit()
+    return UserOut.model_validate(row)
+
+
+@router.get("/audit", response_model=Page[AuditOut])
+def list_audit(
+    session: SessionDep,
+    username: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AuditOut]:
+    """Every change and every read of evidence, newest first."""
+    stmt = select(AuditEntry)
+    if username:
+        stmt = stmt.where(AuditEntry.username == username)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    rows = session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+    items = [AuditOut.model_validate(r) for r in rows]
+    return Page(items=items, total=count_of(session, stmt), limit=limit, offset=offset)

@@ -1,0 +1,156 @@
+"""The center's app factory: the API's routers (center/api), the live WebSocket feed, the web
+console, MQTT ingest and the hourly risk snapshot, wired into one ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from center import __version__
+from center.api import pages
+from center.api.alerts import routes as alerts
+from center.api.cameras import routes as cameras
+from center.api.card import routes as card
+from center.api.enterprises import routes as enterprises
+from center.api.evidence import routes as evidence
+from center.api.feed.hub import LiveHub
+from center.api.feed.routes import alerts_feed
+from center.api.hazards import routes as hazards
+from center.api.login import routes as login
+from center.api.nodes import routes as nodes
+from center.api.risk import routes as risk
+from center.api.system import routes as system
+from center.api.users import routes as users
+from center.auth.policy import iter_routes, missing_policies
+from center.auth.security import LoginLimiter
+from center.config import CenterConfig
+from center.domain import scoring
+from center.domain.errors import DomainError, Invalid, first_line
+from center.ingest.subscriber import Ingest
+from center.store import db
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+SNAPSHOT_INTERVAL_S = 3600
+API_ROUTERS: list[APIRouter] = [
+    system.router,
+    login.router,
+    users.router,
+    enterprises.router,
+    cameras.router,
+    nodes.router,
+    alerts.router,
+    hazards.router,
+    evidence.router,
+    risk.router,
+    card.router,
+]
+
+DESCRIPTION = """
+ParkGuard control center of an industrial park (一中心一平台).
+
+Log in with `POST /api/auth/login`, then send `Authorization: Bearer <token>` (browsers get
+the same token as an HttpOnly cookie). What each role may call is listed in
+`center/auth/policy.py`; an enterprise user sees only its own enterprise, an insurer only the
+enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`).
+Times are ISO 8601 (UTC) in answers, ISO 8601 or epoch ms in queries.
+"""
+
+
+def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error: %s", first_line(exc))
+    return JSONResponse({"detail": f"database unavailable: {type(exc).__name__}"}, status_code=503)
+
+
+def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, Invalid):
+        body = [{"type": "value_error", "loc": list(exc.loc), "msg": exc.msg}]
+        return JSONResponse({"detail": body}, status_code=422)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+async def _snapshot_loop(app: FastAPI, config: CenterConfig) -> None:
+    """Store today's scores every hour (the daily history)."""
+    tz = ZoneInfo(config.timezone)
+
+    def once() -> None:
+        with app.state.session_factory() as session:
+            scoring.snapshot(session, config.risk, tz)
+            session.commit()
+
+    while True:
+        await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+        try:
+            await run_in_threadpool(once)
+        except Exception:
+            log.exception("risk snapshot failed; retrying in an hour")
+
+
+def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
+    """The center's ASGI app. Its lifespan migrates the database and runs MQTT ingest."""
+    engine: Engine = db.make_engine(config.database.url)
+    hub = LiveHub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.upgrade, engine)
+        hub.bind(asyncio.get_running_loop())
+        ingest = Ingest(
+            config.mqtt, config.site, app.state.session_factory, on_alert=hub.publish_alert_threadsafe
+        )
+        app.state.ingest = ingest
+        if start_ingest:
+            ingest.start()
+        snapshots = asyncio.create_task(_snapshot_loop(app, config))
+        try:
+            yield
+        finally:
+            snapshots.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await snapshots
+            if start_ingest:
+                await run_in_threadpool(ingest.stop)
+            engine.dispose()
+
+    app = FastAPI(
+        title=f"ParkGuard center — {config.site_name}",
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.state.session_factory = db.make_session_factory(engine)
+    app.state.hub = hub
+    app.state.ingest = None
+    app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(DomainError, _domain_error)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    app.include_router(pages.router)
+    app.add_api_websocket_route("/ws/alerts", alerts_feed, name="alerts_feed")
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    missing = missing_policies([r.name for r in iter_routes(app.routes) if isinstance(r, APIRoute)])
+    if missing:  # every endpoint is decided in center/auth/policy.py, or the app does not start
+        raise RuntimeError(f"routes without an access policy in center/auth/policy.py: {', '.join(missing)}")
+    return app

@@ -1,0 +1,205 @@
+"""Roles and who may call what: the one place access is decided.
+
+Every HTTP route of the app has an entry in :data:`POLICY`, keyed by the route's name (its
+function name). :func:`center.auth.deps.authorize` is a dependency of every router: it finds
+the caller (bearer token or session cookie), looks the route up with :func:`allows` and
+answers 401/403 before the route runs; the WebSocket feed asks :func:`allows` too.
+``create_app`` refuses to start when a route has no entry, and the authorization matrix test
+walks the app's routes, so a new endpoint without a policy cannot slip through.
+
+Which *rows* a caller sees is :meth:`Principal.enterprise_scope`: all enterprises for the
+park's staff and the government, its own for an enterprise user, the ones it insures (a
+policy in force today) for an insurer, none for an edge node. Routes filter by it and
+answer 404 for objects outside it, so ids of other enterprises' data are not confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from center.domain.vocabulary import Role
+from center.store.models import InsurancePolicy
+
+
+class Access(StrEnum):
+    PUBLIC = "public"  # anyone; the caller is still identified when a token is sent
+
+
+R = Role
+STAFF = frozenset({R.ADMIN, R.OPERATOR})
+ADMIN = frozenset({R.ADMIN})
+READ_ALL = frozenset({R.ADMIN, R.OPERATOR, R.GOVERNMENT})
+PEOPLE = READ_ALL | {R.ENTERPRISE}  # may see alerts, hazards and evidence (scoped)
+RISK_READERS = PEOPLE | {R.INSURER}  # may see enterprises, scores, reports (scoped)
+HANDLE_HAZARD = STAFF | {R.ENTERPRISE}  # the enterprise rectifies, the park reviews
+UPLOADERS = STAFF | {R.ENTERPRISE, R.EDGE}
+ANY_USER = frozenset(Role)
+
+POLICY: dict[str, frozenset[Role] | Access] = {
+    # system
+    "health": Access.PUBLIC,
+    "site_info": Access.PUBLIC,
+    "login": Access.PUBLIC,
+    "logout": ANY_USER,
+    "me": ANY_USER,
+    # users and audit
+    "list_users": ADMIN,
+    "create_user": ADMIN,
+    "update_user": ADMIN,
+    "list_audit": ADMIN,
+    # park registry
+    "list_towns": RISK_READERS,
+    "list_parks": RISK_READERS,
+    "list_enterprises": RISK_READERS,
+    "create_enterprise": STAFF,
+    "get_enterprise": RISK_READERS,
+    "update_enterprise": STAFF,
+    "list_cameras": PEOPLE,
+    "create_camera": STAFF,
+    "update_camera": STAFF,
+    "list_insurers": RISK_READERS,
+    "list_policies": RISK_READERS,
+    "create_policy": STAFF,
+    "list_services": RISK_READERS,
+    "create_service": STAFF | {R.INSURER},
+    # nodes
+    "list_nodes": READ_ALL,
+    "list_quarantine": STAFF,
+    "get_node_config": STAFF,  # camera URLs may carry credentials
+    "put_node_config": STAFF,
+    # alerts
+    "list_alerts": PEOPLE,
+    "export_alerts": PEOPLE,
+    "alert_precision": PEOPLE,
+    "alerts_feed": PEOPLE,  # the WebSocket; alerts_feed checks it itself (routers do not cover it)
+    "get_alert": PEOPLE,
+    "acknowledge_alert": STAFF,
+    "dismiss_alert": STAFF,
+    "escalate_alert": STAFF,
+    # hazards
+    "list_hazards": PEOPLE,
+    "export_hazards": PEOPLE,
+    "create_hazard": STAFF,
+    "get_hazard": PEOPLE,
+    "update_hazard": STAFF,
+    "start_hazard": HANDLE_HAZARD,
+    "submit_hazard": HANDLE_HAZARD,
+    "approve_hazard": STAFF,
+    "reject_hazard": STAFF,
+    # evidence
+    "upload_evidence": UPLOADERS,
+    "get_evidence": PEOPLE,
+    # risk
+    "risk_overview": RISK_READERS,
+    "get_risk": RISK_READERS,
+    "risk_history": RISK_READERS,
+    "risk_report": RISK_READERS,
+    "snapshot_risk": STAFF,
+    # 全安码
+    "enterprise_card": Access.PUBLIC,
+    "enterprise_qr_png": RISK_READERS,
+    "enterprise_qr_svg": RISK_READERS,
+    # web pages (they fetch their data through the API, which checks)
+    "page": Access.PUBLIC,
+    "login_page": Access.PUBLIC,
+    "risk_page": Access.PUBLIC,
+    "nodes_page": Access.PUBLIC,  # the page checks the login; its data comes from list_nodes
+    "card_page": Access.PUBLIC,
+}
+
+# Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
+EVIDENCE_ROUTES = frozenset(
+    {
+        "list_alerts",
+        "export_alerts",
+        "get_alert",
+        "list_hazards",
+        "export_hazards",
+        "get_hazard",
+        "get_evidence",
+    }
+)
+assert not any(isinstance(POLICY[r], frozenset) and R.INSURER in POLICY[r] for r in EVIDENCE_ROUTES)
+
+
+@dataclass
+class Principal:
+    """Who is calling. ``role`` is None for an anonymous caller of a public route."""
+
+    username: str = ""
+    role: Role | None = None
+    user_id: int | None = None
+    display_name: str = ""
+    enterprise_id: str | None = None
+    insurer_id: str | None = None
+    node: str | None = None
+    ip: str = ""
+    _scope: set[str] | None = field(default=None, repr=False)
+    _scope_known: bool = field(default=False, repr=False)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.role is not None
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in READ_ALL
+
+    def enterprise_scope(self, session: Session, tz: str = "Asia/Shanghai") -> set[str] | None:
+        """Enterprise ids this caller may see; None means all of them."""
+        if self._scope_known:
+            return self._scope
+        scope: set[str] | None
+        if self.sees_all:
+            scope = None
+        elif self.role is Role.ENTERPRISE:
+            scope = {self.enterprise_id} if self.enterprise_id else set()
+        elif self.role is Role.INSURER and self.insurer_id:
+            today = datetime.now(ZoneInfo(tz)).date().isoformat()
+            scope = set(
+                session.scalars(
+                    select(InsurancePolicy.enterprise_id).where(
+                        InsurancePolicy.insurer_id == self.insurer_id,
+                        InsurancePolicy.start_date <= today,
+                        InsurancePolicy.end_date >= today,
+                    )
+                )
+            )
+        else:
+            scope = set()
+        self._scope, self._scope_known = scope, True
+        return scope
+
+    def may_see(self, session: Session, enterprise_id: str | None, tz: str = "Asia/Shanghai") -> bool:
+        scope = self.enterprise_scope(session, tz)
+        return scope is None or (enterprise_id is not None and enterprise_id in scope)
+
+
+def allows(route: str, role: Role | None) -> bool:
+    """May a caller of ``role`` (None: anonymous) use the route named ``route``?"""
+    rule = POLICY.get(route)
+    if rule is Access.PUBLIC:
+        return True
+    return isinstance(rule, frozenset) and role in rule
+
+
+def iter_routes(routes: list[Any]) -> Iterator[Any]:
+    """The app's routes, with included routers flattened (FastAPI nests them)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from iter_routes(inner.routes)
+        else:
+            yield route
+
+
+def missing_policies(route_names: list[str]) -> list[str]:
+    return sorted(n for n in route_names if n not in POLICY)

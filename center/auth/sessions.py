@@ -1,0 +1,81 @@
+"""Login sessions: the token a request or WebSocket carries, and the user behind it.
+
+Only the SHA-256 of a token is stored (:func:`center.auth.security.token_hash`); a token is
+shown once, to the client that logged in (or to the administrator who issued it).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from center.auth.policy import Principal
+from center.auth.security import new_token, token_hash
+from center.domain.vocabulary import Role
+from center.store.models import AuthSession, User
+from protocol import now_ms
+
+SESSION_COOKIE = "pg_session"
+MAX_TOKEN_CHARS = 256
+
+
+def connection_token(conn: HTTPConnection, *, query: bool = False) -> str | None:
+    """The caller's token: ``Authorization: Bearer …``, else ``?token=`` (``query``: the
+    WebSocket, which browsers cannot give a header), else the session cookie."""
+    header = conn.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if query and conn.query_params.get("token"):
+        return conn.query_params["token"]
+    return conn.cookies.get(SESSION_COOKIE) or None
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return (conn.client.host if conn.client else "")[:64]
+
+
+def principal_of(user: User, ip: str = "") -> Principal:
+    return Principal(
+        username=user.username,
+        role=Role(user.role),
+        user_id=user.id,
+        display_name=user.display_name,
+        enterprise_id=user.enterprise_id,
+        insurer_id=user.insurer_id,
+        node=user.node,
+        ip=ip,
+    )
+
+
+def principal_for_token(session: Session, token: str | None, ip: str = "") -> Principal | None:
+    """The user behind a token (None for a missing, unknown or expired one, or a disabled user)."""
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    row = session.get(AuthSession, token_hash(token))
+    if row is None or row.expires_ms <= now_ms():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return principal_of(user, ip)
+
+
+def caller(session: Session, conn: HTTPConnection, *, query: bool = False) -> Principal | None:
+    """Who sends this request or WebSocket (the one session check of both)."""
+    return principal_for_token(session, connection_token(conn, query=query), client_ip(conn))
+
+
+def open_session(session: Session, user_id: int, valid_ms: int) -> tuple[str, int]:
+    """A new session of the user: (its bearer token, when it expires in epoch ms)."""
+    token = new_token()
+    now = now_ms()
+    expires = now + valid_ms
+    session.add(
+        AuthSession(token_hash=token_hash(token), user_id=user_id, created_ms=now, expires_ms=expires)
+    )
+    return token, expires
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))

@@ -1,0 +1,224 @@
+"""Risk score of an enterprise: transparent, documented in center/SCORING.md.
+
+All of it is a pure function of a few counts (:class:`RiskInputs`), so every score can be
+explained term by term and tested on hand-built histories; :func:`gather` reads those
+counts from the database as of a moment, :func:`snapshot` stores a day's scores.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from center.config import RiskConfig
+from center.domain.timeparse import DAY_MS
+from center.domain.vocabulary import RISK_LEVEL_LABELS
+from center.store.models import Alert, Camera, Enterprise, Hazard, RiskScore
+from protocol import now_ms
+
+CONFIRMED = ("acknowledged", "escalated")
+
+
+@dataclass(frozen=True)
+class AlertFact:
+    camera: str
+    rule_id: str
+    severity: str  # general / significant / major
+    status: str  # open / acknowledged / dismissed / escalated
+
+
+@dataclass
+class RiskInputs:
+    cameras: int
+    window_days: int
+    alerts: list[AlertFact] = field(default_factory=list)
+    open_hazards: Counter[str] = field(default_factory=Counter)  # level -> count
+    overdue_hazards: Counter[str] = field(default_factory=Counter)  # level -> count (also in open)
+
+
+def precision_by_camera(alerts: list[AlertFact]) -> dict[str, float]:
+    """Laplace-smoothed share of reviewed alerts that were real: (confirmed+1)/(reviewed+2)."""
+    confirmed: Counter[str] = Counter()
+    dismissed: Counter[str] = Counter()
+    for a in alerts:
+        if a.status in CONFIRMED:
+            confirmed[a.camera] += 1
+        elif a.status == "dismissed":
+            dismissed[a.camera] += 1
+    cams = {a.camera for a in alerts}
+    return {c: (confirmed[c] + 1) / (confirmed[c] + dismissed[c] + 2) for c in cams}
+
+
+def level_of(score: float, cfg: RiskConfig) -> str:
+    t = cfg.thresholds
+    if score >= t.red:
+        return "red"
+    if score >= t.orange:
+        return "orange"
+    if score >= t.yellow:
+        return "yellow"
+    return "blue"
+
+
+def coefficient_of(score: float, cfg: RiskConfig) -> float:
+    return round(cfg.coefficient_min + (cfg.coefficient_max - cfg.coefficient_min) * score / 100.0, 2)
+
+
+def compute(inputs: RiskInputs, cfg: RiskConfig) -> dict[str, Any]:
+    """The score with its explanation: every input, and the points of every term."""
+    camera_hours = max(inputs.cameras, 1) * inputs.window_days * 24
+    precision = precision_by_camera(inputs.alerts)
+    w = cfg.severity_weights
+    confirmed_w = sum(w[a.severity] for a in inputs.alerts if a.status in CONFIRMED)
+    open_w = sum(w[a.severity] * precision[a.camera] for a in inputs.alerts if a.status == "open")
+    weighted = confirmed_w + open_w
+    rate = weighted / camera_hours * 1000.0
+    events_points = cfg.event_rate_weight * rate
+
+    groups = Counter((a.camera, a.rule_id) for a in inputs.alerts if a.status != "dismissed")
+    repeats = sum(n - 1 for n in groups.values() if n > 1)
+    repeat_points = min(cfg.repeat_cap, cfg.repeat_weight * repeats)
+
+    open_points = sum(cfg.open_hazard_weights[lv] * n for lv, n in inputs.open_hazards.items())
+    overdue_points = sum(cfg.overdue_hazard_weights[lv] * n for lv, n in inputs.overdue_hazards.items())
+
+    raw = events_points + repeat_points + open_points + overdue_points
+    score = round(min(100.0, raw), 1)
+    level = level_of(score, cfg)
+    status_counts = Counter(a.status for a in inputs.alerts)
+    terms = [
+        {
+            "key": "events",
+            "label": "告警频度 (severity-weighted alerts per 1000 camera-hours)",
+            "points": round(events_points, 2),
+            "detail": {
+                "confirmed_weight": round(confirmed_w, 3),
+                "unreviewed_weight": round(open_w, 3),
+                "weighted_alerts": round(weighted, 3),
+                "camera_hours": camera_hours,
+                "rate_per_1000_camera_hours": round(rate, 3),
+                "weight": cfg.event_rate_weight,
+            },
+        },
+        {
+            "key": "repeats",
+            "label": "重复发生 (repeated alerts on the same camera and rule)",
+            "points": round(repeat_points, 2),
+            "detail": {"repeats": repeats, "weight": cfg.repeat_weight, "cap": cfg.repeat_cap},
+        },
+        {
+            "key": "open_hazards",
+            "label": "未销号隐患 (open hazards)",
+            "points": round(open_points, 2),
+            "detail": {"counts": dict(inputs.open_hazards), "weights": cfg.open_hazard_weights},
+        },
+        {
+            "key": "overdue_hazards",
+            "label": "逾期隐患 (overdue hazards)",
+            "points": round(overdue_points, 2),
+            "detail": {"counts": dict(inputs.overdue_hazards), "weights": cfg.overdue_hazard_weights},
+        },
+    ]
+    return {
+        "score": score,
+        "raw_points": round(raw, 2),
+        "level": level,
+        "level_label": RISK_LEVEL_LABELS[level],
+        "coefficient": coefficient_of(score, cfg),
+        "inputs": {
+            "cameras": inputs.cameras,
+            "window_days": inputs.window_days,
+            "alerts": {
+                "total": len(inputs.alerts),
+                "confirmed": sum(status_counts[s] for s in CONFIRMED),
+                "unreviewed": status_counts["open"],
+                "dismissed_false_alarms": status_counts["dismissed"],
+            },
+            "camera_precision": {c: round(p, 3) for c, p in sorted(precision.items())},
+            "severity_weights": w,
+        },
+        "terms": terms,
+        "thresholds": cfg.thresholds.model_dump(),
+        "formula": (
+            "score = min(100, events + repeats + open_hazards + overdue_hazards); "
+            "events = event_rate_weight × 1000 × Σ(severity weight × [1 if confirmed, camera precision if "
+            "unreviewed, 0 if dismissed]) / camera-hours; repeats = min(cap, repeat_weight × Σ(n−1) per "
+            "camera and rule); hazards = Σ weight(level) × count; coefficient = min + (max − min) × score/100"
+        ),
+    }
+
+
+# --- from the database -------------------------------------------------------------------
+
+
+def gather(session: Session, enterprise_id: str, at_ms: int, cfg: RiskConfig) -> RiskInputs:
+    """The inputs as of ``at_ms``: alerts that started in the window before it, hazards open
+    at that moment (created before, not closed yet) and, of those, the overdue ones."""
+    since = at_ms - cfg.window_days * DAY_MS
+    cameras = session.scalar(
+        select(func.count()).select_from(Camera).where(Camera.enterprise_id == enterprise_id)
+    )
+    rows = session.execute(
+        select(Alert.camera, Alert.rule_id, Alert.severity, Alert.status).where(
+            Alert.enterprise == enterprise_id, Alert.started_ms >= since, Alert.started_ms < at_ms
+        )
+    )
+    alerts = [AlertFact(*r) for r in rows]
+    hazards = session.execute(
+        select(Hazard.level, Hazard.deadline_ms).where(
+            Hazard.enterprise_id == enterprise_id,
+            Hazard.created_ms <= at_ms,
+            (Hazard.closed_ms.is_(None)) | (Hazard.closed_ms > at_ms),
+        )
+    )
+    open_h: Counter[str] = Counter()
+    overdue: Counter[str] = Counter()
+    for level, deadline in hazards:
+        open_h[level] += 1
+        if deadline < at_ms:
+            overdue[level] += 1
+    return RiskInputs(int(cameras or 0), cfg.window_days, alerts, open_h, overdue)
+
+
+def current(
+    session: Session, enterprise_id: str, cfg: RiskConfig, at_ms: int | None = None
+) -> dict[str, Any]:
+    at = now_ms() if at_ms is None else at_ms
+    result = compute(gather(session, enterprise_id, at, cfg), cfg)
+    result["enterprise_id"] = enterprise_id
+    result["as_of_ms"] = at
+    result["window"] = {"from_ms": at - cfg.window_days * DAY_MS, "to_ms": at}
+    return result
+
+
+def day_end_ms(day: date, tz: ZoneInfo) -> int:
+    return int(datetime.combine(day + timedelta(days=1), time(), tz).timestamp() * 1000)
+
+
+def snapshot(session: Session, cfg: RiskConfig, tz: ZoneInfo, day: date | None = None) -> int:
+    """Store each enterprise's score of ``day`` (today so far when None, or a past day as of
+    its end). Replaces that day's row. Returns how many were stored; the caller commits."""
+    now = now_ms()
+    today = datetime.now(tz).date()
+    day = day or today
+    at = min(now, day_end_ms(day, tz))
+    n = 0
+    for ent in session.scalars(select(Enterprise.id)):
+        result = current(session, ent, cfg, at)
+        row = session.get(RiskScore, (ent, day.isoformat()))
+        if row is None:
+            row = RiskScore(enterprise_id=ent, day=day.isoformat())
+            session.add(row)
+        row.score = result["score"]
+        row.level = result["level"]
+        row.coefficient = result["coefficient"]
+        row.terms = {t["key"]: t["points"] for t in result["terms"]}
+        row.computed_ms = now
+        n += 1
+    return n

@@ -1,0 +1,133 @@
+"""The center's vocabulary: the states and kinds it knows, and their Chinese names.
+
+Every label the console shows comes from here, through the API (``*_label`` fields next to
+the ids), so a name is written once. Dicts are keyed by the enums; a plain string value looks
+up the same (the enums are ``StrEnum``), unknown values show as themselves (:func:`label`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from protocol import RuleType, Severity
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # 系统管理员: everything, including users
+    OPERATOR = "operator"  # 园区管控中心值班员: handles alerts and hazards, manages the park's registry
+    GOVERNMENT = "government"  # 应急管理部门: reads everything
+    ENTERPRISE = "enterprise"  # 企业安全员: its own enterprise only; rectifies its hazards
+    INSURER = "insurer"  # 保险公司: scores and reports of the enterprises it insures; no evidence
+    EDGE = "edge"  # 边缘节点 machine account: uploads evidence
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMIN: "系统管理员",
+    Role.OPERATOR: "管控中心值班员",
+    Role.GOVERNMENT: "政府监管",
+    Role.ENTERPRISE: "企业安全员",
+    Role.INSURER: "保险公司",
+    Role.EDGE: "边缘节点",
+}
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"  # 待处理
+    ACKNOWLEDGED = "acknowledged"  # 已确认
+    DISMISSED = "dismissed"  # 误报
+    ESCALATED = "escalated"  # 已转隐患
+
+
+class HazardStatus(StrEnum):
+    PENDING = "pending"  # 待整改
+    IN_PROGRESS = "in_progress"  # 整改中
+    REVIEW = "review"  # 待复核
+    CLOSED = "closed"  # 已销号
+
+
+class HazardLevel(StrEnum):
+    GENERAL = "general"  # 一般隐患
+    MAJOR = "major"  # 重大隐患
+
+
+class HazardSource(StrEnum):
+    AI = "ai"  # from an alert of the video analysis
+    INSPECTION = "inspection"  # found by an inspector (排查)
+
+
+class Industry(StrEnum):
+    METAL_NONMETAL_MINING = "metal_nonmetal_mining"
+    HAZARDOUS_CHEMICALS = "hazardous_chemicals"
+    METAL_SMELTING = "metal_smelting"
+    FIREWORKS = "fireworks"
+    INDUSTRY_TRADE = "industry_trade"
+    FURNITURE = "furniture"
+    MACHINERY = "machinery"
+
+
+class ServiceKind(StrEnum):
+    RISK_DIAGNOSIS = "risk_diagnosis"
+    TRAINING = "training"
+    EMERGENCY_PLAN = "emergency_plan"
+    DRILL = "drill"
+    INSPECTION = "inspection"
+    OTHER = "other"
+
+
+RULE_TYPE_LABELS: dict[RuleType, str] = {
+    RuleType.INTRUSION: "区域闯入",
+    RuleType.POST_UNATTENDED: "离岗",
+    RuleType.OVERCROWDING: "超员",
+    RuleType.LOITERING: "徘徊逗留",
+    RuleType.MAN_DOWN: "人员倒地",
+    RuleType.PHONE_USE: "使用手机",
+    RuleType.VEHICLE_PROXIMITY: "人车近距离",
+    RuleType.LINE_CROSSING: "越线",
+    RuleType.MISSING_PPE: "未佩戴防护用品",
+    RuleType.SMOKING: "吸烟",
+    RuleType.FIRE_SMOKE: "烟火",
+}
+SEVERITY_LABELS: dict[Severity, str] = {
+    Severity.GENERAL: "一般",
+    Severity.SIGNIFICANT: "较大",
+    Severity.MAJOR: "重大",
+}
+ALERT_STATUS_LABELS: dict[AlertStatus, str] = {
+    AlertStatus.OPEN: "待处理",
+    AlertStatus.ACKNOWLEDGED: "已确认",
+    AlertStatus.DISMISSED: "误报",
+    AlertStatus.ESCALATED: "已转隐患",
+}
+HAZARD_STATUS_LABELS: dict[HazardStatus, str] = {
+    HazardStatus.PENDING: "待整改",
+    HazardStatus.IN_PROGRESS: "整改中",
+    HazardStatus.REVIEW: "待复核",
+    HazardStatus.CLOSED: "已销号",
+}
+HAZARD_LEVEL_LABELS: dict[HazardLevel, str] = {HazardLevel.GENERAL: "一般", HazardLevel.MAJOR: "重大"}
+INDUSTRY_LABELS: dict[Industry, str] = {
+    Industry.METAL_NONMETAL_MINING: "金属非金属矿山",
+    Industry.HAZARDOUS_CHEMICALS: "危险化学品",
+    Industry.METAL_SMELTING: "金属冶炼",
+    Industry.FIREWORKS: "烟花爆竹",
+    Industry.INDUSTRY_TRADE: "工贸",
+    Industry.FURNITURE: "家具制造",
+    Industry.MACHINERY: "机械制造",
+}
+SERVICE_LABELS: dict[ServiceKind, str] = {
+    ServiceKind.RISK_DIAGNOSIS: "风险诊断",
+    ServiceKind.TRAINING: "安全培训",
+    ServiceKind.EMERGENCY_PLAN: "应急预案指导",
+    ServiceKind.DRILL: "应急演练",
+    ServiceKind.INSPECTION: "隐患排查",
+    ServiceKind.OTHER: "其他服务",
+}
+#: risk levels of an enterprise, highest first (see center/SCORING.md)
+RISK_LEVEL_LABELS = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+
+
+def label(labels: Mapping[Any, str], value: str) -> str:
+    """The Chinese name of ``value`` in ``labels``, or the value itself when it has none."""
+    return labels.get(value, value)

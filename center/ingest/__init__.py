@@ -1,0 +1,2 @@
+"""MQTT ingest: the subscriber, the contract check of each message, and the idempotent
+upserts of what the nodes send."""

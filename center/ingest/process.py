@@ -1,0 +1,140 @@
+"""Store validated messages: one transaction a message, or one for a whole batch (the fast path).
+
+Anything that does not pass the contract, or contradicts what is stored, goes to the
+``quarantine`` table with the reason. The committed alerts come back in the shape of the API
+(:class:`center.api.alerts.schemas.AlertOut`) for the live feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from center.api.alerts.schemas import AlertOut
+from center.ingest import upsert
+from center.ingest.validate import Rejected, validate
+from center.store.models import Quarantine
+from protocol import AlertEvent, Heartbeat, NodeStatus, now_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Received:
+    """A message as it came off the broker (``mid``/``qos``/``generation`` to acknowledge it)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_ms: int = field(default_factory=now_ms)
+
+
+@dataclass
+class Result:
+    outcome: str  # inserted / updated / unchanged / status / heartbeat / skipped / quarantined
+    alert: dict[str, Any] | None = None  # the committed alert, for the live feed
+    reason: str | None = None
+
+
+def process(
+    factory: sessionmaker[Session], site: str, topic: str, payload: bytes, received_ms: int
+) -> Result:
+    """Validate and store one message in one transaction. Database errors propagate."""
+    try:
+        _kind, msg = validate(topic, payload, site)
+    except Rejected as exc:
+        return quarantine(factory, topic, payload, str(exc), received_ms)
+    if msg is None:
+        return Result("skipped")
+    try:
+        with factory.begin() as session:
+            return _apply(session, msg, received_ms)
+    except upsert.Conflict as exc:
+        return quarantine(factory, topic, payload, str(exc), received_ms)
+
+
+def _apply(session: Session, msg: BaseModel, received_ms: int) -> Result:
+    """Apply one valid message inside the caller's transaction (raises upsert.Conflict before writing)."""
+    if isinstance(msg, AlertEvent):
+        outcome, row = upsert.apply_alert(session, msg, received_ms)
+        alert = AlertOut.model_validate(row).model_dump(mode="json")
+        return Result(outcome.value, alert if outcome is not upsert.Outcome.UNCHANGED else None)
+    if isinstance(msg, NodeStatus):
+        upsert.apply_status(session, msg, received_ms)
+        return Result("status")
+    assert isinstance(msg, Heartbeat)
+    upsert.apply_heartbeat(session, msg, received_ms)
+    return Result("heartbeat")
+
+
+def process_batch(
+    factory: sessionmaker[Session], site: str, items: list[Received], want_alerts: bool = True
+) -> list[Result]:
+    """Validate and store many messages in ONE transaction (the ingest's fast path).
+
+    Events are merged in memory and written with one SELECT, one multi-row INSERT and an
+    executemany UPDATE (:func:`upsert.apply_alerts`); status and heartbeats go through the ORM
+    (there are few). Invalid or conflicting messages go to the quarantine in the same
+    transaction. Database errors propagate and nothing of the batch is committed; the caller
+    then retries or falls back to one message a transaction. ``want_alerts``: build the
+    committed alerts for the live feed.
+    """
+    results: list[Result | None] = [None] * len(items)
+    events: list[tuple[int, AlertEvent]] = []
+    others: list[tuple[int, BaseModel]] = []
+    rejected: list[tuple[int, str]] = []
+    for i, item in enumerate(items):
+        try:
+            _kind, msg = validate(item.topic, item.payload, site)
+        except Rejected as exc:
+            rejected.append((i, str(exc)))
+            continue
+        if msg is None:
+            results[i] = Result("skipped")
+        elif isinstance(msg, AlertEvent):
+            events.append((i, msg))
+        else:
+            others.append((i, msg))
+    with factory.begin() as session:
+        if events:
+            applied = upsert.apply_alerts(session, [(ev, items[i].received_ms) for i, ev in events])
+            for (i, _ev), res in zip(events, applied, strict=True):
+                if isinstance(res, upsert.Conflict):
+                    rejected.append((i, str(res)))
+                    continue
+                outcome, row = res
+                alert = None
+                if want_alerts and outcome is not upsert.Outcome.UNCHANGED:
+                    alert = AlertOut.model_validate(row).model_dump(mode="json")
+                results[i] = Result(outcome.value, alert)
+        for i, msg in others:
+            results[i] = _apply(session, msg, items[i].received_ms)
+        if rejected:
+            rejected.sort()
+            rows = [
+                upsert.quarantine_row(items[i].topic, items[i].payload, why, items[i].received_ms)
+                for i, why in rejected
+            ]
+            session.execute(insert(Quarantine), rows)
+            for i, why in rejected:
+                results[i] = Result("quarantined", reason=why)
+    for i, why in rejected:  # after the commit
+        log.warning("quarantined message on %s: %s", items[i].topic, why)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def quarantine(
+    factory: sessionmaker[Session], topic: str, payload: bytes, reason: str, received_ms: int
+) -> Result:
+    with factory.begin() as session:
+        upsert.add_quarantine(session, topic, payload, reason, received_ms)
+    log.warning("quarantined message on %s: %s", topic, reason)
+    return Result("quarantined", reason=reason)

@@ -1,0 +1,344 @@
+"""ORM tables of the center (SQLAlchemy 2 typed declarative).
+
+Schema changes go through Alembic (``center/store/migrations``); keep this file and the latest
+revision in step (``alembic -c center/alembic.ini check`` tells when they are not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+    def columns(self) -> dict[str, Any]:
+        """The row's column values by attribute name (for an answer that adds what the row lacks)."""
+        return {attr.key: getattr(self, attr.key) for attr in self.__mapper__.column_attrs}
+
+
+class Alert(Base):
+    """One alert event, merged from its ``new`` / ``update`` / ``end`` messages."""
+
+    __tablename__ = "alerts"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(64))
+    enterprise: Mapped[str | None] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rule_type: Mapped[str] = mapped_column(String(32))
+    rule_name: Mapped[str] = mapped_column(String(128), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str] = mapped_column(String(8), doc="last phase applied: new / update / end")
+    seq: Mapped[int] = mapped_column(Integer, doc="highest message seq applied")
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger)
+    zone: Mapped[str | None] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    received_ms: Mapped[int] = mapped_column(BigInteger, doc="when the center first heard of it")
+    updated_ms: Mapped[int] = mapped_column(BigInteger, doc="when the center last changed it")
+    # the operator's verdict (see center/domain/workflow.py)
+    status: Mapped[str] = mapped_column(
+        String(16), default="open", server_default="open", doc="open / acknowledged / dismissed / escalated"
+    )
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    handled_ms: Mapped[int | None] = mapped_column(BigInteger)
+    dismiss_reason: Mapped[str | None] = mapped_column(String(256))
+    hazard_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_alerts_camera_started_ms", "camera", "started_ms"),
+        Index("ix_alerts_started_ms", "started_ms"),
+        Index("ix_alerts_enterprise_started_ms", "enterprise", "started_ms"),
+    )
+
+
+class Quarantine(Base):
+    """A message that did not pass the contract, kept (bounded) with the reason."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[bytes] = mapped_column(LargeBinary, doc="the first 64 KiB of the payload")
+    payload_size: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Node(Base):
+    """An edge node, as told by its status (birth/death) and heartbeat messages."""
+
+    __tablename__ = "nodes"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), doc="online / offline / stopped")
+    status_ms: Mapped[int | None] = mapped_column(BigInteger, doc="ts_ms of the last status applied")
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger, doc="newest ts_ms of any status or heartbeat")
+    software: Mapped[str] = mapped_column(String(64), default="")
+    cameras: Mapped[list[str]] = mapped_column(JSON, default=list)
+    config_version: Mapped[int | None] = mapped_column(Integer)
+    heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="the last heartbeat, as sent")
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(128), default="", server_default="", doc="where it is installed")
+    config_rejected: Mapped[int | None] = mapped_column(
+        Integer, doc="the last remote config version the node refused (from its status)"
+    )
+    config_error: Mapped[str | None] = mapped_column(Text, doc="why the node refused config_rejected")
+
+
+class NodeConfigVersion(Base):
+    """A remote configuration of a node, as an operator set it; the newest version is the desired one."""
+
+    __tablename__ = "node_configs"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, doc="top-level edge config keys (see NodeConfig)")
+    source: Mapped[str] = mapped_column(Text, default="", doc="the body as sent (YAML or JSON)")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+    published_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the broker took it (retained)")
+
+
+# --- domain: park, enterprises, insurance, cameras ------------------------------------------
+
+
+class Town(Base):
+    """A 镇街 (town or sub-district) of the district; enterprises are supervised by it."""
+
+    __tablename__ = "towns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    district: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Park(Base):
+    __tablename__ = "parks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    town_id: Mapped[str | None] = mapped_column(ForeignKey("towns.id"))
+    address: Mapped[str] = mapped_column(String(256), default="")
+
+
+class Enterprise(Base):
+    """An enterprise of the park; ``id`` is the id edge nodes put on the wire (``enterprise``)."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    park_id: Mapped[str | None] = mapped_column(ForeignKey("parks.id"))
+    town_id: Mapped[str | None] = mapped_column(ForeignKey("towns.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True, doc="统一社会信用代码")
+    industry: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(256), default="")
+    map_x: Mapped[float | None] = mapped_column(Float, doc="position on the park map, 0–1 from the left")
+    map_y: Mapped[float | None] = mapped_column(Float, doc="position on the park map, 0–1 from the top")
+    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Insurer(Base):
+    __tablename__ = "insurers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+
+
+class InsurancePolicy(Base):
+    """An 安责险 (work-safety liability insurance) policy of an enterprise."""
+
+    __tablename__ = "insurance_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), index=True)
+    policy_no: Mapped[str] = mapped_column(String(64), unique=True)
+    start_date: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD, first day covered")
+    end_date: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD, last day covered")
+    premium_cny: Mapped[float] = mapped_column(Float)
+    insured_headcount: Mapped[int] = mapped_column(Integer)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Camera(Base):
+    """A camera at a post of an enterprise; ``id`` is the camera id on the wire."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    node: Mapped[str | None] = mapped_column(String(64), doc="edge node that watches it")
+    name: Mapped[str] = mapped_column(String(128), default="")
+    post_name: Mapped[str] = mapped_column(String(128), default="", doc="岗位 / place watched")
+    key_post: Mapped[bool] = mapped_column(Boolean, default=False, doc="重点岗位")
+    map_x: Mapped[float | None] = mapped_column(Float)
+    map_y: Mapped[float | None] = mapped_column(Float)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- hazards and services ---------------------------------------------------------------
+
+
+class Hazard(Base):
+    """A 隐患 with its rectification loop 待整改 → 整改中 → 待复核 → 已销号."""
+
+    __tablename__ = "hazards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, doc="隐患编号")
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    camera_id: Mapped[str | None] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(String(36), index=True, doc="the alert it came from")
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(16), doc="general (一般) / major (重大)")
+    source: Mapped[str] = mapped_column(String(16), doc="ai / inspection")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    deadline_ms: Mapped[int] = mapped_column(BigInteger)
+    assignee: Mapped[str] = mapped_column(String(64), default="")
+    before_evidence: Mapped[list[str]] = mapped_column(JSON, default=list, doc="sha256 of files")
+    after_evidence: Mapped[list[str]] = mapped_column(JSON, default=list, doc="sha256 of files")
+    rectification: Mapped[str] = mapped_column(Text, default="", doc="what was done (整改措施)")
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    rectified_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it went to 待复核 last")
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class HazardLog(Base):
+    """Every step of a hazard's loop, who took it and why."""
+
+    __tablename__ = "hazard_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ServiceRecord(Base):
+    """A safety service given to an enterprise (风险诊断, 培训, 应急预案指导 …)."""
+
+    __tablename__ = "service_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    date: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD")
+    provider: Mapped[str] = mapped_column(String(128), default="")
+    insurer_id: Mapped[str | None] = mapped_column(ForeignKey("insurers.id"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskScore(Base):
+    """One enterprise's risk score of one day (the daily history)."""
+
+    __tablename__ = "risk_scores"
+
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True, doc="YYYY-MM-DD in the park's time zone")
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8), doc="red / orange / yellow / blue")
+    coefficient: Mapped[float] = mapped_column(Float)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON, doc="the explanation: inputs and each term")
+    computed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- users, sessions, audit, evidence --------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    enterprise_id: Mapped[str | None] = mapped_column(ForeignKey("enterprises.id"))
+    insurer_id: Mapped[str | None] = mapped_column(ForeignKey("insurers.id"))
+    node: Mapped[str | None] = mapped_column(String(64), doc="the edge node of a machine account")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthSession(Base):
+    """A login session; only the SHA-256 of its bearer token is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """Who changed what, and who read which evidence."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EvidenceFile(Base):
+    """A stored evidence file (snapshot, clip, rectification photo), addressed by its SHA-256."""
+
+    __tablename__ = "evidence_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    stored_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,336 @@
+"""The authorization matrix: every endpoint of the app × every role, generated from the app's
+routes (a new endpoint without a policy in center/auth/policy.py fails here, and the app refuses
+to start). Then data isolation: an enterprise never sees another's data, an insurer never
+gets evidence. On the seeded demo park, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
+
+from center.app import create_app
+from center.auth.policy import POLICY, Access, iter_routes, missing_policies
+from center.config import CenterConfig
+from center.seed import demo_password, seed
+from center.store.models import Alert, Hazard, User
+from tests.centerkit import bearer, emptied
+
+ROLES = ["anonymous", "admin", "operator", "government", "enterprise", "insurer", "edge"]
+USERS = {
+    "admin": "admin",
+    "operator": "operator",
+    "government": "gov",
+    "enterprise": "yjmetal",  # yj-metal
+    "insurer": "picc",  # insures yj-metal, dj-machinery, sy-quarry
+    "edge": "edge-01",
+}
+SCOPE = {"enterprise": {"yj-metal"}, "insurer": {"yj-metal", "dj-machinery", "sy-quarry"}}
+OWN, OTHER = "yj-metal", "hx-chem"  # hx-chem is insured by pingan: outside both scopes
+PHOTO = b"\xff\xd8\xff\xe0authz-photo"
+PHOTO_SHA = hashlib.sha256(PHOTO).hexdigest()
+OTHER_PHOTO = b"\xff\xd8\xff\xe0other-photo"
+OTHER_SHA = hashlib.sha256(OTHER_PHOTO).hexdigest()
+EVIDENCE_KEYS = {"evidence", "before_evidence", "after_evidence", "objects"}
+
+
+class Seeded:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.app: Any = client.app
+        self.tokens = {role: self.login(user) for role, user in USERS.items()}
+        factory = self.app.state.session_factory
+        with factory.begin() as s:
+            self.ids = {OWN: self._ids(s, OWN, PHOTO_SHA), OTHER: self._ids(s, OTHER, OTHER_SHA)}
+            self.ids[OWN]["user_id"] = str(s.scalars(select(User.id).where(User.username == "gov")).one())
+        for data in (PHOTO, OTHER_PHOTO):
+            sha = hashlib.sha256(data).hexdigest()
+            resp = client.put(
+                f"/api/evidence/{sha}?camera=cam-yard-01",  # edge-01's camera: an edge node names it
+                content=data,
+                headers={**self.h("edge"), "content-type": "image/jpeg"},
+            )
+            assert resp.status_code == 200, resp.text
+
+    def login(self, username: str) -> str:
+        resp = self.client.post(
+            "/api/auth/login", json={"username": username, "password": demo_password(username)}
+        )
+        assert resp.status_code == 200, resp.text
+        self.client.cookies.clear()
+        return resp.json()["token"]
+
+    @staticmethod
+    def _ids(s: Any, enterprise: str, sha: str) -> dict[str, str]:
+        alert = s.scalars(
+            select(Alert)
+            .where(Alert.enterprise == enterprise, Alert.status == "open")
+            .order_by(Alert.event_id)
+        ).first()
+        alert.evidence = [{"kind": "snapshot", "sha256": sha, "content_type": "image/jpeg", "size": 10}]
+        hazard = s.scalars(
+            select(Hazard).where(Hazard.enterprise_id == enterprise).order_by(Hazard.id)
+        ).first()
+        camera = "cam-yard-01" if enterprise == OWN else "cam-hx-tank"
+        return {
+            "enterprise_id": enterprise,
+            "event_id": alert.event_id,
+            "hazard_id": str(hazard.id),
+            "camera_id": camera,
+            "sha256": sha,
+        }
+
+    def h(self, role: str) -> dict[str, str]:
+        return {} if role == "anonymous" else bearer(self.tokens[role])
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    workdir = tmp_path_factory.mktemp("authz")
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'center.db'}"
+    else:
+        url = emptied(request.getfixturevalue("pg_url"))
+    config = CenterConfig.model_validate(
+        {
+            "site": "yijia",
+            "database": {"url": url},
+            "evidence_dir": str(workdir / "evidence"),
+            "mqtt": {"client_id": "t"},
+        }
+    )
+    app = create_app(config, start_ingest=False)
+    with TestClient(app) as client:
+        with app.state.session_factory.begin() as s:
+            seed(s, config)
+        yield Seeded(client)
+
+
+def api_routes() -> list[tuple[str, str, str]]:
+    """(route name, method, path) of every HTTP route of the app."""
+    app = create_app(CenterConfig(site="yijia"), start_ingest=False)
+    out = []
+    for route in iter_routes(app.routes):
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD"}):
+                out.append((route.name, method, route.path))
+    return out
+
+
+ROUTES = api_routes()
+
+
+def test_every_route_has_a_policy_and_every_policy_a_route() -> None:
+    app = create_app(CenterConfig(site="yijia"), start_ingest=False)
+    names = [r.name for r in iter_routes(app.routes) if isinstance(r, APIRoute | APIWebSocketRoute)]
+    assert missing_policies(names) == []
+    assert set(POLICY) == set(names), "stale entries in POLICY"
+    assert len(ROUTES) >= 50
+
+
+def sample_body(name: str, role: str, seeded: Seeded) -> dict[str, Any] | None:
+    own = seeded.ids[OWN]
+    return (
+        {
+            "login": {"username": "nobody", "password": "wrong-password"},
+            "create_user": {"username": f"m-{role}", "password": "long-password-1", "role": "operator"},
+            "update_user": {"display_name": "狮山镇应急办"},
+            "create_enterprise": {
+                "id": f"m-{role}",
+                "name": "矩阵测试有限公司",
+                "credit_code": "91440605MA4ABC12XW",
+                "industry": "machinery",
+            },
+            "update_enterprise": {"address": "佛山市南海区狮山镇"},
+            "create_camera": {"id": f"cam-m-{role}", "enterprise_id": OWN},
+            "update_camera": {"post_name": "厂区主通道"},
+            "create_policy": {
+                "enterprise_id": OWN,
+                "insurer_id": "picc",
+                "policy_no": f"M-{role}",
+                "start_date": "2025-01-01",
+                "end_date": "2025-12-31",
+                "premium_cny": 1000,
+                "insured_headcount": 10,
+            },
+            "create_service": {"kind": "training", "date": "2025-06-01", "summary": "矩阵测试"},
+            "dismiss_alert": {"reason": "误检：矩阵测试"},
+            "escalate_alert": {"level": "general"},
+            "create_hazard": {"enterprise_id": OWN, "title": "矩阵测试隐患"},
+            "update_hazard": {"assignee": "陈国强"},
+            "start_hazard": {},
+            "submit_hazard": {"rectification": "已整改完毕", "after_evidence": [PHOTO_SHA]},
+            "approve_hazard": {},
+            "reject_hazard": {"note": "矩阵测试退回"},
+        }.get(name)
+        if own
+        else None
+    )
+
+
+def call(seeded: Seeded, role: str, name: str, method: str, path: str, which: str = OWN) -> Any:
+    ids = seeded.ids[which]
+    url = re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "x"), path)
+    headers = seeded.h(role)
+    if name == "logout" and role != "anonymous":
+        headers = bearer(seeded.login(USERS[role]))  # a session of its own, so the matrix keeps its token
+    if name == "upload_evidence":
+        data = PHOTO if which == OWN else OTHER_PHOTO
+        return seeded.client.request(
+            method,
+            url,
+            params={"camera": ids["camera_id"]},  # an edge node names the camera (on its node)
+            content=data,
+            headers={**headers, "content-type": "image/jpeg"},
+        )
+    body = sample_body(name, role, seeded)
+    return seeded.client.request(method, url, json=body, headers=headers)
+
+
+def expected_ok(name: str, role: str) -> bool:
+    rule = POLICY[name]
+    return rule is Access.PUBLIC or (role != "anonymous" and role in rule)
+
+
+@pytest.mark.parametrize(("name", "method", "path"), ROUTES, ids=[f"{m} {p}" for _, m, p in ROUTES])
+def test_matrix(seeded: Seeded, name: str, method: str, path: str) -> None:
+    """Each role: 401 without a login, 403 for a role the policy leaves out, never 401/403/5xx otherwise."""
+    got = {}
+    for role in ROLES:
+        resp = call(seeded, role, name, method, path)
+        got[role] = resp.status_code
+        assert resp.status_code < 500, (role, resp.text)
+        if expected_ok(name, role):
+            assert resp.status_code not in (401, 403) or (name == "login" and resp.status_code == 401), (
+                role,
+                resp.text,
+            )
+        elif role == "anonymous":
+            assert resp.status_code == 401, (role, resp.text)
+        else:
+            assert resp.status_code == 403, (role, resp.text)
+
+
+def test_websocket_matrix(seeded: Seeded) -> None:
+    allowed = POLICY["alerts_feed"]
+    for role in ROLES:
+        token = "" if role == "anonymous" else seeded.tokens[role]
+        try:
+            with seeded.client.websocket_connect(f"/ws/alerts?token={token}") as ws:
+                hello = ws.receive_json()
+            code = None
+        except WebSocketDisconnect as exc:
+            code = exc.code
+        if role == "anonymous":
+            assert code == 4401
+        elif role in allowed:  # type: ignore[operator]
+            assert code is None and hello["role"] == role
+        else:
+            assert code == 4403, role
+
+
+OBJECT_PARAMS = ("{enterprise_id}", "{event_id}", "{hazard_id}", "{sha256}")
+
+
+def _enterprise_ids(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("enterprise_id", "enterprise") and isinstance(item, str):
+                yield item
+            else:
+                yield from _enterprise_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _enterprise_ids(item)
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+@pytest.mark.parametrize("role", ["enterprise", "insurer"])
+def test_scoped_roles_never_see_other_enterprises(seeded: Seeded, role: str) -> None:
+    checked = 0
+    for name, method, path in ROUTES:
+        if not expected_ok(name, role) or POLICY[name] is Access.PUBLIC:
+            continue
+        if any(p in path for p in OBJECT_PARAMS):
+            resp = call(seeded, role, name, method, path, which=OTHER)
+            if name == "upload_evidence":  # uploading is not reading: it must not reveal anything
+                assert resp.status_code in (200, 403), resp.text
+                continue
+            assert resp.status_code in (403, 404, 422), (name, resp.status_code, resp.text)
+            checked += 1
+        elif method == "GET":
+            resp = call(seeded, role, name, method, path)
+            if resp.headers.get("content-type", "").startswith("application/json"):
+                seen = set(_enterprise_ids(resp.json()))
+                assert seen <= SCOPE[role], (name, seen - SCOPE[role])
+            elif resp.headers.get("content-type", "").startswith("text/csv"):
+                text = resp.content.decode("utf-8-sig")
+                assert OTHER not in text, name
+            checked += 1
+    assert checked >= 15
+
+
+def test_insurer_never_gets_evidence_or_faces(seeded: Seeded) -> None:
+    checked = 0
+    for name, method, path in ROUTES:
+        if method != "GET" or not expected_ok(name, "insurer"):
+            continue
+        resp = call(seeded, "insurer", name, method, path)
+        if resp.status_code == 200 and resp.headers.get("content-type", "").startswith("application/json"):
+            keys = set(_keys(resp.json()))
+            assert not keys & EVIDENCE_KEYS, (name, keys & EVIDENCE_KEYS)
+            assert PHOTO_SHA not in json.dumps(resp.json()), name
+            checked += 1
+    assert checked >= 10  # the answers looked at, so the loop cannot pass by seeing none
+    for sha in (PHOTO_SHA, OTHER_SHA):
+        assert seeded.client.get(f"/api/evidence/{sha}", headers=seeded.h("insurer")).status_code == 403
+
+
+def test_the_matrix_figures(seeded: Seeded) -> None:
+    """How big the matrix is (reported; it grows with the app)."""
+    http = len(ROUTES)
+    cells = (http + 1) * len(ROLES)
+    print(f"authorization matrix: {http} HTTP endpoints + 1 WebSocket × {len(ROLES)} roles = {cells}")
+    assert http * len(ROLES) >= 350
+
+
+def test_policy_invariants() -> None:
+    """What must stay true whatever the policy table grows into."""
+    by_role = {
+        role: {n for n, rule in POLICY.items() if rule is not Access.PUBLIC and role in rule}
+        for role in ROLES[1:]
+    }
+    writes = {name for name, method, _ in ROUTES if method != "GET"} - {"login", "logout"}
+    assert not by_role["government"] & writes, "government reads only"
+    assert by_role["edge"] == {"logout", "me", "upload_evidence"}
+    no_insurer = {"list_alerts", "get_alert", "export_alerts", "get_evidence", "list_hazards", "get_hazard"}
+    assert not by_role["insurer"] & (no_insurer | {"export_hazards", "alerts_feed"})
+    no_enterprise = {
+        "list_users",
+        "create_user",
+        "update_user",
+        "list_audit",
+        "list_quarantine",
+        "list_nodes",
+    }
+    assert not by_role["enterprise"] & (no_enterprise | {"approve_hazard", "reject_hazard"})
+    assert {"list_users", "create_user", "update_user", "list_audit"} <= by_role["admin"] - by_role[
+        "operator"
+    ]

@@ -1,0 +1,52 @@
+"""Node health from the last heartbeat, and the state of a node's remote configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from center.domain.nodes import HEARTBEAT_DEFAULT_S, config_status, node_health
+from center.store.models import Node, NodeConfigVersion
+
+NOW = 1_750_000_000_000
+
+
+def node(state: str = "online", heartbeat: dict[str, Any] | None = None, **fields: Any) -> Node:
+    values: dict[str, Any] = {
+        "site": "yijia", "node": "edge-01", "state": state, "last_seen_ms": NOW, "software": "",
+        "cameras": [], "heartbeat": heartbeat, "updated_ms": NOW,
+    }  # fmt: skip
+    return Node(**{**values, **fields})
+
+
+def test_online_with_a_recent_heartbeat() -> None:
+    h = node_health(node(heartbeat={"ts_ms": 1, "received_ms": NOW - 2500, "interval_s": 1.0}), NOW)
+    assert (h.health, h.heartbeat_age_s, h.heartbeat_interval_s) == ("online", 2.5, 1.0)
+
+
+@pytest.mark.parametrize(("age_s", "health"), [(29.9, "online"), (30.1, "stale")])
+def test_stale_after_three_missed_heartbeats(age_s: float, health: str) -> None:
+    hb = {"ts_ms": 1, "received_ms": NOW - int(age_s * 1000)}  # no interval: the edge's default, 10 s
+    h = node_health(node(heartbeat=hb), NOW)
+    assert (h.health, h.heartbeat_interval_s) == (health, HEARTBEAT_DEFAULT_S)
+
+
+def test_without_heartbeat_the_last_news_of_the_node_counts() -> None:
+    assert node_health(node(updated_ms=NOW - 5_000), NOW).health == "online"
+    fresh = node_health(node(updated_ms=NOW - 31_000), NOW)
+    assert (fresh.health, fresh.heartbeat_age_s) == ("stale", None)
+
+
+@pytest.mark.parametrize("state", ["offline", "stopped"])
+def test_a_node_that_said_goodbye_is_what_it_said(state: str) -> None:
+    assert node_health(node(state, heartbeat={"ts_ms": 1, "received_ms": 0}), NOW).health == state
+
+
+def test_config_status() -> None:
+    desired = NodeConfigVersion(site="yijia", node="edge-01", version=3, config={}, source="")
+    assert config_status(node(), None) == "none"
+    assert config_status(None, desired) == "pending"
+    assert config_status(node(config_version=2), desired) == "pending"
+    assert config_status(node(config_version=3), desired) == "applied"
+    assert config_status(node(config_version=2, config_rejected=3), desired) == "rejected"
