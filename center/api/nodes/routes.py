@@ -32,7 +32,7 @@ from protocol import ID_PATTERN, NodeConfig, now_ms
 
 router = make_router("nodes")
 
-LOCAL_ONLY = ("site", "node", "mqtt", "state_dir")  # the node refuses these too (edge/remote.py)
+LOCAL_ONLY = ("site", "node", "mqtt", "state_dir")  # the node refuses these too (edge/comms/remote.py)
 NodeId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 

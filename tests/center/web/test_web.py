@@ -475,7 +475,7 @@ def sample_clip(frames: int = 20, side: int = 320) -> bytes:
 
     import av
 
-    from edge.evidence import encode_h264
+    from edge.evidence.clips import encode_h264
 
     def decoded() -> Iterator[tuple[int, Any]]:
         with av.open(str(SAMPLE)) as src:
