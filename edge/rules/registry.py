@@ -1,50 +1,68 @@
 """The rule types: every rule module's rule class, the config union the camera config validates a
 rule with, and :func:`build_rules`.
 
-Adding a rule type: a module in edge/rules/ with its config (a ``RuleConfigBase`` subclass with
+Adding a rule type: one module in edge/rules/ with its config (a ``RuleConfigBase`` subclass with
 ``type: Literal[RuleType.…]`` and its own fields and defaults) and its rule class (``Rule[Config]``
-with ``config_model`` and :meth:`~edge.rules.base.Rule.evaluate`), listed once in ``RULES`` below;
-its wire name goes in :class:`protocol.RuleType`.
+with ``config_model`` and :meth:`~edge.rules.base.Rule.evaluate`); the module is found here by
+itself. Its wire name goes in :class:`protocol.RuleType` and its Chinese label in
+``center/domain/vocabulary.py`` (a test checks that every type has both).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 from pydantic import Field, ValidationError, WrapValidator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+import edge.rules as rules_pkg
 from common.configfile import ConfigError
 from edge.rules.base import Rule, RuleConfigBase
-from edge.rules.fire_smoke import FireSmokeRule
-from edge.rules.intrusion import IntrusionRule
-from edge.rules.line_crossing import LineCrossingRule
-from edge.rules.loitering import LoiteringRule
-from edge.rules.man_down import ManDownRule
-from edge.rules.missing_ppe import MissingPpeRule
-from edge.rules.overcrowding import OvercrowdingRule
-from edge.rules.phone_use import PhoneUseRule
-from edge.rules.post_unattended import PostUnattendedRule
-from edge.rules.smoking import SmokingRule
-from edge.rules.vehicle_proximity import VehicleProximityRule
 from protocol import RuleType
 
 if TYPE_CHECKING:
     from edge.config.camera import CameraConfig
 
-RULES: tuple[type[Rule[Any]], ...] = (
-    IntrusionRule,
-    PostUnattendedRule,
-    OvercrowdingRule,
-    LoiteringRule,
-    ManDownRule,
-    PhoneUseRule,
-    VehicleProximityRule,
-    LineCrossingRule,
-    MissingPpeRule,
-    SmokingRule,
-    FireSmokeRule,
-)
+# modules of edge/rules/ that hold no rule type
+_SUPPORT_MODULES = {"base", "registry", "lifecycle", "schedule", "ppe"}
+
+
+def _discover() -> tuple[type[Rule[Any]], ...]:
+    """Every rule class defined in a module of this package, in the order of ``RuleType``.
+
+    A module without exactly one rule class, two modules for one type, or a type without a
+    module is a programming error: it fails the import with a message saying which.
+    """
+    found: dict[RuleType, type[Rule[Any]]] = {}
+    for info in pkgutil.iter_modules(rules_pkg.__path__):
+        if info.name in _SUPPORT_MODULES:
+            continue
+        module = importlib.import_module(f"{rules_pkg.__name__}.{info.name}")
+        classes = [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type)
+            and issubclass(obj, Rule)
+            and obj.__module__ == module.__name__
+            and "config_model" in vars(obj)
+        ]
+        if len(classes) != 1:
+            raise ImportError(f"edge/rules/{info.name}.py: expected one rule class, found {len(classes)}")
+        kind = classes[0].config_model.rule_type()
+        if kind in found:
+            raise ImportError(
+                f"rule type {kind.value!r} is defined twice ({found[kind].__module__}, {module.__name__})"
+            )
+        found[kind] = classes[0]
+    missing = [kind.value for kind in RuleType if kind not in found]
+    if missing:
+        raise ImportError(f"no module in edge/rules/ defines the rule type(s) {missing}")
+    return tuple(found[kind] for kind in RuleType)
+
+
+RULES: tuple[type[Rule[Any]], ...] = _discover()
 RULE_TYPES: dict[RuleType, type[Rule[Any]]] = {rule.config_model.rule_type(): rule for rule in RULES}
 _CONFIGS = {kind.value: rule.config_model for kind, rule in RULE_TYPES.items()}
 _NAMES = ", ".join(_CONFIGS)
