@@ -188,7 +188,7 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
                 for m in feed.messages
             )
 
-            # heartbeats tell the camera is online and analysed
+            # heartbeats tell the camera is online and analyzed
             deadline = time.monotonic() + 15
             cam: dict[str, Any] = {}
             while time.monotonic() < deadline:

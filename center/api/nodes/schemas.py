@@ -25,7 +25,7 @@ class CameraHealthOut(BaseModel):
         default="", description="starting / online / stalled / offline, from the last heartbeat"
     )
     fps_in: float = 0.0
-    fps_out: float = Field(default=0.0, description="frames analysed per second")
+    fps_out: float = Field(default=0.0, description="frames analyzed per second")
     infer_ms: float = 0.0
     dropped_frames: int = 0
     reconnects: int = 0
