@@ -3,6 +3,7 @@ waiting, and the center app running in the test's process (fixtures: tests/cente
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -91,6 +92,12 @@ def running_center(workdir: Path, mqtt_port: int) -> Iterator[TestClient]:
         yield client
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """The real argon2id hash of a test password, made once per run (each costs ~0.1 s)."""
+    return hash_password(password)
+
+
 def add_user(factory: sessionmaker[Session], username: str, role: str, **links: Any) -> None:
     with factory.begin() as s:
         s.add(
@@ -98,7 +105,7 @@ def add_user(factory: sessionmaker[Session], username: str, role: str, **links: 
                 username=username,
                 display_name=username,
                 role=role,
-                password_hash=hash_password(links.pop("password", PASSWORD)),
+                password_hash=password_hash(links.pop("password", PASSWORD)),
                 enterprise_id=links.get("enterprise_id"),
                 insurer_id=links.get("insurer_id"),
                 node=links.get("node"),

@@ -8,7 +8,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from protocol import AlertEvent
+
+pytestmark = pytest.mark.footage  # runs analyze over the whole sample clip
 
 REPO = Path(__file__).resolve().parents[2]
 START_MS = 1_795_827_600_000  # 2026-11-28T09:00:00+08:00

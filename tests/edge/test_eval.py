@@ -78,6 +78,7 @@ def test_shipped_scenarios_load_and_are_labelled_by_rule() -> None:
         assert s.synthetic is False  # all labelled from the real footage
 
 
+@pytest.mark.footage  # the scenarios over the footage
 def test_eval_cli_on_the_footage(tmp_path: Path) -> None:
     """The real model on the real clip: the couple on the lawn is found, in its window."""
     res = subprocess.run(
@@ -102,6 +103,7 @@ def test_eval_cli_on_the_footage(tmp_path: Path) -> None:
     assert table.returncode == 0 and "precision" in table.stdout and "lawn-intrusion" in table.stdout
 
 
+@pytest.mark.footage  # the scenarios over the footage
 def test_fail_under_and_a_synthetic_label(tmp_path: Path) -> None:
     """A made-up window when nobody is on the lawn (marked synthetic): recall drops, exit 1."""
     text = (SCENARIOS / "lawn-intrusion.yaml").read_text(encoding="utf-8")

@@ -78,6 +78,7 @@ def decode(path: Path) -> tuple[av.video.stream.VideoStream, list[tuple[float, n
         return v, frames
 
 
+@pytest.mark.footage  # decodes and re-encodes the footage with the face model
 def test_clip_is_h264_mp4_of_the_window_with_faces_blurred(
     tmp_path: Path, ring: RingBuffer, history: PeopleHistory
 ) -> None:
@@ -221,6 +222,7 @@ def run_pipeline(
     return out
 
 
+@pytest.mark.footage  # decodes and re-encodes the footage with the face model
 def test_pipeline_new_has_snapshot_and_a_later_update_has_the_clip(
     tmp_path: Path, ring: RingBuffer, objects: Detector
 ) -> None:

@@ -17,6 +17,8 @@ import yaml
 from edge.detect.geometry import points_in_polygon
 from protocol import AlertEvent
 
+pytestmark = pytest.mark.footage  # runs analyze over the whole sample clip
+
 REPO = Path(__file__).resolve().parents[3]
 START_MS = 1_795_827_600_000  # 2026-11-28T09:00:00+08:00
 MIN_SCORE = 0.4

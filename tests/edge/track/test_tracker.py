@@ -32,6 +32,7 @@ def tracked() -> tuple[Tracker, list[tuple[int, Detections]]]:
     return tracker, out
 
 
+@pytest.mark.footage  # the real detector over the sample clip
 def test_people_keep_their_id_and_ids_are_not_reused(tracked: tuple[Tracker, list]) -> None:
     _tracker, frames = tracked
     seen: dict[int, list[int]] = defaultdict(list)  # id → timestamps
@@ -60,6 +61,7 @@ def test_people_keep_their_id_and_ids_are_not_reused(tracked: tuple[Tracker, lis
     assert min(seen) >= 1
 
 
+@pytest.mark.footage  # the real detector over the sample clip
 def test_track_history_gives_speed_and_direction(tracked: tuple[Tracker, list]) -> None:
     tracker, frames = tracked
     # the longest-lived person in the last frame: it walks, so speed > 0 and a direction exists
@@ -111,6 +113,7 @@ def test_speed_and_direction_of_a_steady_box() -> None:
     assert tracker.track_state(tid) is None
 
 
+@pytest.mark.footage  # the real detector over the sample clip
 def test_analyze_writes_track_ids(tmp_path: Path) -> None:
     from edge.cli import main
 

@@ -36,6 +36,7 @@ def filled() -> tuple[RingBuffer, CameraStream, list[tuple[int, np.ndarray]]]:
     return ring, cam, taken
 
 
+@pytest.mark.footage  # a ring buffer filled from the sample footage
 def test_ring_is_bounded_in_seconds(filled: tuple) -> None:
     ring, _cam, _ = filled
     span = ring.span()
@@ -47,6 +48,7 @@ def test_ring_is_bounded_in_seconds(filled: tuple) -> None:
     assert 0 < ring.nbytes < 2 * 1024 * 1024  # ~0.5 Mbit/s × 6 s
 
 
+@pytest.mark.footage  # a ring buffer filled from the sample footage
 def test_frames_decodes_the_window_asked_for(filled: tuple) -> None:
     ring, _, taken = filled
     first, last = ring.span()
@@ -66,6 +68,7 @@ def test_frames_decodes_the_window_asked_for(filled: tuple) -> None:
         list(ring.frames(end, start))
 
 
+@pytest.mark.footage  # a ring buffer filled from the sample footage
 def test_clip_mp4_remuxes_with_the_right_duration(filled: tuple, tmp_path: Path) -> None:
     ring, _, _ = filled
     _first, last = ring.span()
