@@ -78,7 +78,7 @@ function renderNode(n) {
     ? "尚未收到"
     : `${seconds(n.heartbeat_age_s)}（周期 ${n.heartbeat_interval_s} 秒）`;
   fact(dl, "心跳 Heartbeat", hb, "heartbeat");
-  fact(dl, "最后联系 Last seen", when(n.last_seen_at), "last-seen");
+  fact(dl, "最后联系 Last seen", n.last_seen_at ? when(n.last_seen_at) : "从未联系 Never", "last-seen");
   const outbox = n.outbox_depth === null || n.outbox_depth === undefined
     ? "–"
     : `待发 ${n.outbox_depth} 条 · 已丢弃 ${n.outbox_dropped ?? 0} 条`;

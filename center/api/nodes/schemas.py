@@ -57,8 +57,9 @@ class NodeOut(RowOut):
     config_error: str | None = None
 
     @derived
-    def last_seen_at(self) -> str:
-        return iso_utc(self.last_seen_ms) or ""
+    def last_seen_at(self) -> str | None:
+        """None for a node registered but never heard from (``last_seen_ms`` 0)."""
+        return iso_utc(self.last_seen_ms) if self.last_seen_ms > 0 else None
 
     @derived
     def camera_health(self) -> list[CameraHealthOut]:

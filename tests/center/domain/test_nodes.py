@@ -50,3 +50,18 @@ def test_config_status() -> None:
     assert config_status(node(config_version=2), desired) == "pending"
     assert config_status(node(config_version=3), desired) == "applied"
     assert config_status(node(config_version=2, config_rejected=3), desired) == "rejected"
+
+
+def test_a_node_never_heard_from_has_no_last_seen_time() -> None:
+    from dataclasses import asdict
+
+    from center.api.nodes.schemas import NodeOut
+
+    def answer(n: Node) -> NodeOut:
+        return NodeOut.model_validate({**n.columns(), **asdict(node_health(n, NOW))})
+
+    unset = {"name": "A区机房", "config_version": None, "config_rejected": None, "config_error": None}
+    never = answer(node("offline", last_seen_ms=0, **unset))
+    assert never.last_seen_at is None and never.health == "offline"
+    seen = answer(node(last_seen_ms=NOW, **unset))
+    assert seen.last_seen_at == "2025-06-15T15:06:40.000Z"
