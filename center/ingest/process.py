@@ -2,7 +2,8 @@
 
 Anything that does not pass the contract, or contradicts what is stored, goes to the
 ``quarantine`` table with the reason. The committed alerts come back in the shape of the API
-(:class:`center.api.alerts.schemas.AlertOut`) for the live feed.
+(:class:`center.api.alerts.schemas.AlertOut`, with the names of camera, enterprise and node) for
+the live feed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from center.api.alerts.schemas import AlertOut
+from center.api.alerts.service import alert_out, alerts_out
 from center.ingest import upsert
 from center.ingest.validate import Rejected, validate
 from center.store.models import Quarantine
@@ -64,8 +65,9 @@ def _apply(session: Session, msg: BaseModel, received_ms: int) -> Result:
     """Apply one valid message inside the caller's transaction (raises upsert.Conflict before writing)."""
     if isinstance(msg, AlertEvent):
         outcome, row = upsert.apply_alert(session, msg, received_ms)
-        alert = AlertOut.model_validate(row).model_dump(mode="json")
-        return Result(outcome.value, alert if outcome is not upsert.Outcome.UNCHANGED else None)
+        if outcome is upsert.Outcome.UNCHANGED:
+            return Result(outcome.value)
+        return Result(outcome.value, alert_out(session, row).model_dump(mode="json"))
     if isinstance(msg, NodeStatus):
         upsert.apply_status(session, msg, received_ms)
         return Result("status")
@@ -105,15 +107,19 @@ def process_batch(
     with factory.begin() as session:
         if events:
             applied = upsert.apply_alerts(session, [(ev, items[i].received_ms) for i, ev in events])
+            changed: list[tuple[int, str, dict[str, Any]]] = []
             for (i, _ev), res in zip(events, applied, strict=True):
                 if isinstance(res, upsert.Conflict):
                     rejected.append((i, str(res)))
                     continue
                 outcome, row = res
-                alert = None
+                results[i] = Result(outcome.value)
                 if want_alerts and outcome is not upsert.Outcome.UNCHANGED:
-                    alert = AlertOut.model_validate(row).model_dump(mode="json")
-                results[i] = Result(outcome.value, alert)
+                    changed.append((i, outcome.value, row))
+            # the feed's alerts, with their names: one lookup for the whole batch
+            named = alerts_out(session, [row for _i, _o, row in changed])
+            for (i, outcome_value, _row), out in zip(changed, named, strict=True):
+                results[i] = Result(outcome_value, out.model_dump(mode="json"))
         for i, msg in others:
             results[i] = _apply(session, msg, items[i].received_ms)
         if rejected:

@@ -36,6 +36,7 @@ CONFLICT = conflict("alert")
 ALERT_CSV_HEADER = [
     *("event_id", "started_at", "ended_at", "enterprise", "camera", "node", "rule_id", "rule_type"),
     *("rule_name", "severity", "count", "score", "status", "status_label", "dismiss_reason", "hazard_id"),
+    *("enterprise_name", "camera_name", "node_name"),
 ]
 
 
@@ -57,7 +58,7 @@ def list_alerts(
     f = _filter(query, session, config, user)
     rows = service.list_alerts(session, f, limit=limit, offset=offset)
     return AlertPage(
-        items=[AlertOut.model_validate(r) for r in rows],
+        items=service.alerts_out(session, rows),
         total=service.count_alerts(session, f),
         limit=limit,
         offset=offset,
@@ -75,13 +76,13 @@ def export_alerts(
     """The same filters as the list, as CSV."""
     f = _filter(query, session, config, user)
     rows = []
-    for row in service.list_alerts(session, f, limit=limit, offset=0):
-        a = AlertOut.model_validate(row)
+    for a in service.alerts_out(session, service.list_alerts(session, f, limit=limit, offset=0)):
         rows.append(
             [
                 *(a.event_id, a.started_at, a.ended_at or "", a.enterprise or "", a.camera, a.node),
                 *(a.rule_id, a.rule_type, a.rule_name, a.severity, a.count, f"{a.score:.2f}", a.status),
                 *(a.status_label, a.dismiss_reason or "", a.hazard_id or ""),
+                *(a.enterprise_name or "", a.camera_name or "", a.node_name or ""),
             ]
         )
     return csv_response("alerts.csv", ALERT_CSV_HEADER, rows)
@@ -102,16 +103,16 @@ def _visible(session: SessionDep, config: ConfigDep, user: CurrentUser, event_id
     return row
 
 
-def _published(request: Request, row: Alert) -> AlertOut:
+def _published(request: Request, session: SessionDep, row: Alert) -> AlertOut:
     """Tell the live feed about the verdict, so every console shows it."""
-    out = AlertOut.model_validate(row)
+    out = service.alert_out(session, row)
     request.app.state.hub.publish_alert_threadsafe(out.model_dump(mode="json"))
     return out
 
 
 @router.get("/alerts/{event_id}", response_model=AlertOut, responses=NOT_FOUND)
 def get_alert(event_id: EventId, session: SessionDep, config: ConfigDep, user: CurrentUser) -> AlertOut:
-    return AlertOut.model_validate(_visible(session, config, user, event_id))
+    return service.alert_out(session, _visible(session, config, user, event_id))
 
 
 @router.post("/alerts/{event_id}/acknowledge", response_model=AlertOut, responses={**NOT_FOUND, **CONFLICT})
@@ -122,7 +123,7 @@ def acknowledge_alert(
     row = workflow.acknowledge(session, event_id, user.username)
     audit(session, user, "acknowledge_alert", f"alert:{row.event_id}")
     session.commit()
-    return _published(request, row)
+    return _published(request, session, row)
 
 
 @router.post("/alerts/{event_id}/dismiss", response_model=AlertOut, responses={**NOT_FOUND, **CONFLICT})
@@ -133,7 +134,7 @@ def dismiss_alert(
     row = workflow.dismiss(session, event_id, user.username, body.reason)
     audit(session, user, "dismiss_alert", f"alert:{row.event_id}", {"reason": body.reason})
     session.commit()
-    return _published(request, row)
+    return _published(request, session, row)
 
 
 @router.post(
@@ -158,5 +159,5 @@ def escalate_alert(
     )
     audit(session, user, "escalate_alert", f"alert:{event_id[:64]}", {"hazard": hazard.code})
     session.commit()
-    _published(request, alert)
+    _published(request, session, alert)
     return HazardOut.model_validate(hazard)

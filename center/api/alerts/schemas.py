@@ -52,6 +52,11 @@ class AlertOut(RowOut):
     handled_ms: int | None = Field(default=None, exclude=True)
     dismiss_reason: str | None
     hazard_id: int | None
+    camera_name: str | None = Field(
+        default=None, description="the camera's name in the registry (厂区主通道); null when not registered"
+    )
+    enterprise_name: str | None = Field(default=None, description="the enterprise's name (毅佳金属)")
+    node_name: str | None = Field(default=None, description="where the edge node is installed (A区机房)")
 
     @field_validator("status", mode="before")
     @classmethod

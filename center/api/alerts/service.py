@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from center.api.alerts.schemas import AlertWindow, PrecisionOut, PrecisionRow
+from center.api.alerts.schemas import AlertOut, AlertWindow, PrecisionOut, PrecisionRow
 from center.domain.vocabulary import AlertStatus
-from center.store.models import Alert
+from center.store.models import Alert, Camera, Enterprise, Node
 
 Columns = TypeVarTuple("Columns")
 
@@ -64,6 +65,61 @@ def list_alerts(session: Session, f: AlertFilter, limit: int, offset: int) -> li
     stmt = filtered(select(Alert), f)
     stmt = stmt.order_by(Alert.started_ms.desc(), Alert.event_id.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt))
+
+
+def alerts_out(session: Session, rows: Sequence[Alert | Mapping[str, Any]]) -> list[AlertOut]:
+    """Alerts (rows, or rows as dicts) in the API's shape, with the names of their camera,
+    enterprise and node.
+
+    Three lookups for the whole page (not one a row). A camera's name is given only when the
+    registry puts the camera in the alert's own enterprise (or the alert has none, which only
+    unscoped callers see), so an alert never shows another enterprise's camera name.
+    """
+    alerts = [AlertOut.model_validate(r) for r in rows]
+    if not alerts:
+        return []
+    camera_ids = sorted({a.camera for a in alerts})
+    enterprise_ids = sorted({a.enterprise for a in alerts if a.enterprise is not None})
+    node_ids = sorted({a.node for a in alerts})
+    cameras: dict[str, tuple[str, str | None]] = {
+        cid: (eid, name or post or None)
+        for cid, eid, name, post in session.execute(
+            select(Camera.id, Camera.enterprise_id, Camera.name, Camera.post_name).where(
+                Camera.id.in_(camera_ids)
+            )
+        )
+    }
+    enterprises: dict[str, str] = {}
+    if enterprise_ids:
+        enterprises = {
+            eid: name
+            for eid, name in session.execute(
+                select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(enterprise_ids))
+            )
+        }
+    nodes: dict[tuple[str, str], str | None] = {
+        (site, node): name or None
+        for site, node, name in session.execute(
+            select(Node.site, Node.node, Node.name).where(Node.node.in_(node_ids))
+        )
+    }
+    out = []
+    for a in alerts:
+        camera_enterprise, camera_name = cameras.get(a.camera, (None, None))
+        if a.enterprise is not None and camera_enterprise != a.enterprise:
+            camera_name = None
+        names = {
+            "camera_name": camera_name,
+            "enterprise_name": enterprises.get(a.enterprise) if a.enterprise is not None else None,
+            "node_name": nodes.get((a.site, a.node)),
+        }
+        out.append(a.model_copy(update=names))
+    return out
+
+
+def alert_out(session: Session, row: Alert | Mapping[str, Any]) -> AlertOut:
+    """One alert in the API's shape, with its names (:func:`alerts_out`)."""
+    return alerts_out(session, [row])[0]
 
 
 def count_alerts(session: Session, f: AlertFilter) -> int:
