@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from center.store.models import Node, NodeConfigVersion
+from center.store.models import Camera, Enterprise, Node, NodeConfigVersion
 
 HEARTBEAT_DEFAULT_S = 10.0  # the edge's default period, for nodes that do not send theirs
 STALE_MISSED = 3  # heartbeats missed before an online node counts as stale
@@ -35,6 +35,82 @@ def node_health(node: Node, now_ms: int) -> NodeHealth:
         if now_ms - since > STALE_MISSED * interval * 1000:
             health = "stale"
     return NodeHealth(health, age, interval)
+
+
+# --- the cameras of a node: the registry's and the heartbeat's ---------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredCamera:
+    """A camera the park registered on a node (the ``cameras`` table)."""
+
+    id: str
+    name: str
+    enterprise_id: str
+    enterprise_name: str
+
+
+@dataclass(frozen=True)
+class NodeCamera:
+    camera: str
+    name: str | None  # the registry's name; None: the node reports a camera the park never registered
+    enterprise_id: str | None
+    enterprise_name: str | None
+    registered: bool
+    reported: bool  # in the node's last heartbeat or status
+    state: str  # starting / online / stalled / offline (heartbeat), no_report, unknown (node not online)
+    health: dict[str, Any] | None  # the camera's figures in the last heartbeat, as sent
+
+
+def registered_cameras(session: Session) -> dict[str, list[RegisteredCamera]]:
+    """Registered cameras by node id, by name (one query)."""
+    stmt = (
+        select(Camera.id, Camera.name, Camera.post_name, Camera.node, Enterprise.id, Enterprise.name)
+        .join(Enterprise, Enterprise.id == Camera.enterprise_id)
+        .where(Camera.node.is_not(None))
+        .order_by(Camera.node, Camera.name, Camera.id)
+    )
+    out: dict[str, list[RegisteredCamera]] = {}
+    for cid, name, post, node, eid, ename in session.execute(stmt):
+        out.setdefault(node or "", []).append(RegisteredCamera(cid, name or post or cid, eid, ename))
+    return out
+
+
+def node_cameras(node: Node, health: str, registered: list[RegisteredCamera]) -> list[NodeCamera]:
+    """The node's cameras: the registered ones first (reported or not), then those it reports that
+    the park did not register. A camera's state is its last heartbeat's while the node is online
+    (``health``), ``unknown`` when the node is not, and ``no_report`` when no heartbeat told it."""
+    figures: dict[str, dict[str, Any]] = {}
+    for c in (node.heartbeat or {}).get("cameras") or []:
+        if isinstance(c, dict) and isinstance(c.get("camera"), str):
+            figures[c["camera"]] = c
+    told = set(node.cameras or []) | set(figures)
+    live = health == "online"
+
+    def state(camera: str) -> str:
+        if not live:
+            return "unknown"
+        hb = figures.get(camera)
+        return str(hb.get("state") or "unknown") if hb is not None else "no_report"
+
+    out = [
+        NodeCamera(
+            c.id,
+            c.name,
+            c.enterprise_id,
+            c.enterprise_name,
+            True,
+            c.id in told,
+            state(c.id),
+            figures.get(c.id),
+        )
+        for c in registered
+    ]
+    known = {c.id for c in registered}
+    for camera in dict.fromkeys([*(node.cameras or []), *figures]):
+        if camera not in known:
+            out.append(NodeCamera(camera, None, None, None, False, True, state(camera), figures.get(camera)))
+    return out
 
 
 # --- remote configuration ------------------------------------------------------------------

@@ -125,6 +125,14 @@ SERVICE_LABELS: dict[ServiceKind, str] = {
     ServiceKind.OTHER: "其他服务",
 }
 #: risk levels of an enterprise, highest first (see center/SCORING.md)
+CAMERA_STATE_LABELS = {
+    "starting": "启动中",
+    "online": "在线",
+    "stalled": "卡顿",
+    "offline": "离线",
+    "no_report": "未上报",  # registered, but its node's last heartbeat did not report it
+    "unknown": "状态未知",  # its node is offline, stopped or silent: the figures are dated
+}
 RISK_LEVEL_LABELS = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
 
 

@@ -26,7 +26,14 @@ from center.api.schemas import iso_utc
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.domain.errors import Invalid, NotFound
-from center.domain.nodes import add_config, config_status, latest_config, node_health
+from center.domain.nodes import (
+    add_config,
+    config_status,
+    latest_config,
+    node_cameras,
+    node_health,
+    registered_cameras,
+)
 from center.store.models import Node, NodeConfigVersion, Quarantine
 from protocol import ID_PATTERN, NodeConfig, now_ms
 
@@ -41,7 +48,17 @@ def list_nodes(session: SessionDep) -> list[NodeOut]:
     """Edge nodes: registered ones and those that reported a status or a heartbeat."""
     now = now_ms()
     rows = session.scalars(select(Node).order_by(Node.site, Node.node))
-    return [NodeOut.model_validate({**n.columns(), **asdict(node_health(n, now))}) for n in rows]
+    registry = registered_cameras(session)
+    out = []
+    for n in rows:
+        health = node_health(n, now)
+        cameras = node_cameras(n, health.health, registry.get(n.node, []))
+        out.append(
+            NodeOut.model_validate(
+                {**n.columns(), **asdict(health), "camera_states": [asdict(c) for c in cameras]}
+            )
+        )
+    return out
 
 
 @router.get("/quarantine", response_model=list[QuarantineOut])

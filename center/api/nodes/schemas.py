@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from center.api.schemas import RowOut, derived, iso_utc
 from center.domain.nodes import HEARTBEAT_DEFAULT_S
+from center.domain.vocabulary import CAMERA_STATE_LABELS, label
 
 QUARANTINE_PREVIEW_BYTES = 2048
 MAX_CONFIG_BYTES = 256 * 1024
@@ -37,6 +38,26 @@ class CameraHealthOut(BaseModel):
         return iso_utc(self.last_frame_ms)
 
 
+class NodeCameraOut(BaseModel):
+    """A camera of the node: registered by the park on it, reported by its heartbeat, or both."""
+
+    camera: str
+    name: str | None = Field(description="the registry's name; null: reported but never registered")
+    enterprise_id: str | None
+    enterprise_name: str | None
+    registered: bool
+    reported: bool = Field(description="in the node's last status or heartbeat")
+    state: str = Field(
+        description="starting / online / stalled / offline (last heartbeat, node online); "
+        "no_report (the heartbeat did not tell it); unknown (the node is not online)"
+    )
+    health: CameraHealthOut | None = Field(description="figures of the last heartbeat, when it told them")
+
+    @derived
+    def state_label(self) -> str:
+        return label(CAMERA_STATE_LABELS, self.state)
+
+
 class NodeOut(RowOut):
     """A node's row with its health (:func:`center.domain.nodes.node_health`)."""
 
@@ -55,6 +76,11 @@ class NodeOut(RowOut):
     heartbeat_interval_s: float = Field(default=HEARTBEAT_DEFAULT_S, description="the node's period")
     config_rejected: int | None = None
     config_error: str | None = None
+    camera_states: list[NodeCameraOut] = Field(
+        default_factory=list,
+        description="the cameras registered on the node (by name, with their enterprise) and those it "
+        "reports, each with its state",
+    )
 
     @derived
     def last_seen_at(self) -> str | None:
