@@ -63,12 +63,12 @@ class NodeCamera:
 
 
 def registered_cameras(session: Session) -> dict[str, list[RegisteredCamera]]:
-    """Registered cameras by node id, by name (one query)."""
+    """Registered cameras by node id, in the order of their ids (one query)."""
     stmt = (
         select(Camera.id, Camera.name, Camera.post_name, Camera.node, Enterprise.id, Enterprise.name)
         .join(Enterprise, Enterprise.id == Camera.enterprise_id)
         .where(Camera.node.is_not(None))
-        .order_by(Camera.node, Camera.name, Camera.id)
+        .order_by(Camera.node, Camera.id)
     )
     out: dict[str, list[RegisteredCamera]] = {}
     for cid, name, post, node, eid, ename in session.execute(stmt):

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from center.domain.nodes import HEARTBEAT_DEFAULT_S, config_status, node_health
+from center.domain.nodes import (
+    HEARTBEAT_DEFAULT_S,
+    RegisteredCamera,
+    config_status,
+    node_cameras,
+    node_health,
+)
 from center.store.models import Node, NodeConfigVersion
 
 NOW = 1_750_000_000_000
@@ -65,3 +71,41 @@ def test_a_node_never_heard_from_has_no_last_seen_time() -> None:
     assert never.last_seen_at is None and never.health == "offline"
     seen = answer(node(last_seen_ms=NOW, **unset))
     assert seen.last_seen_at == "2025-06-15T15:06:40.000Z"
+
+
+# --- a node's cameras: the registry's merged with the heartbeat's --------------------------
+
+REGISTERED = [
+    RegisteredCamera("cam-yard-01", "厂区主通道", "yj-metal", "毅佳金属"),
+    RegisteredCamera("cam-yj-melt", "熔铸车间炉前", "yj-metal", "毅佳金属"),
+]
+
+
+def test_registered_cameras_are_listed_though_no_heartbeat_told_them() -> None:
+    hb = {"cameras": [{"camera": "cam-yard-01", "state": "stalled", "fps_in": 3.0}, {"camera": "cam-x"}]}
+    cams = node_cameras(node(heartbeat=hb, cameras=["cam-yard-01"]), "online", REGISTERED)
+    got = [(c.camera, c.name, c.enterprise_name, c.registered, c.reported, c.state) for c in cams]
+    assert got == [
+        ("cam-yard-01", "厂区主通道", "毅佳金属", True, True, "stalled"),
+        ("cam-yj-melt", "熔铸车间炉前", "毅佳金属", True, False, "no_report"),
+        ("cam-x", None, None, False, True, "unknown"),
+    ]
+    assert cams[0].health == hb["cameras"][0] and cams[1].health is None
+
+
+@pytest.mark.parametrize("health", ["offline", "stopped", "stale"])
+def test_the_cameras_of_a_node_not_online_are_of_unknown_state(health: str) -> None:
+    hb = {"cameras": [{"camera": "cam-yard-01", "state": "online"}]}
+    cams = node_cameras(node(state="offline", heartbeat=hb), health, REGISTERED)
+    assert [(c.camera, c.state, c.reported) for c in cams] == [
+        ("cam-yard-01", "unknown", True),
+        ("cam-yj-melt", "unknown", False),
+    ]
+
+
+def test_a_node_never_heard_from_lists_its_registered_cameras() -> None:
+    cams = node_cameras(node(state="offline", last_seen_ms=0), "offline", REGISTERED)
+    assert [(c.name, c.state, c.reported) for c in cams] == [
+        ("厂区主通道", "unknown", False),
+        ("熔铸车间炉前", "unknown", False),
+    ]
