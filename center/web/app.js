@@ -35,7 +35,9 @@ function renderRow(a, fresh) {
 
   const time = el("td", "time", PG.time(a.started_ms));
   time.title = a.started_at;
-  const camera = el("td", "camera", a.camera);
+  const camera = named("camera", a.camera_name, a.camera);
+  const enterprise = el("td", "enterprise", a.enterprise_name || a.enterprise || "–");
+  if (a.enterprise) enterprise.title = a.enterprise;
   const rule = el("td", "rule");
   rule.append(el("span", "type", a.rule_type_label));
   if (a.rule_name) rule.append(el("span", "name", a.rule_name));
@@ -47,9 +49,25 @@ function renderRow(a, fresh) {
   const dur = el("td", "duration", duration(a));
   const phase = el("td", "phase-cell");
   phase.append(el("span", `phase ${ended ? "phase-ended" : "phase-active"}`, ended ? "已结束" : "进行中"));
-  const node = el("td", "node", a.node);
-  tr.append(time, camera, rule, sev, count, score, dur, phase, node, actions(a));
+  const node = named("node", a.node_name, a.node);
+  tr.append(time, camera, enterprise, rule, sev, count, score, dur, phase, node, actions(a));
   return tr;
+}
+
+// a cell with the name people use, and the id as a small hint (the id alone when there is no name)
+function named(cls, name, id) {
+  const td = el("td", cls);
+  td.title = id;
+  if (!name) {
+    td.append(el("span", "id-only", id));
+    return td;
+  }
+  td.append(el("span", "label", name), el("small", "id", id));
+  return td;
+}
+
+function namedText(name, id) {
+  return name ? `${name}（${id}）` : id;
 }
 
 function actions(a) {
@@ -174,9 +192,9 @@ function renderDetail(a) {
   if (a.ended_ms) fact(dl, "结束时间", PG.time(a.ended_ms));
   fact(dl, "持续", duration(a));
   fact(dl, "级别", a.severity_label);
-  fact(dl, "摄像头", a.camera);
-  fact(dl, "节点", a.node);
-  fact(dl, "企业", a.enterprise);
+  fact(dl, "摄像头", namedText(a.camera_name, a.camera), "camera");
+  fact(dl, "节点", namedText(a.node_name, a.node), "node");
+  fact(dl, "企业", a.enterprise ? namedText(a.enterprise_name, a.enterprise) : "", "enterprise");
   fact(dl, "区域", a.zone);
   fact(dl, "人数", a.count);
   fact(dl, "置信度", a.score ? a.score.toFixed(2) : "");

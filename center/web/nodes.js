@@ -11,7 +11,6 @@ const HEALTH_TITLE = {
   stopped: "节点已正常停止 (stopped)",
   stale: "节点未断开，但已连续错过3次心跳 (stale: 3 heartbeats missed)",
 };
-const CAMERA = { online: "在线", stalled: "卡顿", offline: "离线", starting: "启动中" };
 
 function when(iso) {
   return PG.time(iso, { short: true });
@@ -28,32 +27,44 @@ function seconds(s) {
   return `${Math.floor(s / 3600)} 时 ${Math.floor((s % 3600) / 60)} 分前`;
 }
 
+// the node's cameras (camera_states): those the park registered on it, by name with their
+// enterprise, reported or not, and those it reports that nobody registered; states named by the server
+const STATE_TITLE = {
+  no_report: "已登记，节点最近的心跳未上报此摄像头 (registered, not in the last heartbeat)",
+  unknown: "节点不在线，摄像头状态未知 (the node is not online)",
+};
+
 function cameraRows(n) {
-  const byName = new Map(n.camera_health.map((c) => [c.camera, c]));
-  const names = [...n.cameras];
-  for (const c of n.camera_health) if (!names.includes(c.camera)) names.push(c.camera);
   const body = el("tbody");
-  for (const name of names) {
-    const c = byName.get(name);
+  for (const c of n.camera_states) {
     const tr = el("tr");
-    tr.dataset.camera = name;
-    tr.dataset.state = c ? c.state : "unknown";
+    tr.dataset.camera = c.camera;
+    tr.dataset.state = c.state;
+    const camera = el("td", "camera");
+    camera.title = c.camera;
+    if (c.name) camera.append(el("span", "label", c.name), el("small", "id", c.camera));
+    else camera.append(el("span", "id-only", c.camera), el("small", "unregistered", "未登记 Unregistered"));
+    const enterprise = el("td", "enterprise", c.enterprise_name || "–");
     const state = el("td", "state");
-    state.append(el("span", `cam cam-${c ? c.state : "unknown"}`, c ? (CAMERA[c.state] || c.state) : "无数据"));
-    if (!c) {
-      tr.append(el("td", "camera", name), state, el("td", "num", "–"), el("td", "num", "–"), el("td", "num", "–"),
+    const badge = el("span", `cam cam-${c.state}`, c.state_label);
+    if (STATE_TITLE[c.state]) badge.title = STATE_TITLE[c.state];
+    state.append(badge);
+    const h = c.health;
+    if (!h) {
+      tr.append(camera, enterprise, state, el("td", "num", "–"), el("td", "num", "–"), el("td", "num", "–"),
         el("td", "num", "–"), el("td", "num", "–"), el("td", "time", "–"), el("td", "error none", "尚无心跳数据"));
     } else {
       tr.append(
-        el("td", "camera", name),
+        camera,
+        enterprise,
         state,
-        el("td", "num fps-in", fixed(c.fps_in, 1)),
-        el("td", "num fps-out", fixed(c.fps_out, 1)),
-        el("td", "num infer", fixed(c.infer_ms, 1)),
-        el("td", "num dropped", String(c.dropped_frames)),
-        el("td", "num reconnects", String(c.reconnects)),
-        el("td", "time last-frame", when(c.last_frame_at)),
-        el("td", "error", c.error || ""),
+        el("td", "num fps-in", fixed(h.fps_in, 1)),
+        el("td", "num fps-out", fixed(h.fps_out, 1)),
+        el("td", "num infer", fixed(h.infer_ms, 1)),
+        el("td", "num dropped", String(h.dropped_frames)),
+        el("td", "num reconnects", String(h.reconnects)),
+        el("td", "time last-frame", when(h.last_frame_at)),
+        el("td", "error", h.error || ""),
       );
     }
     body.append(tr);
@@ -93,7 +104,7 @@ function renderNode(n) {
   const thead = el("thead");
   const tr = el("tr");
   for (const [zh, en, num] of [
-    ["摄像头", "Camera"], ["状态", "State"], ["输入帧率", "fps in", 1], ["处理帧率", "fps out", 1],
+    ["摄像头", "Camera"], ["企业", "Enterprise"], ["状态", "State"], ["输入帧率", "fps in", 1], ["处理帧率", "fps out", 1],
     ["推理耗时 ms", "Inference", 1], ["丢帧", "Dropped", 1], ["重连", "Reconnects", 1],
     ["最后一帧", "Last frame"], ["错误", "Error"],
   ]) {
@@ -116,8 +127,8 @@ function render(nodes) {
   for (const n of nodes) {
     if (n.health === "online") online += 1;
     if (n.health === "stale" || n.health === "offline") bad += 1;
-    cams += Math.max(n.cameras.length, n.camera_health.length);
-    if (n.health === "online") camsOn += n.camera_health.filter((c) => c.state === "online").length;
+    cams += n.camera_states.length;
+    camsOn += n.camera_states.filter((c) => c.state === "online").length; // "unknown" when the node is not online
   }
   document.getElementById("stat-nodes").textContent = nodes.length;
   document.getElementById("stat-online").textContent = online;

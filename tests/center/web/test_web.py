@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from center.domain.vocabulary import CAMERA_STATE_LABELS
 from protocol import (
     CameraHealth,
     CameraState,
@@ -418,7 +419,7 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
         expect(gate.locator(".state")).to_have_text("卡顿")
         expect(gate.locator(".reconnects")).to_have_text("4")
         expect(gate.locator(".error")).to_have_text("no frame for 12 s")
-        expect(sec.locator('tr[data-camera="cam-roof"] .state')).to_have_text("无数据")  # in the status only
+        expect(sec.locator('tr[data-camera="cam-roof"] .state')).to_have_text("未上报")  # in the status only
         expect(sec.locator("dd.outbox")).to_have_text("待发 5 条 · 已丢弃 2 条")
         expect(sec.locator("dd.config")).to_have_text("v3")
         expect(sec.locator("dd.config-rejected")).to_have_text("v4：zones[0]: a polygon needs 3 points")
@@ -568,11 +569,84 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
 def test_nodes_page_knows_every_node_and_camera_state() -> None:
     script = (REPO / "center" / "web" / "nodes.js").read_text(encoding="utf-8")
     health = re.search(r"const HEALTH = \{([^}]*)\}", script)
-    camera = re.search(r"const CAMERA = \{([^}]*)\}", script)
-    assert health and camera
+    assert health
     for value in [*(s.value for s in NodeState), "stale"]:
         assert re.search(rf"\b{value}: \"[^\"]+\"", health.group(1)), f"nodes.js has no label for {value}"
-    for state in CameraState:
-        assert re.search(rf"\b{state.value}: \"[^\"]+\"", camera.group(1)), (
-            f"no label for camera {state.value}"
-        )
+    for state in [
+        *(s.value for s in CameraState),
+        "no_report",
+        "unknown",
+    ]:  # camera states: named by the server
+        assert CAMERA_STATE_LABELS.get(state), f"no label for camera {state}"
+
+
+# --- names, not ids: the alert table and the nodes page ------------------------------------------
+
+
+def test_alert_table_and_nodes_page_show_names(
+    center: Center, tmp_workdir: Path, publisher: mqtt.Client, page: Page
+) -> None:
+    seeded = subprocess.run(  # registers the enterprises, their cameras and the nodes edge-01..03
+        [BIN, "seed", "--config", tmp_workdir / "center.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    status = NodeStatus(
+        site="yijia", node="edge-01", state=NodeState.ONLINE, ts_ms=now_ms(), cameras=["cam-yard-01"]
+    )
+    topic = Topic.of("yijia", "edge-01", TopicKind.STATUS)
+    publisher.publish(topic, status.model_dump_json(), qos=1).wait_for_publish(5)  # not retained
+    yard = CameraHealth(
+        camera="cam-yard-01",
+        state=CameraState.ONLINE,
+        fps_in=10.0,
+        fps_out=9.0,
+        infer_ms=30.0,
+        dropped_frames=0,
+        reconnects=0,
+    )
+    heartbeat(publisher, "edge-01", [yard], interval_s=60.0)
+    eid = new_event_id()
+    send(publisher, eid, camera="cam-yard-01", enterprise="yj-metal", rule_name="主通道禁区")
+
+    log_in(page, center.url)
+    live = row(page, eid)
+    expect(live.locator("td.camera .label")).to_have_text("厂区主通道")
+    expect(live.locator("td.camera .id")).to_have_text("cam-yard-01")
+    expect(live.locator("td.enterprise")).to_have_text("佛山市南海毅佳金属制品有限公司")
+    expect(live.locator("td.node .label")).to_have_text("A区机房 (zone A)")
+    seeded_rows = page.locator("#alert-rows tr")
+    expect(seeded_rows.nth(1).locator("td.camera .label")).not_to_be_empty()  # the seed's alerts too
+    page.wait_for_timeout(2600)  # let the arrival highlight fade
+    page.screenshot(path="/tmp/names-alerts.png")
+    live.locator("td.rule").click()
+    expect(page.locator("#detail-facts dd.camera")).to_have_text("厂区主通道（cam-yard-01）")
+    expect(page.locator("#detail-facts dd.node")).to_have_text("A区机房 (zone A)（edge-01）")
+    page.screenshot(path="/tmp/names-alert-detail.png")
+
+    page.goto(f"{center.url}/nodes")
+    edge1 = page.locator('section.node[data-node="edge-01"]')
+    expect(edge1).to_have_attribute("data-health", "online")
+    yard_row = edge1.locator('tr[data-camera="cam-yard-01"]')
+    expect(yard_row.locator(".camera .label")).to_have_text("厂区主通道")
+    expect(yard_row.locator(".state")).to_have_text("在线")
+    expect(yard_row.locator(".fps-in")).to_have_text("10.0")
+    expect(edge1.locator('tr[data-camera="cam-yj-melt"] .state')).to_have_text(
+        "未上报"
+    )  # registered, not told
+    edge2 = page.locator('section.node[data-node="edge-02"]')  # never heard from
+    expect(edge2.locator("dd.last-seen")).to_have_text("从未联系 Never")
+    spray = edge2.locator('tr[data-camera="cam-lc-spray"]')
+    expect(spray.locator(".camera .label")).to_have_text("喷漆房")
+    expect(spray.locator(".enterprise")).to_have_text("佛山市南海林创家具有限公司")
+    expect(spray.locator(".state")).to_have_text("状态未知")
+    auth = {"Authorization": f"Bearer {bearer(center)}"}  # every seeded camera is on the page, under its node
+    total = httpx.get(f"{center.url}/api/cameras", headers=auth, params={"limit": 1}).json()["total"]
+    assert total == 30
+    seeded_nodes = ", ".join(f'section.node[data-node="edge-0{i}"] tbody tr' for i in (1, 2, 3))
+    expect(page.locator(seeded_nodes)).to_have_count(total)
+    page.screenshot(path="/tmp/names-nodes.png", full_page=True)
+
+
+def bearer(center: Center) -> str:
+    resp = httpx.post(f"{center.url}/api/auth/login", json={"username": OPERATOR, "password": PASSWORD})
+    return str(resp.json()["token"])
