@@ -37,7 +37,7 @@ function renderRow(a, fresh) {
   time.title = a.started_at;
   const camera = named("camera", a.camera_name, a.camera);
   const enterprise = el("td", "enterprise", a.enterprise_name || a.enterprise || "–");
-  if (a.enterprise) enterprise.title = a.enterprise;
+  if (a.enterprise) enterprise.title = a.enterprise_name ? `${a.enterprise_name}（${a.enterprise}）` : a.enterprise;
   const rule = el("td", "rule");
   rule.append(el("span", "type", a.rule_type_label));
   if (a.rule_name) rule.append(el("span", "name", a.rule_name));

@@ -52,7 +52,7 @@ function cameraRows(n) {
     const h = c.health;
     if (!h) {
       tr.append(camera, enterprise, state, el("td", "num", "–"), el("td", "num", "–"), el("td", "num", "–"),
-        el("td", "num", "–"), el("td", "num", "–"), el("td", "time", "–"), el("td", "error none", "尚无心跳数据"));
+        el("td", "num", "–"), el("td", "num", "–"), el("td", "time", "–"), el("td", "error none", c.state === "no_report" ? "心跳未上报此摄像头" : "尚无心跳数据"));
     } else {
       tr.append(
         camera,
