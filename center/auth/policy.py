@@ -252,7 +252,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "/e/{enterprise_id}",
         "本企业全安码",
         "Our safety code",
-        frozenset({R.ENTERPRISE}),
+        RISK_READERS,  # in the navigation of an account linked to an enterprise: its own card
         ("me", "enterprise_card", "enterprise_qr_svg"),
     ),
 )
