@@ -1,5 +1,7 @@
 """The web console's pages. They carry no data: their scripts fetch it through the API,
-which checks every call; the console pages send a visitor who is not logged in to /login."""
+which checks every call. A visitor who is not logged in is sent to /login; a role that may not
+open a page (by :data:`center.auth.policy.CONSOLE_PAGES`) to its own landing page, so no page
+loads only to fail with 403s. ``/`` is each role's landing page."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from center.api.deps import ConfigDep
 from center.auth.deps import CurrentUser, authorize
+from center.auth.policy import PAGES_BY_KEY, Principal, landing_path
 from center.config import CenterConfig
 from protocol import ID_PATTERN
 
@@ -34,12 +37,33 @@ def _login_first(path: str) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
 
 
+def _to_landing(user: Principal) -> RedirectResponse:
+    return RedirectResponse(quote(landing_path(user), safe="/"), status_code=303)
+
+
+def _console_page(key: str, name: str, path: str, config: CenterConfig, user: Principal) -> Response:
+    if not user.authenticated:
+        return _login_first(path)
+    if PAGES_BY_KEY[key].path_for(user) is None:
+        return _to_landing(user)
+    return render(name, config)
+
+
 @router.get("/", response_class=HTMLResponse)
 def page(config: ConfigDep, user: CurrentUser) -> Response:
-    """实时告警: the operator console."""
+    """Each role's landing page: the alerts console for the park's staff, a redirect (303) to
+    the role's page for the others."""
     if not user.authenticated:
         return _login_first("/")
+    if landing_path(user) != "/":
+        return _to_landing(user)
     return render("index.html", config)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """实时告警: the alerts console, for every role that may read alerts (``/`` for the staff)."""
+    return _console_page("alerts", "index.html", "/alerts", config, user)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -50,23 +74,20 @@ def login_page(config: ConfigDep) -> HTMLResponse:
 @router.get("/risk", response_class=HTMLResponse)
 def risk_page(config: ConfigDep, user: CurrentUser) -> Response:
     """企业风险一张图: the enterprises with their risk colours, as a list and on the park map."""
-    if not user.authenticated:
-        return _login_first("/risk")
-    return render("risk.html", config)
+    return _console_page("risk", "risk.html", "/risk", config, user)
 
 
 @router.get("/nodes", response_class=HTMLResponse)
 def nodes_page(config: ConfigDep, user: CurrentUser) -> Response:
-    """节点与摄像头: the edge nodes' health and their cameras' figures. A role that may not read
-    /api/nodes gets the page with the API's 403 said on it, as the other pages do."""
-    if not user.authenticated:
-        return _login_first("/nodes")
-    return render("nodes.html", config)
+    """节点与摄像头: the edge nodes' health and their cameras' figures."""
+    return _console_page("nodes", "nodes.html", "/nodes", config, user)
 
 
 @router.get("/e/{enterprise_id}", response_class=HTMLResponse)
 def card_page(
-    enterprise_id: Annotated[str, PathParam(pattern=ID_PATTERN)], config: ConfigDep
+    enterprise_id: Annotated[str, PathParam(pattern=ID_PATTERN)], config: ConfigDep, user: CurrentUser
 ) -> HTMLResponse:
-    """The page a 全安码 opens (anyone may open it; what it shows depends on the viewer)."""
-    return render("card.html", config, ENTERPRISE_ID=enterprise_id)
+    """The page a 全安码 opens (anyone may open it; what it shows depends on the viewer; a
+    logged-in viewer gets the console's header and navigation too)."""
+    viewer = "user" if user.authenticated else "anonymous"
+    return render("card.html", config, ENTERPRISE_ID=enterprise_id, VIEWER=viewer)

@@ -108,10 +108,13 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "enterprise_qr_png": RISK_READERS,
     "enterprise_qr_svg": RISK_READERS,
     # web pages (they fetch their data through the API, which checks)
+    # (each checks the login itself and sends a role that may not open it to its landing page,
+    # by CONSOLE_PAGES below)
     "page": Access.PUBLIC,
+    "alerts_page": Access.PUBLIC,
     "login_page": Access.PUBLIC,
     "risk_page": Access.PUBLIC,
-    "nodes_page": Access.PUBLIC,  # the page checks the login; its data comes from list_nodes
+    "nodes_page": Access.PUBLIC,
     "card_page": Access.PUBLIC,
 }
 
@@ -203,3 +206,92 @@ def iter_routes(routes: list[Any]) -> Iterator[Any]:
 
 def missing_policies(route_names: list[str]) -> list[str]:
     return sorted(n for n in route_names if n not in POLICY)
+
+
+# --- the web console's pages: who may open which, where each role lands --------------------------
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A page of the web console. ``needs`` are the API routes its scripts call to show it;
+    ``roles`` the roles that may open it: exactly those that may call every route it needs
+    (tests/center/auth/test_pages.py holds the two to each other). ``{enterprise_id}`` in a
+    path is the caller's own enterprise; such a page is only for a caller linked to one."""
+
+    key: str
+    path: str
+    label: str
+    label_en: str
+    roles: frozenset[Role]
+    needs: tuple[str, ...]
+
+    def path_for(self, principal: Principal) -> str | None:
+        """The page's path for this caller, None when the caller may not open it."""
+        if principal.role is None or principal.role not in self.roles:
+            return None
+        if "{enterprise_id}" in self.path:
+            if not principal.enterprise_id:
+                return None
+            return self.path.replace("{enterprise_id}", principal.enterprise_id)
+        return self.path
+
+
+CONSOLE_PAGES: tuple[ConsolePage, ...] = (
+    ConsolePage(
+        "alerts",
+        "/alerts",
+        "实时告警",
+        "Alerts",
+        PEOPLE,
+        ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence"),
+    ),
+    ConsolePage("risk", "/risk", "企业风险", "Risk map", RISK_READERS, ("me", "risk_overview")),
+    ConsolePage("nodes", "/nodes", "节点与摄像头", "Nodes", READ_ALL, ("me", "list_nodes")),
+    ConsolePage(
+        "card",
+        "/e/{enterprise_id}",
+        "本企业全安码",
+        "Our safety code",
+        RISK_READERS,  # in the navigation of an account linked to an enterprise: its own card
+        ("me", "enterprise_card", "enterprise_qr_svg"),
+    ),
+)
+PAGES_BY_KEY = {p.key: p for p in CONSOLE_PAGES}
+
+# Where ``/`` takes each role after login: the park's staff watch the live alerts (``/`` is the
+# alerts console for them), the government and insurers the risk map (an insurer's rows are the
+# enterprises it insures), an enterprise officer its own 全安码 card (score, coefficient, open and
+# overdue hazards, alerts in 30 days, its policies).
+LANDING: dict[Role, str] = {
+    R.ADMIN: "alerts",
+    R.OPERATOR: "alerts",
+    R.GOVERNMENT: "risk",
+    R.INSURER: "risk",
+    R.ENTERPRISE: "card",
+}
+ROOT_IS_ALERTS = frozenset(r for r, key in LANDING.items() if key == "alerts")
+
+
+def nav_pages(principal: Principal) -> list[tuple[ConsolePage, str]]:
+    """The pages this caller may open, with their paths for it, in the navigation's order."""
+    out = []
+    for p in CONSOLE_PAGES:
+        path = p.path_for(principal)
+        if path is not None:
+            out.append((p, path))
+    return out
+
+
+def landing_path(principal: Principal) -> str:
+    """Where ``/`` takes this caller: its role's page, the login page for a caller without one
+    (not logged in, an edge machine account). Only the caller's own enterprise id goes into it."""
+    if principal.role is None:
+        return "/login"
+    if principal.role in ROOT_IS_ALERTS:
+        return "/"
+    key = LANDING.get(principal.role)
+    path = PAGES_BY_KEY[key].path_for(principal) if key else None
+    if path is None:  # e.g. an enterprise account linked to no enterprise: the first page it may open
+        pages = nav_pages(principal)
+        return pages[0][1] if pages else "/login"
+    return path

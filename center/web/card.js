@@ -42,4 +42,9 @@ async function load() {
   code.append(img);
 }
 
+// a logged-in viewer (the page says so: no 401 asked for by an anonymous one) gets the console's
+// header: who, the navigation, log out
+if (document.querySelector('meta[name="pg-viewer"]').content === "user") {
+  PG.me().then(() => { document.getElementById("top").hidden = false; }).catch(() => {});
+}
 load();

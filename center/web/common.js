@@ -1,5 +1,5 @@
 // Shared by the console pages: elements, times in the park's time zone, facts, the API with
-// the login (go to the login page on 401), who is logged in, log out.
+// the login (go to the login page on 401), who is logged in, the navigation by role, log out.
 "use strict";
 
 const PG = (() => {
@@ -64,11 +64,25 @@ const PG = (() => {
         };
         box.append(out);
       }
-      // links to pages whose data this role may not read (data-roles="admin operator …") go away
-      for (const link of document.querySelectorAll("a[data-roles]")) {
-        link.hidden = !link.dataset.roles.split(/\s+/).includes(me.role);
-      }
+      PG.nav(me);
       return me;
+    },
+
+    // the navigation: the pages this account may open, as the center lists them (me.pages);
+    // the current page (<body data-page="…">) is marked
+    nav(me) {
+      const nav = document.querySelector("nav.nav");
+      if (!nav) return;
+      const current = document.body.dataset.page;
+      nav.replaceChildren();
+      for (const p of me.pages || []) {
+        const a = PG.el("a", null, `${p.label} `);
+        a.href = p.path;
+        a.dataset.page = p.key;
+        if (p.key === current && (p.key !== "card" || p.path === location.pathname)) a.className = "active";
+        a.append(PG.el("small", null, p.label_en));
+        nav.append(a);
+      }
     },
   };
 })();

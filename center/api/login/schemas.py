@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from center.api.schemas import derived
 from center.api.users.schemas import AccountOut
+from center.auth.policy import Principal, landing_path, nav_pages
 from center.domain.vocabulary import ROLE_LABELS, Role
 
 
@@ -20,10 +21,34 @@ class LoginIn(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+class PageLink(BaseModel):
+    key: str
+    path: str
+    label: str
+    label_en: str
+
+
 class MeOut(AccountOut):
     @derived
     def role_label(self) -> str:
         return ROLE_LABELS[Role(self.role)]
+
+    def _principal(self) -> Principal:
+        return Principal(role=Role(self.role), enterprise_id=self.enterprise_id, insurer_id=self.insurer_id)
+
+    @derived
+    def pages(self) -> list[PageLink]:
+        """The console pages this account may open, in the navigation's order (the console
+        builds its navigation from them)."""
+        return [
+            PageLink(key=p.key, path=path, label=p.label, label_en=p.label_en)
+            for p, path in nav_pages(self._principal())
+        ]
+
+    @derived
+    def landing(self) -> str:
+        """Where ``/`` takes this account."""
+        return landing_path(self._principal())
 
 
 class LoginOut(BaseModel):
