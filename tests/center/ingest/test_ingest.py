@@ -114,6 +114,8 @@ def test_new_update_end_merge_into_one_row(center: Center, pub: Publisher) -> No
     assert row.objects == [OBJ_B]  # the end carried none: the last ones seen are kept
     assert [e["kind"] for e in row.evidence] == ["snapshot", "clip"]
     assert row.rule_name == "大门禁区"
+    # the live feed is told after the commit: wait for its third change rather than race it
+    wait_for(lambda: len(center.changes) >= 3, what="three changes on the live feed")
     assert [c["phase"] for c in center.changes] == ["new", "update", "end"]
     assert center.changes[-1]["ended_at"] == "2025-06-15T15:06:49.000Z"
     assert center.count(Quarantine) == 0
