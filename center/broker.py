@@ -136,10 +136,11 @@ def acl_text(site: str, center_user: str, nodes: dict[str, str]) -> str:
 
     ``nodes`` maps node id → its MQTT user name.
     """
-    from protocol.topics import ROOT, valid_segment
+    from protocol.ids import valid_id
+    from protocol.topics import ROOT
 
     for name in [site, *nodes]:
-        if not valid_segment(name):
+        if not valid_id(name):
             raise ValueError(f"{name!r} is not a valid site/node id (letters, digits, '_', '-', '.')")
     base = f"{ROOT}/{site}"
     lines = [

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from common.configfile import ConfigError, read_yaml, validate_mapping
+from protocol.ids import valid_id
 from protocol.tls import TlsConfig
-from protocol.topics import valid_segment
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -76,7 +76,7 @@ class MqttConfig(_Section):
     @field_validator("shared_group")
     @classmethod
     def _segment(cls, value: str | None) -> str | None:
-        if value is not None and not valid_segment(value):
+        if value is not None and not valid_id(value):
             raise ValueError("use letters, digits, '_', '-', '.' only")
         return value
 
@@ -172,7 +172,7 @@ class CenterConfig(_Section):
     @field_validator("site")
     @classmethod
     def _site(cls, value: str) -> str:
-        if not valid_segment(value):
+        if not valid_id(value):
             raise ValueError("use 1–64 letters, digits, '_', '-', '.' (it is a topic level)")
         return value
 

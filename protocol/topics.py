@@ -21,11 +21,6 @@ class TopicKind(StrEnum):
     CONFIG = "config"
 
 
-def valid_segment(value: str) -> bool:
-    """A site or node id usable as one topic level (no wildcards, no slashes)."""
-    return valid_id(value)
-
-
 @dataclass(frozen=True)
 class Topic:
     site: str
@@ -37,7 +32,7 @@ class Topic:
 
     @classmethod
     def of(cls, site: str, node: str, kind: TopicKind | str) -> str:
-        if not valid_segment(site) or not valid_segment(node):
+        if not valid_id(site) or not valid_id(node):
             raise ValueError(f"invalid site/node id for a topic: {site!r}/{node!r}")
         return str(cls(site, node, TopicKind(kind)))
 
@@ -53,7 +48,7 @@ def parse_topic(topic: str) -> Topic | None:
     if len(parts) != 5 or "/".join(parts[:2]) != ROOT:
         return None
     site, node, kind = parts[2], parts[3], parts[4]
-    if not (valid_segment(site) and valid_segment(node)):
+    if not (valid_id(site) and valid_id(node)):
         return None
     try:
         return Topic(site, node, TopicKind(kind))
