@@ -70,13 +70,19 @@ def query_time(name: str, value: str | None, tz: ZoneInfo) -> int | None:
         raise _invalid_query(name, str(exc), value) from None
 
 
-def time_window(config: CenterConfig, since: str | None, until: str | None) -> tuple[int | None, int | None]:
-    """``since`` and ``until`` (ISO 8601 or epoch ms) as epoch ms; 422 naming the parameter."""
+def time_window(
+    config: CenterConfig,
+    since: str | None,
+    until: str | None,
+    names: tuple[str, str] = ("since", "until"),
+) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` (ISO 8601 or epoch ms) as epoch ms; 422 naming the parameter
+    (``names``: the query parameters' names)."""
     tz = ZoneInfo(config.timezone)
-    since_ms = query_time("since", since, tz)
-    until_ms = query_time("until", until, tz)
+    since_ms = query_time(names[0], since, tz)
+    until_ms = query_time(names[1], until, tz)
     if since_ms is not None and until_ms is not None and until_ms < since_ms:
-        raise _invalid_query("until", "until is before since", until)
+        raise _invalid_query(names[1], f"{names[1]} is before {names[0]}", until)
     return since_ms, until_ms
 
 

@@ -18,6 +18,7 @@ from center.api.deps import ConfigDep
 from center.auth.deps import CurrentUser, authorize
 from center.auth.policy import PAGES_BY_KEY, Principal, landing_path
 from center.config import CenterConfig
+from center.domain.vocabulary import Role
 from protocol import ID_PATTERN
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -81,6 +82,46 @@ def risk_page(config: ConfigDep, user: CurrentUser) -> Response:
 def nodes_page(config: ConfigDep, user: CurrentUser) -> Response:
     """节点与摄像头: the edge nodes' health and their cameras' figures."""
     return _console_page("nodes", "nodes.html", "/nodes", config, user)
+
+
+@router.get("/hazards", response_class=HTMLResponse)
+def hazards_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """隐患整改: the hazards board (list and columns by status), a hazard's steps and photos."""
+    return _console_page("hazards", "hazards.html", "/hazards", config, user)
+
+
+@router.get("/enterprises", response_class=HTMLResponse)
+def enterprises_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """安全档案: the enterprises the caller may see, each linking to its file."""
+    return _console_page("enterprises", "enterprises.html", "/enterprises", config, user)
+
+
+@router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
+def enterprise_page(
+    enterprise_id: Annotated[str, PathParam(pattern=ID_PATTERN)], config: ConfigDep, user: CurrentUser
+) -> Response:
+    """An enterprise's risk file (安全档案). An enterprise account opens its own only (another's
+    id sends it to its own); the API decides what else the caller sees."""
+    path = f"/enterprises/{enterprise_id}"
+    if not user.authenticated:
+        return _login_first(path)
+    if user.role not in PAGES_BY_KEY["file"].roles:
+        return _to_landing(user)
+    if user.role is Role.ENTERPRISE and enterprise_id != user.enterprise_id:
+        return _to_landing(user)
+    return render("enterprise.html", config, ENTERPRISE_ID=enterprise_id)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """用户管理: accounts, their roles and links; create, disable, reset a password."""
+    return _console_page("users", "users.html", "/admin/users", config, user)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """审计日志: who changed what and who read which evidence, filtered and paged."""
+    return _console_page("audit", "audit.html", "/admin/audit", config, user)
 
 
 @router.get("/e/{enterprise_id}", response_class=HTMLResponse)

@@ -96,6 +96,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "reject_hazard": STAFF,
     # evidence
     "upload_evidence": UPLOADERS,
+    "upload_photo": HANDLE_HAZARD,  # a photo from the console (the center hashes it)
     "get_evidence": PEOPLE,
     # risk
     "risk_overview": RISK_READERS,
@@ -116,6 +117,11 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "risk_page": Access.PUBLIC,
     "nodes_page": Access.PUBLIC,
     "card_page": Access.PUBLIC,
+    "hazards_page": Access.PUBLIC,
+    "enterprises_page": Access.PUBLIC,
+    "enterprise_page": Access.PUBLIC,
+    "users_page": Access.PUBLIC,
+    "audit_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
@@ -216,7 +222,10 @@ class ConsolePage:
     """A page of the web console. ``needs`` are the API routes its scripts call to show it;
     ``roles`` the roles that may open it: exactly those that may call every route it needs
     (tests/center/auth/test_pages.py holds the two to each other). ``{enterprise_id}`` in a
-    path is the caller's own enterprise; such a page is only for a caller linked to one."""
+    path is the caller's own enterprise; such a page is only for a caller linked to one.
+    ``offers`` are routes the page calls only for a caller that may (its buttons, or parts of
+    it): the console learns which from ``/api/auth/me`` (``may``). ``many``: only for callers
+    that may see several enterprises (an enterprise account has its own file instead)."""
 
     key: str
     path: str
@@ -224,10 +233,14 @@ class ConsolePage:
     label_en: str
     roles: frozenset[Role]
     needs: tuple[str, ...]
+    offers: tuple[str, ...] = ()
+    many: bool = False
 
     def path_for(self, principal: Principal) -> str | None:
         """The page's path for this caller, None when the caller may not open it."""
         if principal.role is None or principal.role not in self.roles:
+            return None
+        if self.many and principal.role is Role.ENTERPRISE:
             return None
         if "{enterprise_id}" in self.path:
             if not principal.enterprise_id:
@@ -244,8 +257,36 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "Alerts",
         PEOPLE,
         ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence"),
+        ("acknowledge_alert", "dismiss_alert", "escalate_alert"),
+    ),
+    ConsolePage(
+        "hazards",
+        "/hazards",
+        "隐患整改",
+        "Hazards",
+        PEOPLE,
+        ("me", "list_hazards", "get_hazard", "get_alert", "get_evidence", "list_enterprises", "list_cameras"),
+        ("create_hazard", "start_hazard", "submit_hazard", "approve_hazard", "reject_hazard", "upload_photo"),
     ),
     ConsolePage("risk", "/risk", "企业风险", "Risk map", RISK_READERS, ("me", "risk_overview")),
+    ConsolePage(
+        "enterprises",
+        "/enterprises",
+        "安全档案",
+        "Risk files",
+        RISK_READERS,
+        ("me", "list_enterprises"),
+        many=True,
+    ),
+    ConsolePage(
+        "file",
+        "/enterprises/{enterprise_id}",
+        "本企业档案",
+        "Our risk file",
+        RISK_READERS,  # /enterprises/<id> of any enterprise it may see; in the navigation: its own
+        ("me", "get_enterprise", "get_risk", "risk_history", "list_policies", "list_services"),
+        ("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),  # not for insurers
+    ),
     ConsolePage("nodes", "/nodes", "节点与摄像头", "Nodes", READ_ALL, ("me", "list_nodes")),
     ConsolePage(
         "card",
@@ -255,19 +296,29 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         RISK_READERS,  # in the navigation of an account linked to an enterprise: its own card
         ("me", "enterprise_card", "enterprise_qr_svg"),
     ),
+    ConsolePage(
+        "users",
+        "/admin/users",
+        "用户管理",
+        "Users",
+        ADMIN,
+        ("me", "list_users", "list_enterprises", "list_insurers"),
+        ("create_user", "update_user"),
+    ),
+    ConsolePage("audit", "/admin/audit", "审计日志", "Audit log", ADMIN, ("me", "list_audit", "list_users")),
 )
 PAGES_BY_KEY = {p.key: p for p in CONSOLE_PAGES}
 
 # Where ``/`` takes each role after login: the park's staff watch the live alerts (``/`` is the
 # alerts console for them), the government and insurers the risk map (an insurer's rows are the
-# enterprises it insures), an enterprise officer its own 全安码 card (score, coefficient, open and
-# overdue hazards, alerts in 30 days, its policies).
+# enterprises it insures), an enterprise officer its own risk file (安全档案: profile, score and
+# its terms, cameras, alerts, hazards, policies, services).
 LANDING: dict[Role, str] = {
     R.ADMIN: "alerts",
     R.OPERATOR: "alerts",
     R.GOVERNMENT: "risk",
     R.INSURER: "risk",
-    R.ENTERPRISE: "card",
+    R.ENTERPRISE: "file",
 }
 ROOT_IS_ALERTS = frozenset(r for r, key in LANDING.items() if key == "alerts")
 
@@ -280,6 +331,13 @@ def nav_pages(principal: Principal) -> list[tuple[ConsolePage, str]]:
         if path is not None:
             out.append((p, path))
     return out
+
+
+def offered(principal: Principal) -> list[str]:
+    """The routes of the pages' ``offers`` this caller may use (the console shows those buttons)."""
+    role = principal.role
+    names = {r for p in CONSOLE_PAGES if role in p.roles for r in p.offers if allows(r, role)}
+    return sorted(names)
 
 
 def landing_path(principal: Principal) -> str:

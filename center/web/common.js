@@ -49,6 +49,55 @@ const PG = (() => {
       return res;
     },
 
+    // a JSON request that changes something (POST/PATCH/PUT), through api()
+    async send(path, method, body) {
+      return PG.api(path, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body === undefined ? {} : body),
+      });
+    },
+
+    // upload a photo (a File from <input type=file>): checked here first (type, size), then the
+    // center hashes and checks it; the stored file's sha256, or an Error with the reason
+    PHOTO_MAX: 10 * 1024 * 1024,
+    async uploadPhoto(file) {
+      if (!/^image\/(jpeg|png)$/.test(file.type)) {
+        throw new Error(`“${file.name}”不是 JPEG 或 PNG 照片`);
+      }
+      if (file.size > PG.PHOTO_MAX) {
+        throw new Error(`“${file.name}”大于 10 MB，请压缩后再上传`);
+      }
+      const res = await PG.api("/api/evidence", { method: "POST", headers: { "Content-Type": file.type }, body: file });
+      if (!res.ok) throw new Error(`“${file.name}”上传失败：${await PG.errorText(res)}`);
+      return (await res.json()).sha256;
+    },
+
+    // what went wrong with an answer, for the page: the center's reason (its detail) after a
+    // few words on the status
+    async errorText(res) {
+      const what = {
+        400: "请求有误", 401: "请先登录", 403: "无权执行此操作", 404: "未找到或无权查看",
+        409: "当前状态不允许此操作", 413: "文件过大", 422: "输入有误", 429: "操作过于频繁",
+      }[res.status] || "操作失败";
+      let detail = "";
+      try {
+        const body = await res.json();
+        if (typeof body.detail === "string") detail = body.detail;
+        else if (Array.isArray(body.detail)) {
+          detail = body.detail.map((d) => `${(d.loc || []).filter((x) => x !== "body" && x !== "query").join(".")} ${d.msg}`.trim()).join("；");
+        }
+      } catch (err) { /* no JSON body */ }
+      return detail ? `${what}：${detail}` : `${what} (HTTP ${res.status})`;
+    },
+
+    // a <select> filled with [value, label] pairs, the first one being "any"
+    options(select, pairs, anyLabel) {
+      select.replaceChildren();
+      if (anyLabel !== undefined) select.append(new Option(anyLabel, ""));
+      for (const [value, text] of pairs) select.append(new Option(text, value));
+    },
+
     async me() {
       const res = await PG.api("/api/auth/me");
       const me = await res.json();

@@ -3,10 +3,11 @@ every read is written to the audit log. Insurers never get here (see center/auth
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -134,3 +135,64 @@ def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: 
     audit(session, user, "read_evidence", f"evidence:{sha256}")
     session.commit()
     return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PHOTO_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def photo_refusal(content_type: str, data: bytes) -> str | None:
+    """Why ``data`` is not a photo the console may upload (None: it is one)."""
+    if content_type not in PHOTO_MAGIC:
+        return f"照片须为 JPEG 或 PNG 图片（收到的类型：{content_type or '未注明'}）"
+    if not data:
+        return "照片是空文件"
+    if not data.startswith(PHOTO_MAGIC[content_type]):
+        return f"文件内容不是 {content_type.split('/')[1].upper()} 图片"
+    return None
+
+
+@router.post(
+    "/evidence",
+    response_model=EvidenceOut,
+    status_code=201,
+    responses={
+        200: {"model": EvidenceOut, "description": "already stored"},
+        413: {"description": "larger than 10 MiB"},
+        422: {"description": "not a JPEG or PNG image"},
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {"image/jpeg": BINARY, "image/png": BINARY}}},
+)
+async def upload_photo(request: Request, config: ConfigDep, user: CurrentUser) -> Any:
+    """A photo from the console (a rectification's 'after' photos, an inspection's 'before'
+    photos, a phone's camera): the center hashes it, so the page needs no SHA-256 of its own.
+    JPEG or PNG, checked by content, at most 10 MiB. Answers the file's ``sha256`` to name in
+    the hazard's step."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = int(request.headers.get("content-length") or 0)
+    too_big = f"照片大于 {MAX_PHOTO_BYTES // (1024 * 1024)} MB，请压缩后再上传"
+    if length > MAX_PHOTO_BYTES:
+        raise HTTPException(status_code=413, detail=too_big)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_PHOTO_BYTES:
+            raise HTTPException(status_code=413, detail=too_big)
+    refusal = photo_refusal(content_type, bytes(data))
+    if refusal is not None:
+        raise Invalid(("body",), refusal)
+    body = bytes(data)
+    sha = hashlib.sha256(body).hexdigest()
+
+    def save() -> tuple[EvidenceOut, bool]:
+        with request.app.state.session_factory() as session:
+            row, created = evidence.store(
+                session, config.evidence_dir, sha, content_type, body, user.username
+            )
+            if created:
+                audit(session, user, "upload_photo", f"evidence:{sha}", {"size": len(body)})
+            session.commit()
+            return EvidenceOut.model_validate({**row.columns(), "created": created}), created
+
+    out, created = await run_in_threadpool(save)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -19,6 +19,7 @@ from center.api.deps import (
     count_of,
     make_router,
     scope_of,
+    time_window,
 )
 from center.api.export import csv_response, csv_responses
 from center.api.hazards.schemas import (
@@ -39,7 +40,7 @@ from center.config import CenterConfig
 from center.domain import workflow
 from center.domain.errors import NotFound, StateConflict
 from center.domain.vocabulary import HazardLevel, HazardSource, HazardStatus, Role
-from center.store.models import Hazard
+from center.store.models import Camera, Enterprise, Hazard, User
 from protocol import now_ms
 
 router = make_router("hazards")
@@ -49,13 +50,52 @@ CONFLICT = conflict("hazard")
 HAZARD_CSV_HEADER = [
     *("id", "code", "enterprise_id", "title", "level", "level_label", "source", "status", "status_label"),
     *("deadline_at", "overdue", "assignee", "camera_id", "alert_id", "created_at", "rectified_at"),
-    "closed_at",
+    *("closed_at", "enterprise_name", "camera_name"),
 ]
 
 
+def _display_names(session: Session, usernames: set[str]) -> dict[str, str]:
+    if not usernames:
+        return {}
+    rows = session.execute(
+        select(User.username, User.display_name).where(User.username.in_(sorted(usernames)))
+    )
+    return {u: d for u, d in rows if d}
+
+
+def hazards_out(session: Session, rows: Sequence[Hazard]) -> list[HazardOut]:
+    """Hazards in the API's shape with the names of their enterprise, camera and creator
+    (three lookups for the whole page). A camera's name is given only when the camera is the
+    hazard's own enterprise's."""
+    out = [HazardOut.model_validate(h) for h in rows]
+    if not out:
+        return out
+    enterprises = dict(
+        session.execute(
+            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({h.enterprise_id for h in out}))
+        ).tuples()
+    )
+    cams = {h.camera_id for h in out if h.camera_id}
+    cameras = {
+        c.id: c for c in (session.scalars(select(Camera).where(Camera.id.in_(sorted(cams)))) if cams else [])
+    }
+    people = _display_names(session, {h.created_by for h in out})
+    for h in out:
+        h.enterprise_name = enterprises.get(h.enterprise_id)
+        cam = cameras.get(h.camera_id or "")
+        if cam is not None and cam.enterprise_id == h.enterprise_id:
+            h.camera_name = cam.name or cam.post_name or None
+        h.created_by_name = people.get(h.created_by)
+    return out
+
+
 def _with_history(session: Session, h: Hazard) -> HazardOut:
-    out = HazardOut.model_validate(h)
-    out.history = [HazardStepOut.model_validate(s) for s in workflow.hazard_history(session, h.id)]
+    out = hazards_out(session, [h])[0]
+    steps = workflow.hazard_history(session, h.id)
+    people = _display_names(session, {s.actor for s in steps})
+    out.history = [HazardStepOut.model_validate(s) for s in steps]
+    for step in out.history:
+        step.actor_name = people.get(step.actor)
     return out
 
 
@@ -79,6 +119,15 @@ def _stmt(session: Session, config: CenterConfig, user: Principal, q: HazardQuer
             stmt = stmt.where(column == wanted[column.key])
     if q.overdue is not None:
         stmt = stmt.where(workflow.overdue_clause(q.overdue, now_ms()))
+    if q.assignee:
+        stmt = stmt.where(Hazard.assignee == q.assignee)
+    after, before = time_window(
+        config, q.deadline_after, q.deadline_before, ("deadline_after", "deadline_before")
+    )
+    if after is not None:
+        stmt = stmt.where(Hazard.deadline_ms >= after)
+    if before is not None:
+        stmt = stmt.where(Hazard.deadline_ms < before)
     return stmt
 
 
@@ -95,7 +144,7 @@ def list_hazards(
     stmt = _stmt(session, config, user, query)
     rows = session.scalars(stmt.order_by(Hazard.deadline_ms, Hazard.id).limit(limit).offset(offset))
     return Page(
-        items=[HazardOut.model_validate(h) for h in rows],
+        items=hazards_out(session, list(rows)),
         total=count_of(session, stmt),
         limit=limit,
         offset=offset,
@@ -108,13 +157,13 @@ def export_hazards(
 ) -> StreamingResponse:
     stmt = _stmt(session, config, user, query)
     rows = []
-    for h in session.scalars(stmt.order_by(Hazard.id).limit(100_000)):
-        o = HazardOut.model_validate(h)
+    for o in hazards_out(session, list(session.scalars(stmt.order_by(Hazard.id).limit(100_000)))):
         rows.append(
             [
                 *(o.id, o.code, o.enterprise_id, o.title, o.level, o.level_label, o.source, o.status),
                 *(o.status_label, o.deadline_at, "yes" if o.overdue else "no", o.assignee, o.camera_id or ""),
                 *(o.alert_id or "", o.created_at, o.rectified_at or "", o.closed_at or ""),
+                *(o.enterprise_name or "", o.camera_name or ""),
             ]
         )
     return csv_response("hazards.csv", HAZARD_CSV_HEADER, rows)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from center.api.deps import TIME_HELP
 from center.api.schemas import DeadlineDays, Note, Reason, RowOut, Sha256, Text128, derived, iso_utc
 from center.domain.vocabulary import (
     HAZARD_LEVEL_LABELS,
@@ -20,6 +21,7 @@ from protocol import Id
 
 Level = Literal["general", "major"]
 Assignee = Annotated[str, StringConstraints(max_length=64)]
+Time = Annotated[str | None, StringConstraints(max_length=64)]
 
 
 class HazardIn(BaseModel):
@@ -66,6 +68,9 @@ class HazardQuery(BaseModel):
     level: Level | None = None
     source: HazardSource | None = None
     overdue: bool | None = Field(default=None, description="true: open past the deadline, or closed after it")
+    assignee: Assignee | None = Field(default=None, description="the person it is assigned to (exactly)")
+    deadline_after: Time = Field(default=None, description="deadline at or after; " + TIME_HELP)
+    deadline_before: Time = Field(default=None, description="deadline before; " + TIME_HELP)
 
 
 class StepIn(BaseModel):
@@ -100,6 +105,7 @@ class HazardStepOut(RowOut):
     from_status: str | None
     to_status: str
     note: str
+    actor_name: str | None = Field(default=None, description="the account's display name")
 
     @derived
     def at(self) -> str:
@@ -129,6 +135,9 @@ class HazardOut(RowOut):
     rectified_ms: int | None = Field(exclude=True)
     closed_ms: int | None = Field(exclude=True)
     history: list[HazardStepOut] | None = None
+    enterprise_name: str | None = Field(default=None, description="the enterprise's name")
+    camera_name: str | None = Field(default=None, description="the camera's name (its post)")
+    created_by_name: str | None = Field(default=None, description="the creator's display name")
 
     @derived
     def level_label(self) -> str:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from center.api.schemas import derived
 from center.api.users.schemas import AccountOut
-from center.auth.policy import Principal, landing_path, nav_pages
+from center.auth.policy import Principal, landing_path, nav_pages, offered
 from center.domain.vocabulary import ROLE_LABELS, Role
 
 
@@ -44,6 +44,12 @@ class MeOut(AccountOut):
             PageLink(key=p.key, path=path, label=p.label, label_en=p.label_en)
             for p, path in nav_pages(self._principal())
         ]
+
+    @derived
+    def may(self) -> list[str]:
+        """The optional actions of those pages this account may take (route names: the console
+        shows their buttons and parts only to it)."""
+        return offered(self._principal())
 
     @derived
     def landing(self) -> str:

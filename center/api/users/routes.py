@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from sqlalchemy import select
 
-from center.api.deps import NOT_FOUND, Limit, Offset, count_of, make_router
+from center.api.deps import NOT_FOUND, TIME_HELP, ConfigDep, Limit, Offset, count_of, make_router, time_window
 from center.api.schemas import Page
 from center.api.users.schemas import AuditOut, UserIn, UserOut, UserPatch
 from center.api.users.service import add_user
@@ -80,17 +80,31 @@ def update_user(
 @router.get("/audit", response_model=Page[AuditOut])
 def list_audit(
     session: SessionDep,
+    config: ConfigDep,
     username: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
+    target: Annotated[
+        str | None, Query(max_length=128, description="the object, or its start (hazard:YH-000011, hazard:)")
+    ] = None,
+    since: Annotated[str | None, Query(max_length=64, description="at or after; " + TIME_HELP)] = None,
+    until: Annotated[str | None, Query(max_length=64, description="before; " + TIME_HELP)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AuditOut]:
-    """Every change and every read of evidence, newest first."""
+    """Every change and every read of evidence, newest first; filtered by who, what, which
+    object and when."""
     stmt = select(AuditEntry)
     if username:
         stmt = stmt.where(AuditEntry.username == username)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    if target:
+        stmt = stmt.where(AuditEntry.target.startswith(target, autoescape=True))
+    since_ms, until_ms = time_window(config, since, until)
+    if since_ms is not None:
+        stmt = stmt.where(AuditEntry.ts_ms >= since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(AuditEntry.ts_ms < until_ms)
     rows = session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
     items = [AuditOut.model_validate(r) for r in rows]
     return Page(items=items, total=count_of(session, stmt), limit=limit, offset=offset)

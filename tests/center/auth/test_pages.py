@@ -28,15 +28,27 @@ from center.domain.vocabulary import Role
 from tests.centerkit import ENT_A, ENT_B, ROLE_USERS, login, mini_park
 
 WEB = Path(__file__).resolve().parents[3] / "center" / "web"
-SCRIPTS = {"alerts": "app.js", "risk": "risk.js", "nodes": "nodes.js", "card": "card.js"}
-# what a page offers only to the roles that may (app.js shows the buttons to the staff alone)
-OFFERS = {"alerts": {"acknowledge_alert", "dismiss_alert", "escalate_alert"}}
+SCRIPTS = {
+    "alerts": "app.js",
+    "hazards": "hazards.js",
+    "risk": "risk.js",
+    "enterprises": "enterprises.js",
+    "file": "enterprise.js",
+    "nodes": "nodes.js",
+    "card": "card.js",
+    "users": "users.js",
+    "audit": "audit.js",
+}
+# common.js's helpers that call a route: a page calls it when its script uses the helper
+HELPERS = {"uploadPhoto": "upload_photo"}
 
 
 def test_a_page_is_for_a_role_iff_the_role_may_call_every_route_it_needs() -> None:
     assert {p.key for p in CONSOLE_PAGES} == set(SCRIPTS)
     for p in CONSOLE_PAGES:
         assert set(p.needs) <= set(POLICY), p.key
+        assert set(p.offers) <= set(POLICY) and not set(p.offers) & set(p.needs), p.key
+        assert any(allows(r, role) for r in p.offers for role in p.roles) or not p.offers, p.key
         for role in Role:
             assert (role in p.roles) == all(allows(r, role) for r in p.needs), (p.key, role)
 
@@ -51,30 +63,36 @@ def _same(url: str, route: str) -> bool:
     )
 
 
-def _routes_called(page: str) -> set[str]:
+def _routes_called(page: ConsolePage) -> set[str]:
     """The routes the page's scripts (with common.js) call, found by their URLs in the source."""
     app = create_app(CenterConfig(site="yijia"), start_ingest=False)
-    routes = [  # GET (the fetches), the WebSocket; the POSTs: logout, the actions of OFFERS
+    routes = [  # GET (the fetches), the WebSocket; the others: logout, the page's offers
         (r.path, r.name)
         for r in iter_routes(app.routes)
         if isinstance(r, APIWebSocketRoute)
-        or (isinstance(r, APIRoute) and ("GET" in r.methods or r.name in OFFERS["alerts"] | {"logout"}))
+        or (isinstance(r, APIRoute) and ("GET" in r.methods or r.name in {*page.offers, "logout"}))
     ]
-    source = (WEB / "common.js").read_text() + (WEB / SCRIPTS[page]).read_text()
+    script = (WEB / SCRIPTS[page.key]).read_text()
+    common = (WEB / "common.js").read_text()
+    helpers = {route for helper, route in HELPERS.items() if f"PG.{helper}(" not in script}
     called = set()
-    for url in re.findall(r"""["'`](?:\$\{\w+\}://\$\{location\.host\})?(/(?:api|ws)/[^"'`?]*)""", source):
-        names = {name for path, name in routes if _same(url, path)}
-        if "${verb}" in url:  # app.js: /api/alerts/{id}/{verb}, the verbs being the actions it offers
-            names = {n for n in names if n in OFFERS["alerts"]}
-        assert names, f"{SCRIPTS[page]} calls {url}, which no route answers"
-        called |= names
+    for source, skip in ((common, helpers), (script, set())):
+        for url in re.findall(
+            r"""["'`](?:\$\{\w+\}://\$\{location\.host\})?(/(?:api|ws)/[^"'`?]*)""", source
+        ):
+            names = {name for path, name in routes if _same(url, path)} - skip
+            if "${verb}" in url:  # app.js: /api/alerts/{id}/{verb}, the verbs being the actions it offers
+                names = {n for n in names if n in page.offers}
+            assert names or skip, f"{SCRIPTS[page.key]} calls {url}, which no route answers"
+            called |= names
     return called
 
 
 @pytest.mark.parametrize("page", CONSOLE_PAGES, ids=[p.key for p in CONSOLE_PAGES])
 def test_the_routes_a_page_needs_are_the_ones_its_scripts_call(page: ConsolePage) -> None:
-    called = _routes_called(page.key)
-    assert called - {"logout"} - OFFERS.get(page.key, set()) == set(page.needs)
+    called = _routes_called(page)
+    assert called - {"logout"} - set(page.offers) == set(page.needs)
+    assert set(page.offers) <= called, "an offer the page's scripts never call"
 
 
 def test_every_console_role_lands_on_a_page_it_may_open() -> None:
@@ -86,7 +104,7 @@ def test_every_console_role_lands_on_a_page_it_may_open() -> None:
             assert role in {Role.ADMIN, Role.OPERATOR}
         else:
             assert any(p.path_for(who) == path for p in CONSOLE_PAGES), (role, path)
-    assert landing_path(Principal(role=Role.ENTERPRISE, enterprise_id=ENT_B)) == f"/e/{ENT_B}"
+    assert landing_path(Principal(role=Role.ENTERPRISE, enterprise_id=ENT_B)) == f"/enterprises/{ENT_B}"
     assert landing_path(Principal(role=Role.ENTERPRISE)) == "/alerts"  # linked to no enterprise
     assert landing_path(Principal(role=Role.EDGE)) == "/login"
     assert landing_path(Principal()) == "/login"
@@ -108,15 +126,16 @@ LANDS = {
     "operator": "/",
     "government": "/risk",
     "insurer": "/risk",
-    "enterprise": f"/e/{ENT_A}",
+    "enterprise": f"/enterprises/{ENT_A}",
 }
 OPENS = {  # the navigation each role gets, in its order
-    "admin": ["/alerts", "/risk", "/nodes"],
-    "operator": ["/alerts", "/risk", "/nodes"],
-    "government": ["/alerts", "/risk", "/nodes"],
-    "insurer": ["/risk"],
-    "enterprise": ["/alerts", "/risk", f"/e/{ENT_A}"],
+    "admin": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
+    "operator": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    "government": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    "insurer": ["/risk", "/enterprises"],
+    "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}"],
 }
+CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
 
 
 @pytest.mark.parametrize("role", list(LANDS))
@@ -132,13 +151,13 @@ def test_root_takes_each_role_to_its_landing_page(client: TestClient, role: str)
         assert root.status_code == 303 and root.headers["location"] == LANDS[role]
     for path in OPENS[role]:  # every page in its navigation opens
         assert client.get(path).status_code == 200, path
-    for path in {"/alerts", "/risk", "/nodes"} - set(OPENS[role]):  # the others send it home
+    for path in set(CONSOLE) - set(OPENS[role]):  # the others send it home
         resp = client.get(path)
         assert resp.status_code == 303 and resp.headers["location"] == LANDS[role], path
 
 
 def test_not_logged_in_goes_to_login_and_edge_gets_no_console(client: TestClient) -> None:
-    for path in ("/", "/alerts", "/risk", "/nodes"):
+    for path in ("/", *CONSOLE, f"/enterprises/{ENT_A}"):
         resp = client.get(path)
         assert resp.status_code == 303 and resp.headers["location"] == f"/login?next={path}"
     login(client, ROLE_USERS["edge"][0])
@@ -146,12 +165,49 @@ def test_not_logged_in_goes_to_login_and_edge_gets_no_console(client: TestClient
     assert client.get("/api/auth/me").json()["pages"] == []
 
 
-def test_an_enterprise_lands_on_its_own_card_only(client: TestClient) -> None:
-    """Only the caller's own enterprise id is ever in the redirect or its page list."""
+def test_an_enterprise_lands_on_its_own_file_only(client: TestClient) -> None:
+    """Only the caller's own enterprise id is ever in the redirect or its page list; another
+    enterprise's file sends it to its own."""
     login(client, ROLE_USERS["enterprise"][0])
-    assert client.get("/").headers["location"] == f"/e/{ENT_A}"
+    assert client.get("/").headers["location"] == f"/enterprises/{ENT_A}"
     assert ENT_B not in client.get("/api/auth/me").text
+    own = client.get(f"/enterprises/{ENT_A}")
+    assert own.status_code == 200 and f'content="{ENT_A}"' in own.text
+    other = client.get(f"/enterprises/{ENT_B}")
+    assert other.status_code == 303 and other.headers["location"] == f"/enterprises/{ENT_A}"
+    assert client.get("/enterprises/bad%20id").status_code == 422
     card = client.get(f"/e/{ENT_A}")
     assert card.status_code == 200 and 'content="user"' in card.text
     client.cookies.clear()
     assert 'content="anonymous"' in client.get(f"/e/{ENT_A}").text
+
+
+@pytest.mark.parametrize("role", list(LANDS))
+def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: str) -> None:
+    """``may`` (the buttons the console shows) is exactly the pages' offers the role may call."""
+    login(client, ROLE_USERS[role][0])
+    may = set(client.get("/api/auth/me").json()["may"])
+    file_parts = {"list_cameras", "list_alerts", "list_hazards", "alert_precision"}  # not the insurer's
+    steps = {
+        "create_hazard",
+        "start_hazard",
+        "submit_hazard",
+        "approve_hazard",
+        "reject_hazard",
+        "upload_photo",
+    }
+    verdicts = {"acknowledge_alert", "dismiss_alert", "escalate_alert"}
+    expected = {
+        "admin": steps | verdicts | file_parts | {"list_nodes", "create_user", "update_user"},
+        "operator": steps | verdicts | file_parts | {"list_nodes"},
+        "government": file_parts | {"list_nodes"},
+        "insurer": set(),
+        "enterprise": file_parts | {"start_hazard", "submit_hazard", "upload_photo"},
+    }[role]
+    assert may == expected
+    for name in may:
+        assert allows(name, Role(me_role(client)))
+
+
+def me_role(client: TestClient) -> str:
+    return str(client.get("/api/auth/me").json()["role"])
