@@ -50,6 +50,12 @@ function cell(cls, text) {
   return el("td", cls, text);
 }
 
+function badge(cls, text) {
+  const td = el("td");
+  td.append(el("span", cls, text));
+  return td;
+}
+
 function counts(c) {
   const parts = Object.entries(c || {}).filter(([, n]) => n).map(([lv, n]) => `${LEVEL_NAMES[lv] || lv} ${n} 项`);
   return parts.length ? parts.join("，") : "无";
@@ -100,10 +106,10 @@ function score(r) {
   const body = $("term-rows");
   body.replaceChildren();
   for (const t of r.terms) {
-    const tr = row(body, [cell("term", t.label.replace(/ \(.*\)$/, "")), cell("detail", termDetail(t)), cell("num", t.points.toFixed(1))]);
+    const tr = row(body, [cell("term", t.label.replace(/ \(.*\)$/, "")), cell("term-detail", termDetail(t)), cell("num", t.points.toFixed(1))]);
     tr.dataset.term = t.key;
   }
-  const total = row(body, [cell("term", "合计（封顶100）"), cell("detail", ""), cell("num", r.score.toFixed(1))], "total");
+  const total = row(body, [cell("term", "合计（封顶100）"), cell("term-detail", ""), cell("num", r.score.toFixed(1))], "total");
   total.dataset.term = "total";
 }
 
@@ -193,7 +199,7 @@ async function cameras() {
     if (state) name.append(el("span", `cam cam-${state}`, CAMERA_STATES[state] || state));
     const falseRate = p && p.total ? `${p.dismissed}（${Math.round((100 * p.dismissed) / p.total)}%）` : "0";
     const tr = row(body, [
-      name, c.post_name, c.key_post ? cell("key", "★ 重点") : "", nodeNames.get(c.node) || c.node,
+      name, c.post_name && c.post_name !== c.name ? c.post_name : "–", c.key_post ? cell("key", "★ 重点") : "", nodeNames.get(c.node) || c.node,
       cell("num", String(p ? p.total : 0)), cell("num", falseRate),
       cell("num", p && p.precision !== null ? `${Math.round(p.precision * 100)}%` : "–"),
     ]);
@@ -215,7 +221,7 @@ async function hazards() {
     link.href = `/hazards?id=${h.id}`;
     code.append(link);
     const late = h.overdue && h.status !== "closed";
-    row(body, [code, h.title, h.level_label, cell(`hz-status hz-status-${h.status}`, h.status_label),
+    row(body, [code, h.title, h.level_label, badge(`hz-status hz-status-${h.status}`, h.status_label),
       cell(late ? "overdue" : "", `${PG.day(h.deadline_at)}${late ? "（已逾期）" : ""}`)]);
   }
   if (!items.length) empty(body, 5, "无隐患");
@@ -229,7 +235,7 @@ async function alerts() {
   body.replaceChildren();
   for (const a of page.items) {
     row(body, [PG.time(a.started_at), a.rule_name || a.rule_type_label, a.camera_name || a.camera,
-      cell(`sev sev-${a.severity}`, a.severity_label), a.status_label]);
+      badge(`sev sev-${a.severity}`, a.severity_label), a.status_label]);
   }
   if (!page.items.length) empty(body, 5, "近期无告警");
   $("alerts-panel").hidden = false;

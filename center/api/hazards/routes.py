@@ -70,11 +70,13 @@ def hazards_out(session: Session, rows: Sequence[Hazard]) -> list[HazardOut]:
     out = [HazardOut.model_validate(h) for h in rows]
     if not out:
         return out
-    enterprises = dict(
-        session.execute(
-            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({h.enterprise_id for h in out}))
-        ).tuples()
-    )
+    wanted = sorted({h.enterprise_id for h in out})
+    enterprises = {
+        ent_id: name
+        for ent_id, name in session.execute(
+            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(wanted))
+        )
+    }
     cams = {h.camera_id for h in out if h.camera_id}
     cameras = {
         c.id: c for c in (session.scalars(select(Camera).where(Camera.id.in_(sorted(cams)))) if cams else [])

@@ -63,6 +63,9 @@ def _same(url: str, route: str) -> bool:
     )
 
 
+URL = r"""["'`](?:\$\{\w+\}://\$\{location\.host\})?(/(?:api|ws)/[^"'`?]*)"""
+
+
 def _routes_called(page: ConsolePage) -> set[str]:
     """The routes the page's scripts (with common.js) call, found by their URLs in the source."""
     app = create_app(CenterConfig(site="yijia"), start_ingest=False)
