@@ -8,9 +8,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
 
 from protocol import NodeState
+from tests.center.api.test_workspaces import png
 from tests.center.web import test_web as web
 from tests.center.web.test_web import BIN, Center, node_status
 
@@ -23,18 +24,30 @@ SHOTS = Path("/tmp/parkguard-roles")
 
 # the seeded demo users (password <name>-demo): where each lands, the pages of its navigation
 ROLES = {
-    "admin": ("/", ["/alerts", "/risk", "/nodes"]),
-    "operator": ("/", ["/alerts", "/risk", "/nodes"]),
-    "gov": ("/risk", ["/alerts", "/risk", "/nodes"]),
-    "yjmetal": ("/e/yj-metal", ["/alerts", "/risk", "/e/yj-metal"]),
-    "picc": ("/risk", ["/risk"]),
+    "admin": (
+        "/",
+        ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
+    ),
+    "operator": ("/", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
+    "gov": ("/risk", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
+    "yjmetal": (
+        "/enterprises/yj-metal",
+        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal"],
+    ),
+    "picc": ("/risk", ["/risk", "/enterprises"]),
 }
+CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
     "/alerts": "#alert-rows tr",
+    "/hazards": "#board .hz-card",
     "/risk": "#enterprise-rows tr",
+    "/enterprises": "#enterprise-rows tr a",
+    "/enterprises/yj-metal": "#term-rows tr[data-term='events']",
     "/nodes": "section.node",
     "/e/yj-metal": "#details dt",
+    "/admin/users": "#user-rows tr[data-username='yjmetal']",
+    "/admin/audit": "#audit-rows tr[data-action]",
 }
 
 
@@ -97,10 +110,147 @@ def visit_as(url: str, browser: Browser, user: str) -> None:
         expect(page.locator(CONTENT[path]).first).to_be_visible()
         expect(page.locator("nav.nav a.active")).to_have_attribute("href", path)
         page.wait_for_load_state("networkidle")
-    for path in {"/alerts", "/risk", "/nodes"} - set(pages):  # asked for directly: sent home, no 403
+        page.screenshot(
+            path=SHOTS / f"{user}-{path.strip('/').replace('/', '_') or 'root'}.png", full_page=True
+        )
+    for path in set(CONSOLE) - set(pages):  # asked for directly: sent home, no 403
         page.goto(f"{url}{path}")
         expect(page).to_have_url(f"{url}{landing}")
         expect(page.locator(CONTENT[landing]).first).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert watch.bad == [], (user, watch.bad)
     context.close()
+
+
+def _login(browser: Browser, url: str, user: str, phone: bool = False) -> tuple[BrowserContext, Page, Watch]:
+    size = {"width": 390, "height": 844} if phone else {"width": 1440, "height": 900}
+    context = browser.new_context(viewport=size, locale="zh-CN", is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(f"{url}/login")
+    page.fill("#username", user)
+    page.fill("#password", f"{user}-demo")
+    page.click("#submit")
+    expect(page.locator("#user")).to_contain_text("退出")
+    return context, page, watch
+
+
+def _step(page: Page, step: str, status: str, **fields: str) -> None:
+    """Fill and send a step's form in the open hazard's detail; the detail then shows ``status``."""
+    form = page.locator(f"#detail-actions form[data-step='{step}']")
+    for name, value in fields.items():
+        form.locator(f"[name='{name}']").fill(value)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#detail")).to_have_attribute("data-status", status)
+
+
+def test_rectification_loop_in_the_browser(seeded_center: Center, browser: Browser) -> None:
+    """The operator escalates an alert of 毅佳; the officer, on a phone, starts and submits the
+    rectification with a photo (a text file is refused on the page first); the operator sends it
+    back with a reason; the officer resubmits; the operator closes it; the audit log shows it all."""
+    url = seeded_center.url
+    SHOTS.mkdir(exist_ok=True)
+    # the operator turns an open alert of 毅佳 into a hazard, on the alerts console
+    op_ctx, op, op_watch = _login(browser, url, "operator")
+    row = op.locator("#alert-rows tr", has=op.locator("td.enterprise", has_text="毅佳")).filter(
+        has=op.locator("button.btn-escalate")
+    )
+    row = row.first
+    event_id = row.get_attribute("data-event-id")
+    op.once("dialog", lambda d: d.accept())
+    row.locator("button.btn-escalate").click()
+    alert = None
+    for _ in range(50):
+        alert = op.request.get(f"{url}/api/alerts/{event_id}").json()
+        if alert.get("hazard_id"):
+            break
+        op.wait_for_timeout(100)
+    assert alert and alert["hazard_id"], alert
+    hazard_id = alert["hazard_id"]
+    code = op.request.get(f"{url}/api/hazards/{hazard_id}").json()["code"]
+
+    # the officer, phone-sized, from its risk file to the hazard
+    ent_ctx, ent, ent_watch = _login(browser, url, "yjmetal", phone=True)
+    expect(ent).to_have_url(f"{url}/enterprises/yj-metal")
+    ent.locator(f"#hazard-rows a[href='/hazards?id={hazard_id}']").click()
+    expect(ent.locator("#detail")).to_have_attribute("data-hazard-id", str(hazard_id))
+    expect(ent.locator("#detail-title")).to_contain_text(code)
+    assert ent.locator("#detail-actions form[data-step='approve']").count() == 0  # the park reviews
+    _step(ent, "start", "in_progress", note="已安排维修班组")
+    form = ent.locator("#detail-actions form[data-step='submit']")
+    photos = form.locator("input[type=file]")
+    assert photos.get_attribute("accept") == "image/*" and photos.get_attribute("capture") == "environment"
+    form.locator("[name='rectification']").fill("已清理通道杂物并划设禁止堆放标线")
+    photos.set_input_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"})
+    form.locator("button[type=submit]").click()
+    expect(ent.locator("#step-error")).to_contain_text("不是 JPEG 或 PNG")
+    expect(ent.locator("#detail")).to_have_attribute("data-status", "in_progress")  # nothing happened
+    photos.set_input_files({"name": "after.png", "mimeType": "image/png", "buffer": png()})
+    form.locator("button[type=submit]").click()
+    expect(ent.locator("#detail")).to_have_attribute("data-status", "review")
+    expect(ent.locator("#after-items img")).to_have_count(1)
+    ent.screenshot(path=SHOTS / "loop-yjmetal-phone-submitted.png", full_page=True)
+
+    # the operator sends it back once, with the reason
+    op.goto(f"{url}/hazards?id={hazard_id}")
+    expect(op.locator("#detail")).to_have_attribute("data-status", "review")
+    op.locator("#detail-actions form[data-step='reject'] button[type=submit]").click()  # no reason: refused
+    expect(op.locator("#detail")).to_have_attribute("data-status", "review")
+    _step(op, "reject", "in_progress", note="照片未显示通道已清空")
+    expect(op.locator("#history li.step-reject")).to_contain_text("照片未显示通道已清空")
+
+    # the officer sees why and resubmits
+    ent.goto(f"{url}/hazards?id={hazard_id}")
+    expect(ent.locator("#detail-facts")).to_contain_text("照片未显示通道已清空")
+    form = ent.locator("#detail-actions form[data-step='submit']")
+    form.locator("[name='rectification']").fill("通道已全部清空，补拍全景照片")
+    form.locator("input[type=file]").set_input_files(
+        {"name": "after-2.png", "mimeType": "image/png", "buffer": png(rgb=(40, 160, 60))}
+    )
+    form.locator("button[type=submit]").click()
+    expect(ent.locator("#detail")).to_have_attribute("data-status", "review")
+
+    # the operator closes it (销号)
+    op.goto(f"{url}/hazards?id={hazard_id}")
+    _step(op, "approve", "closed", note="现场复核通过")
+    expect(op.locator("#history li.step")).to_have_count(6)  # create, start, submit, reject, submit, approve
+    expect(op.locator("#board .board-col[data-status='closed']")).to_contain_text(code)
+    op.screenshot(path=SHOTS / "loop-operator-closed.png", full_page=True)
+
+    # the audit log shows every step
+    adm_ctx, adm, adm_watch = _login(browser, url, "admin")
+    adm.goto(f"{url}/admin/audit?target=hazard:{code}")
+    rows = adm.locator("#audit-rows tr[data-action]")
+    expect(rows).to_have_count(5)
+    assert [r.get_attribute("data-action") for r in rows.all()] == [  # newest first
+        "approve_hazard",
+        "submit_hazard",
+        "reject_hazard",
+        "submit_hazard",
+        "start_hazard",
+    ]
+    assert [r.locator("td.who small").inner_text() for r in rows.all()] == [
+        "operator",
+        "yjmetal",
+        "operator",
+        "yjmetal",
+        "yjmetal",
+    ]
+    adm.fill("#f-target", "")
+    adm.select_option("#f-action", "escalate_alert")  # and how it began (a select reloads at once)
+    escalated = adm.locator("#audit-rows tr[data-action='escalate_alert']")
+    expect(escalated.first).to_be_visible()
+    expect(adm.locator("#audit-rows")).to_contain_text(code)
+    adm.fill("#f-target", f"hazard:{code}")
+    adm.locator("#filters button[type=submit]").click()
+    expect(adm.locator("#audit-rows td.empty")).to_be_visible()  # the escalation's object is the alert
+    adm.fill("#f-target", f"alert:{event_id}")
+    adm.locator("#filters button[type=submit]").click()
+    expect(escalated).to_have_count(1)
+    adm.goto(f"{url}/admin/audit?target=hazard:{code}")
+    expect(rows).to_have_count(5)
+    adm.screenshot(path=SHOTS / "loop-admin-audit.png", full_page=True)
+    for watch in (op_watch, ent_watch, adm_watch):
+        assert watch.bad == [], watch.bad
+    for ctx in (op_ctx, ent_ctx, adm_ctx):
+        ctx.close()
