@@ -89,11 +89,13 @@ def escalate(
             f"alert has no registered enterprise (camera {row.camera} is not registered); register it first"
         )
     name = row.rule_name or row.rule_type
+    cam = session.get(Camera, row.camera)
+    where = (cam.name or cam.post_name) if cam is not None and cam.enterprise_id == enterprise else ""
     hazard = create_hazard(
         session,
         actor,
         enterprise_id=enterprise,
-        title=title or f"{name}（{row.camera}）",
+        title=title or f"{name}（{where or row.camera}）",  # the camera's name, its id when unnamed
         description=description,
         level=level,
         source=HazardSource.AI,
