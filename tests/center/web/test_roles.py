@@ -4,7 +4,9 @@ navigation opens without one answer >= 400 or a console error, showing its conte
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -254,3 +256,53 @@ def test_rectification_loop_in_the_browser(seeded_center: Center, browser: Brows
         assert watch.bad == [], watch.bad
     for ctx in (op_ctx, ent_ctx, adm_ctx):
         ctx.close()
+
+
+def test_operator_records_a_hazard_found_on_site_with_photos(seeded_center: Center, browser: Browser) -> None:
+    """排查: the form refuses a deadline in the past and a file that is not a photo, on the page
+    and before anything is written; then records the hazard with its photo, named, as 现场排查."""
+    url = seeded_center.url
+    ctx, page, watch = _login(browser, url, "operator")
+    page.goto(f"{url}/hazards")
+    expect(page.locator("#board .hz-card").first).to_be_visible()
+    before = page.request.get(f"{url}/api/hazards?limit=1").json()["total"]
+    page.click("#new-hazard")
+    page.select_option("#c-enterprise", "yj-metal")
+    expect(page.locator("#c-camera option")).not_to_have_count(1)  # its cameras, by name
+    page.select_option("#c-camera", "cam-yard-01")
+    page.fill("#c-title", "熔铸车间消防通道堆放杂物")
+    page.select_option("#c-level", "major")
+    page.fill("#c-assignee", "陈国强")
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date().isoformat()
+    page.evaluate(
+        "(d) => { const i = document.getElementById('c-deadline'); i.min = ''; i.value = d; }", yesterday
+    )
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-error")).to_have_text("整改期限须晚于今天")
+    next_week = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=7)).date().isoformat()
+    page.fill("#c-deadline", next_week)
+    page.set_input_files(
+        "#c-photos", {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}
+    )
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-error")).to_contain_text("不是 JPEG 或 PNG")
+    assert page.request.get(f"{url}/api/hazards?limit=1").json()["total"] == before  # nothing written
+    page.set_input_files("#c-photos", {"name": "site.png", "mimeType": "image/png", "buffer": png()})
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#detail")).to_have_attribute("data-status", "pending")
+    expect(page.locator("#detail-facts")).to_contain_text("现场排查")
+    expect(page.locator("#detail-facts")).to_contain_text("佛山市南海毅佳金属制品有限公司")
+    expect(page.locator("#detail-facts")).to_contain_text("厂区主通道")
+    expect(page.locator("#detail-facts")).to_contain_text("重大隐患")
+    expect(page.locator("#before-items img")).to_have_count(1)
+    expect(page.locator("#create")).to_be_hidden()
+    page.screenshot(path=SHOTS / "operator-recorded-on-site.png", full_page=True)
+    page.click("#view-list")
+    expect(page.locator("#hazard-rows tr.soon, #hazard-rows tr.overdue").first).to_be_visible()
+    page.select_option("#f-source", "inspection")
+    expect(page.locator("#hazard-rows tr")).to_have_count(
+        page.request.get(f"{url}/api/hazards?source=inspection&limit=1").json()["total"]
+    )
+    page.screenshot(path=SHOTS / "operator-hazard-list.png", full_page=True)
+    assert watch.bad == [], watch.bad
+    ctx.close()
