@@ -436,7 +436,9 @@ async function init() {
   PG.options($("f-source"), SOURCES, "全部");
   PG.options($("f-overdue"), [["true", "已逾期"], ["false", "未逾期"]], "全部");
   if (enterprises.size <= 1) $("f-enterprise").closest("label").hidden = true;
+  const wanted = new URLSearchParams(location.search); // e.g. /hazards?enterprise_id=… from a risk file
   for (const input of $("filters").querySelectorAll("select, input")) {
+    if (input.name && wanted.get(input.name)) input.value = wanted.get(input.name);
     input.addEventListener("change", load);
   }
   $("view-board").addEventListener("click", () => setView("board"));
@@ -458,8 +460,8 @@ async function init() {
     $("create-form").addEventListener("submit", create);
   }
   await load();
-  const wanted = new URLSearchParams(location.search).get("id");
-  if (wanted && /^\d{1,10}$/.test(wanted)) open(wanted);
+  const id = wanted.get("id");
+  if (id && /^\d{1,10}$/.test(id)) open(id);
 }
 
 init().catch((err) => note(err.message, true));

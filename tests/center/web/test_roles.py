@@ -306,3 +306,70 @@ def test_operator_records_a_hazard_found_on_site_with_photos(seeded_center: Cent
     page.screenshot(path=SHOTS / "operator-hazard-list.png", full_page=True)
     assert watch.bad == [], watch.bad
     ctx.close()
+
+
+def test_admin_manages_users_on_the_page(seeded_center: Center, browser: Browser) -> None:
+    """用户管理: a refused account shows the center's reason and is not made; an enterprise
+    officer linked to its enterprise is created, logs in, is disabled (its session ends) and
+    enabled again, its password reset; the audit log lists each change."""
+    url = seeded_center.url
+    ctx, page, watch = _login(browser, url, "admin")
+    page.goto(f"{url}/admin/users")
+    expect(page.locator("#user-rows tr[data-username='yjmetal']")).to_contain_text(
+        "佛山市南海毅佳金属制品有限公司"
+    )
+    page.fill("#u-username", "hx-safety")
+    page.fill("#u-display", "恒鑫安全员")
+    page.select_option("#u-role", "enterprise")
+    expect(page.locator("#u-insurer-box")).to_be_hidden()
+    page.select_option("#u-enterprise", "hx-chem")
+    page.fill("#u-password", "short")
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-error")).to_contain_text("输入有误")
+    expect(page.locator("#create-error")).to_contain_text("password")
+    expect(page.locator("#user-rows tr[data-username='hx-safety']")).to_have_count(0)
+    page.fill("#u-password", "hx-safety-password-1")
+    page.locator("#create-form button[type=submit]").click()
+    row = page.locator("#user-rows tr[data-username='hx-safety']")
+    expect(row).to_contain_text("企业：佛山市南海恒鑫化工有限公司")
+    expect(row).to_contain_text("企业安全员")
+    page.fill("#u-username", "hx-safety")  # the same name again: refused, the reason shown
+    page.select_option("#u-role", "operator")
+    page.fill("#u-password", "another-password-1")
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-error")).not_to_be_empty()
+    expect(page.locator("#user-rows tr[data-username='hx-safety']")).to_have_count(1)
+
+    # the new officer logs in and lands on its own file
+    o_ctx = browser.new_context(locale="zh-CN")
+    officer = o_ctx.new_page()
+    officer.goto(f"{url}/login")
+    officer.fill("#username", "hx-safety")
+    officer.fill("#password", "hx-safety-password-1")
+    officer.click("#submit")
+    expect(officer).to_have_url(f"{url}/enterprises/hx-chem")
+
+    page.once("dialog", lambda d: d.accept())
+    row.locator("button[data-action='disable']").click()
+    expect(row).to_contain_text("已停用")
+    expect(page.locator("#note")).to_contain_text("hx-safety 已停用")
+    row.locator("button[data-action='enable']").click()
+    expect(row).to_contain_text("正常")
+    row.locator("button[data-action='reset']").click()
+    row.locator("input[type=password]").fill("hx-new-password-2")
+    row.locator("form button[type=submit]").click()
+    expect(page.locator("#note")).to_contain_text("已重置 hx-safety 的密码")
+    expect(
+        page.locator("#user-rows tr[data-username='admin'] button[data-action='disable']")
+    ).to_be_disabled()
+    page.screenshot(path=SHOTS / "admin-users-managed.png", full_page=True)
+
+    page.goto(f"{url}/admin/audit?target=user:hx-safety")
+    actions = page.locator("#audit-rows tr[data-action]")
+    expect(actions).to_have_count(4)  # created, disabled, enabled, password reset
+    assert [a.get_attribute("data-action") for a in actions.all()] == ["update_user"] * 3 + ["create_user"]
+    expect(page.locator("#audit-rows")).to_contain_text("password: changed")
+    refused = [b for b in watch.bad if not b.startswith("console error: Failed to load resource")]
+    assert refused == [f"422 POST {url}/api/users", f"409 POST {url}/api/users"], watch.bad  # the two above
+    o_ctx.close()
+    ctx.close()
