@@ -23,7 +23,7 @@ async function load() {
     tr.dataset.level = r.level;
     const name = el("td");
     const link = el("a", null, r.name);
-    link.href = `/e/${encodeURIComponent(r.enterprise_id)}`;
+    link.href = `/enterprises/${encodeURIComponent(r.enterprise_id)}`; // its risk file (安全档案)
     name.append(link);
     const level = el("td");
     level.append(el("span", `level level-${r.level}`, r.level_label));
@@ -40,7 +40,7 @@ async function load() {
       const title = document.createElementNS(SVG, "title");
       title.textContent = `${r.name} · ${r.level_label} · ${r.score.toFixed(1)}`;
       dot.append(title);
-      dot.addEventListener("click", () => { location.href = `/e/${encodeURIComponent(r.enterprise_id)}`; });
+      dot.addEventListener("click", () => { location.href = `/enterprises/${encodeURIComponent(r.enterprise_id)}`; });
       const label = document.createElementNS(SVG, "text");
       label.setAttribute("x", r.map_x + 0.022);
       label.setAttribute("y", r.map_y * 0.75 + 0.008);

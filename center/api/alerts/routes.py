@@ -20,6 +20,7 @@ from center.api.alerts.schemas import (
 from center.api.alerts.service import AlertFilter
 from center.api.deps import NOT_FOUND, ConfigDep, conflict, make_router, scope_of, time_window
 from center.api.export import csv_response, csv_responses
+from center.api.hazards.routes import hazards_out
 from center.api.hazards.schemas import HazardOut
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
@@ -160,4 +161,4 @@ def escalate_alert(
     audit(session, user, "escalate_alert", f"alert:{event_id[:64]}", {"hazard": hazard.code})
     session.commit()
     _published(request, session, alert)
-    return HazardOut.model_validate(hazard)
+    return hazards_out(session, [hazard])[0]  # with its enterprise's and camera's names

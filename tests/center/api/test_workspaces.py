@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,9 @@ from sqlalchemy import func, select
 from center.api.evidence.routes import MAX_PHOTO_BYTES
 from center.app import create_app
 from center.config import CenterConfig
+from center.ingest.upsert import apply_alert
 from center.store.models import AuditEntry, EvidenceFile, Hazard, HazardLog
+from protocol import AlertEvent, now_ms
 from tests.centerkit import ENT_A, ENT_B, ROLE_USERS, bearer, login, mini_park
 
 
@@ -257,3 +260,37 @@ def test_audit_log_filters_by_object_and_time(park: Park) -> None:
         == 422
     )
     assert park.client.get("/api/audit", headers=park.h("operator")).status_code == 403
+
+
+def _alert(park: Park, camera: str, enterprise: str) -> str:
+    event_id = str(uuid.uuid4())
+    data = {
+        "event_id": event_id,
+        "phase": "new",
+        "seq": 0,
+        "site": "yijia",
+        "node": "edge-01",
+        "camera": camera,
+        "enterprise": enterprise,
+        "rule_id": f"{camera}-intrusion",
+        "rule_type": "intrusion",
+        "rule_name": "禁区闯入",
+        "severity": "significant",
+        "started_ms": now_ms() - 60_000,
+        "last_ms": now_ms() - 60_000,
+    }
+    with park.app.state.session_factory.begin() as s:
+        apply_alert(s, AlertEvent.model_validate(data), now_ms())
+    return event_id
+
+
+def test_an_escalated_alerts_hazard_is_titled_with_the_camera_name(park: Park) -> None:
+    named = _alert(park, "cam-a1", ENT_A)
+    resp = park.client.post(f"/api/alerts/{named}/escalate", json={}, headers=park.h("operator"))
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["title"] == "禁区闯入（A1）" and resp.json()["camera_name"] == "A1"
+    # a camera the registry puts in another enterprise: its name is not told, its id stands
+    foreign = _alert(park, "cam-b1", ENT_A)
+    resp = park.client.post(f"/api/alerts/{foreign}/escalate", json={}, headers=park.h("operator"))
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["title"] == "禁区闯入（cam-b1）" and resp.json()["camera_name"] is None
