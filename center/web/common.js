@@ -128,7 +128,9 @@ const PG = (() => {
         const a = PG.el("a", null, `${p.label} `);
         a.href = p.path;
         a.dataset.page = p.key;
-        if (p.key === current && (p.key !== "card" || p.path === location.pathname)) a.className = "active";
+        const own = p.key !== "card" && p.key !== "file";
+        if (p.key === current && (own || p.path === location.pathname)) a.className = "active";
+        if (p.key === "enterprises" && current === "file") a.className = "active"; // a file of the list
         a.append(PG.el("small", null, p.label_en));
         nav.append(a);
       }

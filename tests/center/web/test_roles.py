@@ -115,6 +115,19 @@ def visit_as(url: str, browser: Browser, user: str) -> None:
         page.screenshot(
             path=SHOTS / f"{user}-{path.strip('/').replace('/', '_') or 'root'}.png", full_page=True
         )
+    if "/enterprises" in pages:  # a file from the list: the insurer's without cameras, alerts, hazards
+        page.goto(f"{url}/enterprises")
+        page.locator("#enterprise-rows tr[data-enterprise-id='yj-metal'] a").click()
+        expect(page).to_have_url(f"{url}/enterprises/yj-metal")
+        expect(page.locator("#term-rows tr[data-term='events']")).to_be_visible()
+        expect(page.locator("nav.nav a.active")).to_have_attribute("href", "/enterprises")
+        for panel in ("#cameras-panel", "#hazards-panel", "#alerts-panel"):
+            if user == "picc":
+                expect(page.locator(panel)).to_be_hidden()
+            else:
+                expect(page.locator(f"{panel} tbody tr").first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=SHOTS / f"{user}-file-yj-metal.png", full_page=True)
     for path in set(CONSOLE) - set(pages):  # asked for directly: sent home, no 403
         page.goto(f"{url}{path}")
         expect(page).to_have_url(f"{url}{landing}")
