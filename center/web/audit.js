@@ -41,8 +41,11 @@ function params() {
 
 function detailText(detail) {
   const parts = [];
-  for (const [k, v] of Object.entries(detail || {})) {
-    const text = typeof v === "string" ? v : JSON.stringify(v);
+  const LABELS = { note: "说明", after_evidence: "整改后照片", before_evidence: "整改前照片", hazard: "隐患", size: "大小" };
+  for (const [key, v] of Object.entries(detail || {})) {
+    const k = LABELS[key] || key;
+    const files = Array.isArray(v) && v.every((x) => /^[0-9a-f]{64}$/.test(x));
+    const text = files ? `${v.length} 个文件` : typeof v === "string" ? v : JSON.stringify(v);
     parts.push(`${k}: ${text.length > 80 ? `${text.slice(0, 80)}…` : text}`);
   }
   return parts.join("；");

@@ -19,7 +19,8 @@ async function load() {
   const page = await res.json();
   const body = document.getElementById("enterprise-rows");
   body.replaceChildren();
-  for (const e of page.items) {
+  const score = (e) => (e.risk ? e.risk.score : -1);
+  for (const e of [...page.items].sort((a, b) => score(b) - score(a))) { // the riskiest first
     const tr = el("tr");
     tr.dataset.enterpriseId = e.id;
     const name = el("td");
