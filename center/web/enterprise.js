@@ -199,7 +199,7 @@ async function cameras() {
     if (state) name.append(el("span", `cam cam-${state}`, CAMERA_STATES[state] || state));
     const falseRate = p && p.total ? `${p.dismissed}（${Math.round((100 * p.dismissed) / p.total)}%）` : "0";
     const tr = row(body, [
-      name, c.post_name && c.post_name !== c.name ? c.post_name : "–", c.key_post ? cell("key", "★ 重点") : "", nodeNames.get(c.node) || c.node,
+      name, c.post_name && c.post_name !== c.name ? c.post_name : "–", c.key_post ? cell("key", "★ 重点") : "", c.node_name || nodeNames.get(c.node) || c.node || "–",
       cell("num", String(p ? p.total : 0)), cell("num", falseRate),
       cell("num", p && p.precision !== null ? `${Math.round(p.precision * 100)}%` : "–"),
     ]);

@@ -13,7 +13,7 @@ from center.api.schemas import Page
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.domain.errors import Invalid, NotFound, StateConflict
-from center.store.models import Camera, Enterprise
+from center.store.models import Camera, Enterprise, Node
 from protocol import now_ms
 
 router = make_router("cameras")
@@ -40,9 +40,17 @@ def list_cameras(
         stmt = stmt.where(Camera.node == node)
     if key_post is not None:
         stmt = stmt.where(Camera.key_post == key_post)
-    rows = session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset))
+    items = [
+        CameraOut.model_validate(c)
+        for c in session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset))
+    ]
+    nodes = sorted({c.node for c in items if c.node})
+    named = select(Node.node, Node.name).where(Node.site == config.site, Node.node.in_(nodes))
+    names = {node: name for node, name in session.execute(named) if name} if nodes else {}
+    for c in items:
+        c.node_name = names.get(c.node or "")
     return Page(
-        items=[CameraOut.model_validate(c) for c in rows],
+        items=items,
         total=count_of(session, stmt),
         limit=limit,
         offset=offset,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from center.api.schemas import MapPos, RowOut
 from protocol import Id
@@ -59,3 +59,4 @@ class CameraOut(RowOut):
     key_post: bool
     map_x: float | None
     map_y: float | None
+    node_name: str | None = Field(default=None, description="where its edge node is installed (A区机房)")

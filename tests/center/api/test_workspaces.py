@@ -22,7 +22,7 @@ from center.api.evidence.routes import MAX_PHOTO_BYTES
 from center.app import create_app
 from center.config import CenterConfig
 from center.ingest.upsert import apply_alert
-from center.store.models import AuditEntry, EvidenceFile, Hazard, HazardLog
+from center.store.models import AuditEntry, Camera, EvidenceFile, Hazard, HazardLog, Node
 from protocol import AlertEvent, now_ms
 from tests.centerkit import ENT_A, ENT_B, ROLE_USERS, bearer, login, mini_park
 
@@ -294,3 +294,28 @@ def test_an_escalated_alerts_hazard_is_titled_with_the_camera_name(park: Park) -
     resp = park.client.post(f"/api/alerts/{foreign}/escalate", json={}, headers=park.h("operator"))
     assert resp.status_code == 201, resp.text
     assert resp.json()["title"] == "禁区闯入（cam-b1）" and resp.json()["camera_name"] is None
+
+
+def test_cameras_carry_their_nodes_name_for_the_risk_file(park: Park) -> None:
+    with park.app.state.session_factory.begin() as s:
+        s.add(
+            Node(
+                site="yijia", node="edge-01", state="online", status_ms=None, last_seen_ms=0, software="",
+                cameras=[], config_version=None, heartbeat=None, updated_ms=0, name="A区机房",
+            )
+        )  # fmt: skip
+        s.add(
+            Node(
+                site="elsewhere", node="edge-02", state="online", status_ms=None, last_seen_ms=0, software="",
+                cameras=[], config_version=None, heartbeat=None, updated_ms=0, name="别处的机房",
+            )
+        )  # fmt: skip
+    resp = park.client.get(f"/api/cameras?enterprise_id={ENT_A}", headers=park.h("enterprise"))
+    assert resp.status_code == 200, resp.text
+    assert [(c["id"], c["node"], c["node_name"]) for c in resp.json()["items"]] == [
+        ("cam-a1", "edge-01", "A区机房")
+    ]
+    with park.app.state.session_factory.begin() as s:
+        s.get(Camera, "cam-a1").node = "edge-02"  # type: ignore[union-attr]  # a node of another site
+    resp = park.client.get("/api/cameras", headers=park.h("enterprise"))
+    assert [(c["node"], c["node_name"]) for c in resp.json()["items"]] == [("edge-02", None)]
