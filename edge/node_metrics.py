@@ -58,8 +58,22 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
 def node_families(node: EdgeNode) -> list[Family]:
     """Every family of the node: its cameras', then the outbox, events, uptime and identity."""
     det = node.detector
+    ev = node.evidence.health()
     return [
         *camera_families(node.camera_list()),
+        Family(P + "clips_total", "counter", "evidence clips: built (partial included), failed, partial")
+        .add({"result": "built"}, ev.clips_built)
+        .add({"result": "failed"}, ev.clips_failed)
+        .add({"result": "partial"}, ev.clips_partial),
+        Family(P + "clips_pending", "gauge", "clips waiting for their window in the ring buffer").add(
+            {}, ev.clips_pending
+        ),
+        Family(P + "uploads_pending", "gauge", "evidence files waiting to go to the center").add(
+            {}, ev.uploads_pending
+        ),
+        Family(P + "uploads_dropped_total", "counter", "evidence files evicted from a full upload queue").add(
+            {}, ev.uploads_dropped
+        ),
         Family(P + "outbox_depth", "gauge", "messages waiting on disk for the broker").add(
             {}, node.outbox.depth
         ),

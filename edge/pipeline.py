@@ -67,7 +67,21 @@ class CameraPipeline:
             if t.phase is EventPhase.NEW and self.evidence is not None:
                 evidence += self._new_evidence(rule, t, frame_bgr, dets, ts_ms)
             events.append(self._with_clip(self._event(rule, t, evidence)))
+        if self._clip_wait:
+            self._extend_clips()
         return events + self._late_clips()
+
+    def _extend_clips(self) -> None:
+        """A clip covers its whole event (plus ``post_s``, up to ``clip_max_s``): while the event
+        runs and its clip is not built yet, the clip's window follows it."""
+        clips = self.evidence.clips if self.evidence is not None else None
+        if clips is None:
+            return
+        post_ms = int(self.cfg.evidence.post_s * 1000)
+        for rule in self.rules:
+            running = rule.lifecycle.running
+            if running is not None and running[0] in self._clip_wait and running[0] not in self._clip_ready:
+                clips.extend(running[0], running[1] + post_ms)
 
     # -- evidence --------------------------------------------------------------------------
     def _new_evidence(
