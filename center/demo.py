@@ -169,6 +169,8 @@ class Demo:
         for name, proc, _log in reversed(self.procs):
             if proc.poll() is not None:
                 continue
+            if name == "edge":
+                _say("stopping the edge node first (its last clips, uploads and events) …")
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(STOP_S.get(name, 10.0))

@@ -62,6 +62,7 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
         ready_line=r"\[demo\] ready: open http://",
         ready_timeout=90,
         stop_signal=signal.SIGINT,
+        stop_grace=60,  # the demo gives the edge up to 30 s to send its last clips and events
     )
     with demo:
         base = f"http://127.0.0.1:{http_port}"
