@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -141,3 +143,47 @@ def test_a_clip_across_a_file_loop_covers_the_event(tmp_path: Path) -> None:
     assert ring.gaps(start, end) == []
     n = frames_in(ring.clip_mp4(start, end, tmp_path / "loop.mp4"))
     assert 39 <= n <= 61, n  # 4 s at 10 fps, from the key frame before the start
+
+
+def test_a_clip_across_an_rtsp_server_restart_keeps_both_sides(
+    tmp_path: Path, rtsp_server: Callable[..., Any], sample_clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The camera's RTSP server goes away for ~2 s and comes back with its stream from the start
+    (new timestamps): the ring holds both sides, the clip over the outage is made from them and
+    the log says how long the hole is."""
+    server = rtsp_server({"cam": sample_clip})
+    ring = RingBuffer(seconds=60.0, max_bytes=32 * 1024 * 1024)
+    cam = CameraStream("cam-rtsp", server.url("cam"), StreamOptions(backoff_initial_s=0.2), ring=ring)
+    cam.start()
+    try:
+        assert _wait(lambda: ring.span() is not None and ring.span()[1] - ring.span()[0] > 4000, 20)
+        server.stop()
+        t_down = time.time() * 1000
+        time.sleep(2.0)
+        server.start()
+        assert _wait(lambda: ring.span()[1] > time.time() * 1000 - 500 and cam.reconnects > 0, 20)
+        assert _wait(lambda: ring.span()[1] > t_down + 7000, 20)
+    finally:
+        cam.stop()
+    start, end = round(t_down - 3000), round(t_down + 7000)
+    [(hole_from, hole_to)] = ring.gaps(start, end)
+    assert 1500 <= hole_to - hole_from <= 6000, (hole_from - t_down, hole_to - t_down)
+    store = EvidenceStore(tmp_path, settings=EvidenceConfig(blur_faces=False))
+    worker = ClipWorker(store, lambda c: ring, None)
+    worker.schedule(ClipJob("cam-rtsp", "ev-1", start, end))
+    with caplog.at_level(logging.INFO, logger="parkguard.edge.evidence"):
+        assert worker.run_once() == 1
+    [(_, item)] = worker.take("cam-rtsp")
+    assert item is not None and worker.partial == 1 and "missing" in caplog.text
+    n = frames_in(store.path_for(item.sha256, "mp4"))
+    held_s = (end - start - (hole_to - hole_from)) / 1000
+    assert n >= 10 * held_s - 25, (n, held_s)  # both sides, at the stream's 10 fps
+
+
+def _wait(cond: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
