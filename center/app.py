@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -29,6 +30,7 @@ from center.api.evidence import routes as evidence
 from center.api.feed.hub import LiveHub
 from center.api.feed.routes import alerts_feed
 from center.api.hazards import routes as hazards
+from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
 from center.api.risk import routes as risk
@@ -144,6 +146,8 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimit, limits=config.http.limits)  # before any body is read
     for router in API_ROUTERS:
         app.include_router(router)
     app.include_router(pages.router)

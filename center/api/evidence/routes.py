@@ -71,6 +71,7 @@ def _may_read(session: Session, user: Principal, config: CenterConfig, row: Evid
     responses={
         201: {"model": EvidenceOut, "description": "stored"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
+        413: {"description": "the body is larger than http.limits.evidence_mib"},
         422: {"description": "hash or type wrong; an edge node without camera"},
     },
     openapi_extra={
@@ -98,20 +99,21 @@ async def upload_evidence(
         if refusal is not None:
             raise HTTPException(status_code=403, detail=refusal)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    length = int(request.headers.get("content-length") or 0)
-    if length > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("header", "content-length"), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
-    data = await request.body()
-    if len(data) > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("body",), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+    # the body is streamed to a file under evidence_dir (never whole in memory); center/api/limits.py
+    # has already refused a Content-Length over http.limits.evidence_mib, and stops a longer stream
+    spool = await run_in_threadpool(evidence.Spool, config.evidence_dir, content_type)
+    try:
+        async for chunk in request.stream():
+            await run_in_threadpool(spool.write, chunk)
+    except BaseException:
+        await run_in_threadpool(spool.discard)
+        raise
 
     def save() -> EvidenceOut:
         with request.app.state.session_factory() as session:
-            row, created = evidence.store(
-                session, config.evidence_dir, sha256, content_type, data, user.username
-            )
+            row, created = evidence.store(session, config.evidence_dir, sha256, spool, user.username)
             if created:
-                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
+                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": row.size})
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +21,68 @@ from protocol import now_ms
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+INCOMING = ".incoming"  # uploads being received, under evidence_dir (same file system as the files)
 
 
 def path_of(evidence_dir: Path, sha256: str, content_type: str) -> Path:
     return evidence_dir / sha256[:2] / f"{sha256}{CONTENT_TYPES.get(content_type, '.bin')}"
 
 
+class Spool:
+    """An upload received into a temporary file under ``evidence_dir``, hashed as it comes:
+    memory holds one chunk at a time, whatever the size; :meth:`discard` cleans up."""
+
+    def __init__(self, evidence_dir: Path, content_type: str) -> None:
+        if content_type not in CONTENT_TYPES:
+            raise Invalid(("header", "content-type"), f"use one of {', '.join(CONTENT_TYPES)}")
+        self.content_type = content_type
+        folder = evidence_dir / INCOMING
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{uuid.uuid4().hex}.part"  # the umask's mode, like any stored file
+        self._file = open(self.path, "xb")  # noqa: SIM115 (closed by finish or discard)
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._hash.update(chunk)
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> str:
+        """Close the file; its SHA-256 (lowercase hex)."""
+        self._file.close()
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
 def store(
-    session: Session, evidence_dir: Path, sha256: str, content_type: str, data: bytes, uploaded_by: str
+    session: Session, evidence_dir: Path, sha256: str, spool: Spool, uploaded_by: str
 ) -> tuple[EvidenceFile, bool]:
-    """Keep ``data`` under its SHA-256 (which must match); (row, created). Uploading twice is fine."""
-    if content_type not in CONTENT_TYPES:
-        raise Invalid(("header", "content-type"), f"use one of {', '.join(CONTENT_TYPES)}")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise Invalid(("path", "sha256"), f"the body's SHA-256 is {actual}, not {sha256}")
-    row = session.get(EvidenceFile, sha256)
-    path = path_of(evidence_dir, sha256, content_type)
-    if row is not None and path.exists():
-        return row, False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Keep the finished ``spool`` under its SHA-256 (which must match); (row, created).
+    Uploading twice is fine. The spool's file is moved into place or discarded."""
+    try:
+        actual = spool.finish()
+        if actual != sha256:
+            raise Invalid(("path", "sha256"), f"the body's SHA-256 is {actual}, not {sha256}")
+        row = session.get(EvidenceFile, sha256)
+        path = path_of(evidence_dir, sha256, spool.content_type)
+        if row is not None and path.exists():
+            return row, False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spool.path, path)
+    finally:
+        spool.discard()
     if row is None:
         row = EvidenceFile(
             sha256=sha256,
-            content_type=content_type,
-            size=len(data),
+            content_type=spool.content_type,
+            size=spool.size,
             stored_ms=now_ms(),
             uploaded_by=uploaded_by,
         )
