@@ -72,6 +72,7 @@ def _may_read(session: Session, user: Principal, config: CenterConfig, row: Evid
         201: {"model": EvidenceOut, "description": "stored"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
         413: {"description": "the body is larger than http.limits.evidence_mib"},
+        415: {"description": "the body is not what its Content-Type says (checked by its first bytes)"},
         422: {"description": "hash or type wrong; an edge node without camera"},
     },
     openapi_extra={
@@ -105,6 +106,9 @@ async def upload_evidence(
     try:
         async for chunk in request.stream():
             await run_in_threadpool(spool.write, chunk)
+    except evidence.WrongContent as exc:
+        await run_in_threadpool(spool.discard)
+        raise HTTPException(status_code=415, detail=str(exc), headers={"Connection": "close"}) from None
     except BaseException:
         await run_in_threadpool(spool.discard)
         raise
@@ -117,7 +121,10 @@ async def upload_evidence(
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 
-    return await run_in_threadpool(save)
+    try:
+        return await run_in_threadpool(save)
+    except evidence.WrongContent as exc:
+        raise HTTPException(status_code=415, detail=str(exc)) from None
 
 
 @router.get(
@@ -135,4 +142,21 @@ def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: 
         raise NotFound(f"evidence file {sha256} is no longer stored (retention)")
     audit(session, user, "read_evidence", f"evidence:{sha256}")
     session.commit()
-    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
+    # served as what its bytes are, never as what the uploader said; nosniff comes with every
+    # answer (center/api/headers.py)
+    served = evidence.served_type(path)
+    if served is None:
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=f"{sha256}.bin",
+            content_disposition_type="attachment",
+            headers={"Cache-Control": "private, no-store"},
+        )
+    return FileResponse(
+        path,
+        media_type=served,
+        filename=f"{sha256}{evidence.CONTENT_TYPES[served]}",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
+    )

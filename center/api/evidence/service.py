@@ -22,15 +22,35 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 INCOMING = ".incoming"  # uploads being received, under evidence_dir (same file system as the files)
+SNIFF_BYTES = 12  # what :func:`sniff` needs to see
+
+
+def sniff(head: bytes) -> str | None:
+    """The evidence type the first bytes of a file show (its magic number), or None.
+
+    JPEG ``FF D8 FF``; PNG ``89 'PNG' 0D 0A 1A 0A``; MP4 (ISO base media, as the edge's PyAV
+    writes its clips) a ``ftyp`` box first: ``'ftyp'`` at offset 4."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(head) >= 8 and head[4:8] == b"ftyp":
+        return "video/mp4"
+    return None
 
 
 def path_of(evidence_dir: Path, sha256: str, content_type: str) -> Path:
     return evidence_dir / sha256[:2] / f"{sha256}{CONTENT_TYPES.get(content_type, '.bin')}"
 
 
+class WrongContent(Exception):
+    """The body is not what its Content-Type says (refused with 415)."""
+
+
 class Spool:
     """An upload received into a temporary file under ``evidence_dir``, hashed as it comes:
-    memory holds one chunk at a time, whatever the size; :meth:`discard` cleans up."""
+    memory holds one chunk at a time, whatever the size. Checks the declared type against the
+    first bytes as soon as they are in (:class:`WrongContent`), and :meth:`discard` cleans up."""
 
     def __init__(self, evidence_dir: Path, content_type: str) -> None:
         if content_type not in CONTENT_TYPES:
@@ -41,6 +61,7 @@ class Spool:
         self.path = folder / f"{uuid.uuid4().hex}.part"  # the umask's mode, like any stored file
         self._file = open(self.path, "xb")  # noqa: SIM115 (closed by finish or discard)
         self._hash = hashlib.sha256()
+        self._head = b""
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
@@ -49,10 +70,23 @@ class Spool:
         self._hash.update(chunk)
         self._file.write(chunk)
         self.size += len(chunk)
+        if len(self._head) < SNIFF_BYTES:
+            self._head += chunk[: SNIFF_BYTES - len(self._head)]
+            if len(self._head) >= SNIFF_BYTES:
+                self.check_type()
+
+    def check_type(self) -> None:
+        found = sniff(self._head)
+        if found != self.content_type:
+            what = f"a {found} file" if found else "no JPEG, PNG or MP4 file"
+            raise WrongContent(
+                f"内容与类型不符: 声明为 {self.content_type}，实为 {what} (the body is {what})"
+            )
 
     def finish(self) -> str:
-        """Close the file; its SHA-256 (lowercase hex)."""
+        """Close the file and check its type; its SHA-256 (lowercase hex)."""
         self._file.close()
+        self.check_type()
         return self._hash.hexdigest()
 
     def discard(self) -> None:
@@ -88,6 +122,13 @@ def store(
         )
         session.add(row)
     return row, True
+
+
+def served_type(path: Path) -> str | None:
+    """The type a stored file is served as: what its bytes are (None: none of the evidence
+    types; such a file, stored before uploads were checked, is only offered as a download)."""
+    with path.open("rb") as f:
+        return sniff(f.read(SNIFF_BYTES))
 
 
 def camera_of_node(session: Session, camera: str, node: str | None) -> str | None:
