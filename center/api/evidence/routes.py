@@ -71,6 +71,8 @@ def _may_read(session: Session, user: Principal, config: CenterConfig, row: Evid
     responses={
         201: {"model": EvidenceOut, "description": "stored"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
+        413: {"description": "the body is larger than http.limits.evidence_mib"},
+        415: {"description": "the body is not what its Content-Type says (checked by its first bytes)"},
         422: {"description": "hash or type wrong; an edge node without camera"},
     },
     openapi_extra={
@@ -98,24 +100,31 @@ async def upload_evidence(
         if refusal is not None:
             raise HTTPException(status_code=403, detail=refusal)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    length = int(request.headers.get("content-length") or 0)
-    if length > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("header", "content-length"), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
-    data = await request.body()
-    if len(data) > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("body",), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+    # the body is streamed to a file under evidence_dir (never whole in memory); center/api/limits.py
+    # has already refused a Content-Length over http.limits.evidence_mib, and stops a longer stream
+    spool = await run_in_threadpool(evidence.Spool, config.evidence_dir, content_type)
+    try:
+        async for chunk in request.stream():
+            await run_in_threadpool(spool.write, chunk)
+    except evidence.WrongContent as exc:
+        await run_in_threadpool(spool.discard)
+        raise HTTPException(status_code=415, detail=str(exc), headers={"Connection": "close"}) from None
+    except BaseException:
+        await run_in_threadpool(spool.discard)
+        raise
 
     def save() -> EvidenceOut:
         with request.app.state.session_factory() as session:
-            row, created = evidence.store(
-                session, config.evidence_dir, sha256, content_type, data, user.username
-            )
+            row, created = evidence.store(session, config.evidence_dir, sha256, spool, user.username)
             if created:
-                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
+                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": row.size})
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 
-    return await run_in_threadpool(save)
+    try:
+        return await run_in_threadpool(save)
+    except evidence.WrongContent as exc:
+        raise HTTPException(status_code=415, detail=str(exc)) from None
 
 
 @router.get(
@@ -133,4 +142,21 @@ def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: 
         raise NotFound(f"evidence file {sha256} is no longer stored (retention)")
     audit(session, user, "read_evidence", f"evidence:{sha256}")
     session.commit()
-    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
+    # served as what its bytes are, never as what the uploader said; nosniff comes with every
+    # answer (center/api/headers.py)
+    served = evidence.served_type(path)
+    if served is None:
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=f"{sha256}.bin",
+            content_disposition_type="attachment",
+            headers={"Cache-Control": "private, no-store"},
+        )
+    return FileResponse(
+        path,
+        media_type=served,
+        filename=f"{sha256}{evidence.CONTENT_TYPES[served]}",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
+    )
