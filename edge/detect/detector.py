@@ -86,6 +86,11 @@ def make_session(
     (``bench/edge_cameras.py --spinning on|off`` measures it again)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # memory-pattern planning pre-allocates a block per input shape: on the CPU it buys no speed
+    # measurable here and costs 16 MB with NanoDet-416 (session 75 → 59 MB, ms/run the same within
+    # noise, 3 interleaved runs of 40 on 2 cores; bench/edge_memory.py --components shows it)
+    if "CPUExecutionProvider" in (providers or ["CPUExecutionProvider"])[:1]:
+        opts.enable_mem_pattern = False
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
