@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -24,11 +25,14 @@ from center.api import pages
 from center.api.alerts import routes as alerts
 from center.api.cameras import routes as cameras
 from center.api.card import routes as card
+from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises
 from center.api.evidence import routes as evidence
 from center.api.feed.hub import LiveHub
 from center.api.feed.routes import alerts_feed
 from center.api.hazards import routes as hazards
+from center.api.headers import SecurityHeaders
+from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
 from center.api.risk import routes as risk
@@ -132,7 +136,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # center/api/docs.py: Swagger UI served from the center, not a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -144,10 +148,14 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimit, limits=config.http.limits)  # before any body is read
+    app.add_middleware(SecurityHeaders)  # the outer one: 413s get the headers too
     for router in API_ROUTERS:
         app.include_router(router)
     app.include_router(pages.router)
     app.add_api_websocket_route("/ws/alerts", alerts_feed, name="alerts_feed")
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     missing = missing_policies([r.name for r in iter_routes(app.routes) if isinstance(r, APIRoute)])

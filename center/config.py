@@ -86,9 +86,25 @@ class MqttConfig(_Section):
         return os.environ.get(self.password_env)
 
 
+class BodyLimits(_Section):
+    """Largest request body of each class of route, checked before the body is read (a bigger
+    ``Content-Length`` is refused at once, a streamed body as soon as it passes the limit)."""
+
+    evidence_mib: float = Field(
+        default=32.0,
+        gt=0,
+        le=1024,
+        description="an evidence upload (snapshot, clip, photo); keep it at least the edges' "
+        "evidence.clip_max_mb",
+    )
+    login_kib: int = Field(default=16, ge=1, le=1024, description="a login (user name and password)")
+    api_kib: int = Field(default=1024, ge=1, le=64 * 1024, description="any other request (JSON bodies)")
+
+
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    limits: BodyLimits = Field(default_factory=BodyLimits)
 
 
 class AuthConfig(_Section):

@@ -62,6 +62,10 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+# how long each part may take to stop: the edge drains its clips, uploads and outbox first
+STOP_S = {"edge": 30.0, "center": 10.0, "broker": 5.0}
+
+
 class Demo:
     def __init__(self, center_cfg: Path, edge_cfg: Path, workdir: Path, broker: str) -> None:
         self.center_cfg_path = center_cfg
@@ -160,13 +164,16 @@ class Demo:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        for _name, proc, _log in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        """Stop the parts one after another, the edge first: its last events and uploads still
+        reach the center and the broker, which stop only once it is gone."""
         for name, proc, _log in reversed(self.procs):
+            if proc.poll() is not None:
+                continue
+            if name == "edge":
+                _say("stopping the edge node first (its last clips, uploads and events) …")
+            proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                proc.wait(STOP_S.get(name, 10.0))
             except subprocess.TimeoutExpired:
                 _say(f"{name} did not stop in time; killing it")
                 proc.kill()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.comms.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, Histogram
+from edge.comms.metrics import AGE_MS_BUCKETS, INFER_MS_BUCKETS, STAGE_MS_BUCKETS, STAGES, Histogram
 from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
 from edge.detect.detections import Detections
@@ -59,6 +59,10 @@ class CameraRuntime:
     ages_ms: list[int] = field(default_factory=list)
     infer_hist: Histogram = field(default_factory=lambda: Histogram(INFER_MS_BUCKETS))
     age_hist: Histogram = field(default_factory=lambda: Histogram(AGE_MS_BUCKETS))
+    # ms per analyzed frame by stage (decode: the reader's own histogram, per packet)
+    stage_hist: dict[str, Histogram] = field(
+        default_factory=lambda: {s: Histogram(STAGE_MS_BUCKETS) for s in STAGES if s != "decode"}
+    )
     reported_state: CameraState = CameraState.STARTING
     # figures since the last heartbeat
     hb_analyzed: int = 0
@@ -111,6 +115,7 @@ class CameraRuntime:
         if pipeline is not None:
             ended = pipeline.take_over(self.pipeline, now_ms(), plan.keep_open)
             self.analyzer.pipeline = pipeline
+            self.analyzer.sync_tracker(cfg, track_labels)
             log.info("config: camera %s zones/rules rebuilt", cam.id)
         if cam.id in plan.restart:
             stopped = self.readers()
@@ -124,17 +129,30 @@ class CameraRuntime:
         return ended, stopped
 
     def finish_frame(
-        self, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None, infer_ms: float, emit: Emit
+        self,
+        ts_ms: int,
+        bgr: np.ndarray | None,
+        dets: Detections | None,
+        stages: dict[str, float],
+        emit: Emit,
     ) -> None:
         """A frame's detections (None: skipped by the motion gate) through tracker and rules; the
-        events go to ``emit``; inference time and frame age (capture → events sent) are counted."""
+        events go to ``emit``; the time of each stage (``stages``: what came before, e.g.
+        convert and the detector's) and the frame age (capture → events sent) are counted."""
         if dets is not None:
+            infer_ms = stages.get("inference", 0.0)
             self.infer_ms_total += infer_ms
             self.hb_infer_ms += infer_ms
             self.infer_hist.observe(infer_ms)
             self.analyzed += 1
             self.hb_analyzed += 1
+        self.analyzer.last_stage_ms = {}
         emit(self.analyzer.process(ts_ms, bgr, dets))
+        if dets is not None:
+            for name, ms in (stages | self.analyzer.last_stage_ms).items():
+                hist = self.stage_hist.get(name)
+                if hist is not None:
+                    hist.observe(ms)
         age_ms = now_ms() - ts_ms
         self.age_hist.observe(age_ms)
         self.ages_ms.append(age_ms)
@@ -184,19 +202,21 @@ def analyze_due(cameras: list[CameraRuntime], detector: ObjectDetector, emit: Em
     """
     now = time.monotonic()
     worked = False
-    batch: list[tuple[CameraRuntime, int, np.ndarray | None]] = []
+    batch: list[tuple[CameraRuntime, int, np.ndarray | None, float]] = []
     for cam in sorted(cameras, key=lambda c: c.next_due):
         pkt = cam.take_due(now)
         if pkt is None:
             continue
         worked = True
         try:
+            t0 = time.perf_counter()
             bgr = pkt.to_bgr() if cam.analyzer.wants_inference(pkt.frame, pkt.ts_ms) else None
+            convert_ms = (time.perf_counter() - t0) * 1000
             if detector.dynamic_batch:
-                batch.append((cam, pkt.ts_ms, bgr))
+                batch.append((cam, pkt.ts_ms, bgr, convert_ms))
                 continue
             dets = detector.detect(bgr) if bgr is not None else None
-            cam.finish_frame(pkt.ts_ms, bgr, dets, detector.last_infer_ms, emit)
+            cam.finish_frame(pkt.ts_ms, bgr, dets, {"convert": convert_ms, **detector.last_stage_ms}, emit)
             now = time.monotonic()
         except Exception:
             cam.analysis_failed()
@@ -206,19 +226,19 @@ def analyze_due(cameras: list[CameraRuntime], detector: ObjectDetector, emit: Em
 
 
 def _analyze_batch(
-    batch: list[tuple[CameraRuntime, int, np.ndarray | None]], detector: ObjectDetector, emit: Emit
+    batch: list[tuple[CameraRuntime, int, np.ndarray | None, float]], detector: ObjectDetector, emit: Emit
 ) -> None:
     """A model with a batch axis: one call for every camera that was due."""
-    frames = [bgr for _, _, bgr in batch if bgr is not None]
+    frames = [bgr for _, _, bgr, _ in batch if bgr is not None]
     try:
         results = iter(detector.detect_batch(frames) if frames else [])
     except Exception:
-        for cam, _, _ in batch:
+        for cam, _, _, _ in batch:
             cam.analysis_failed()
         return
-    for cam, ts_ms, bgr in batch:
+    for cam, ts_ms, bgr, convert_ms in batch:
         try:
             dets = next(results) if bgr is not None else None
-            cam.finish_frame(ts_ms, bgr, dets, detector.last_infer_ms, emit)
+            cam.finish_frame(ts_ms, bgr, dets, {"convert": convert_ms, **detector.last_stage_ms}, emit)
         except Exception:
             cam.analysis_failed()

@@ -153,7 +153,13 @@ class EdgeNode:
         if self.metrics is not None:
             self.metrics.stop()
         self.publisher.stop()
-        log.info("edge node stopped; %d event message(s) published", self.events_published)
+        ev = self.evidence.health()
+        log.info(
+            "edge node stopped; %d event message(s) published; left queued: %d message(s), %d upload(s)",
+            self.events_published,
+            self.outbox.depth,
+            ev.uploads_pending,
+        )
 
     def _states_changed(self) -> bool:
         now = now_ms()
@@ -192,6 +198,7 @@ class EdgeNode:
             outbox_depth=self.outbox.depth,
             outbox_dropped=self.outbox.dropped,
             interval_s=self.cfg.heartbeat_s,
+            evidence=self.evidence.health(),
         )
         self.publisher.send_now(TopicKind.HEARTBEAT, hb)
 

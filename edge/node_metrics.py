@@ -34,6 +34,12 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
         "st": Family(P + "camera_state", "gauge", "1 for the camera's current state"),
         "rc": Family(P + "camera_reconnects_total", "counter", "stream reopen attempts"),
         "rb": Family(P + "camera_ring_bytes", "gauge", "compressed bytes held in the ring buffer"),
+        "trk": Family(P + "camera_tracking", "gauge", "1: a tracker runs (a rule reads track ids)"),
+        "stg": Family(
+            P + "camera_stage_ms",
+            "histogram",
+            "time per analyzed frame by stage (decode: per packet, on the reader thread), ms",
+        ),
     }
     for cam in cameras:
         lb = {"camera": cam.cfg.id}
@@ -52,14 +58,32 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
         if s.last_frame_ms is not None:
             fams["lf"].add(lb, s.last_frame_ms / 1000)
         fams["rb"].add(lb, cam.ring.nbytes if cam.ring else 0)
+        fams["trk"].add(lb, 1 if cam.analyzer.tracker is not None else 0)
+        fams["stg"].add({**lb, "stage": "decode"}, s.decode_hist)
+        for stage, hist in cam.stage_hist.items():
+            fams["stg"].add({**lb, "stage": stage}, hist)
     return list(fams.values())
 
 
 def node_families(node: EdgeNode) -> list[Family]:
     """Every family of the node: its cameras', then the outbox, events, uptime and identity."""
     det = node.detector
+    ev = node.evidence.health()
     return [
         *camera_families(node.camera_list()),
+        Family(P + "clips_total", "counter", "evidence clips: built (partial included), failed, partial")
+        .add({"result": "built"}, ev.clips_built)
+        .add({"result": "failed"}, ev.clips_failed)
+        .add({"result": "partial"}, ev.clips_partial),
+        Family(P + "clips_pending", "gauge", "clips waiting for their window in the ring buffer").add(
+            {}, ev.clips_pending
+        ),
+        Family(P + "uploads_pending", "gauge", "evidence files waiting to go to the center").add(
+            {}, ev.uploads_pending
+        ),
+        Family(P + "uploads_dropped_total", "counter", "evidence files evicted from a full upload queue").add(
+            {}, ev.uploads_dropped
+        ),
         Family(P + "outbox_depth", "gauge", "messages waiting on disk for the broker").add(
             {}, node.outbox.depth
         ),

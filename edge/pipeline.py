@@ -4,6 +4,7 @@ on ``new``). The node, ``parkguard-edge analyze`` and ``eval`` run a camera thro
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import av
@@ -50,9 +51,11 @@ class CameraPipeline:
         ev = cfg.evidence
         self.history = PeopleHistory(int((ev.clip_max_s + 5) * 1000))  # a clip's whole window
         self._clip_wait: dict[str, AlertEvent | None] = {}  # event id → its last message
+        self.evidence_ms = 0.0  # of the last process(): snapshots saved (the rest is the rules')
         self._clip_ready: dict[str, EvidenceItem] = {}
 
     def process(self, frame_bgr: np.ndarray | None, ts_ms: int, dets: Detections) -> list[AlertEvent]:
+        self.evidence_ms = 0.0
         if self.evidence is not None and self.evidence.clips is not None:
             self.history.add(ts_ms, dets)  # where the people are, to blur the frames of clips
         events: list[AlertEvent] = []
@@ -65,9 +68,25 @@ class CameraPipeline:
                 continue
             evidence: list[EvidenceItem] = []
             if t.phase is EventPhase.NEW and self.evidence is not None:
+                t0 = time.perf_counter()
                 evidence += self._new_evidence(rule, t, frame_bgr, dets, ts_ms)
+                self.evidence_ms += (time.perf_counter() - t0) * 1000
             events.append(self._with_clip(self._event(rule, t, evidence)))
+        if self._clip_wait:
+            self._extend_clips()
         return events + self._late_clips()
+
+    def _extend_clips(self) -> None:
+        """A clip covers its whole event (plus ``post_s``, up to ``clip_max_s``): while the event
+        runs and its clip is not built yet, the clip's window follows it."""
+        clips = self.evidence.clips if self.evidence is not None else None
+        if clips is None:
+            return
+        post_ms = int(self.cfg.evidence.post_s * 1000)
+        for rule in self.rules:
+            running = rule.lifecycle.running
+            if running is not None and running[0] in self._clip_wait and running[0] not in self._clip_ready:
+                clips.extend(running[0], running[1] + post_ms)
 
     # -- evidence --------------------------------------------------------------------------
     def _new_evidence(
@@ -207,10 +226,22 @@ class CameraAnalyzer:
         self.fps = cam.analysis_fps or cfg.analysis_fps
         motion = cam.motion or cfg.motion
         self.motion = MotionGate(motion) if motion.enabled else None
-        self.tracker = Tracker(cfg.tracker, self.fps, track_labels) if cfg.tracker.enabled else None
+        self.tracker: Tracker | None = None
+        self.sync_tracker(cfg, track_labels)
+        self.last_stage_ms: dict[str, float] = {}  # track, rules, evidence of the last frame
         self.last_dets: Detections | None = None
         self.last_bgr: np.ndarray | None = None
         self.skipped_motion = 0
+
+    def sync_tracker(self, cfg: EdgeConfig, track_labels: set[str] | None) -> None:
+        """A tracker only for a camera with a rule that reads track ids (loitering, line crossing,
+        man down, vehicle proximity …): the others skip its cost (and its imports: supervision,
+        scipy). Called again when the camera's rules are rebuilt."""
+        wants = cfg.tracker.enabled and any(r.needs_tracks or r.uses_tracks for r in self.pipeline.rules)
+        if not wants:
+            self.tracker = None
+        elif self.tracker is None:
+            self.tracker = Tracker(cfg.tracker, self.fps, track_labels)
 
     def wants_inference(self, frame: av.VideoFrame, ts_ms: int) -> bool:
         if self.motion is None:
@@ -226,6 +257,13 @@ class CameraAnalyzer:
             bgr = self.last_bgr  # the still scene's last analyzed frame, for a snapshot
         else:
             if self.tracker is not None:
+                t0 = time.perf_counter()
                 dets = self.tracker.update(dets, ts_ms)
+                self.last_stage_ms["track"] = (time.perf_counter() - t0) * 1000
             self.last_dets, self.last_bgr = dets, bgr
-        return self.pipeline.process(bgr, ts_ms, dets)
+        t0 = time.perf_counter()
+        events = self.pipeline.process(bgr, ts_ms, dets)
+        total = (time.perf_counter() - t0) * 1000
+        self.last_stage_ms["rules"] = total - self.pipeline.evidence_ms
+        self.last_stage_ms["evidence"] = self.pipeline.evidence_ms
+        return events

@@ -186,6 +186,17 @@ class CameraHealth(_Msg):
     error: Annotated[str, StringConstraints(max_length=512)] | None = None
 
 
+class EvidenceHealth(_Msg):
+    """The node's evidence figures since it started: clips and the upload queue to the center."""
+
+    clips_built: int = Field(default=0, ge=0)
+    clips_failed: int = Field(default=0, ge=0, description="events left without a clip")
+    clips_partial: int = Field(default=0, ge=0, description="built, but part of the window was not held")
+    clips_pending: int = Field(default=0, ge=0, description="clips waiting for their window")
+    uploads_pending: int = Field(default=0, ge=0, description="files waiting to go to the center")
+    uploads_dropped: int = Field(default=0, ge=0, description="files evicted from a full upload queue")
+
+
 class Heartbeat(_Msg):
     v: Literal[1] = PROTOCOL_VERSION
     site: Id
@@ -198,6 +209,7 @@ class Heartbeat(_Msg):
     interval_s: float | None = Field(
         default=None, gt=0, le=3600, description="the node's heartbeat period (3 missed: stale)"
     )
+    evidence: EvidenceHealth | None = None
 
 
 class NodeConfig(_Msg):

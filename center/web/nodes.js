@@ -95,6 +95,13 @@ function renderNode(n) {
     : `待发 ${n.outbox_depth} 条 · 已丢弃 ${n.outbox_dropped ?? 0} 条`;
   const ob = fact(dl, "离线缓存 Outbox", outbox, "outbox");
   if (n.outbox_dropped && ob) ob.classList.add("warn");
+  const ev = n.evidence;
+  if (ev) {
+    const clips = `片段 已生成 ${ev.clips_built} · 失败 ${ev.clips_failed} · 不完整 ${ev.clips_partial}` +
+      ` · 待生成 ${ev.clips_pending} · 待上传 ${ev.uploads_pending}`;
+    const ef = fact(dl, "证据 Evidence", clips, "evidence");
+    if ((ev.clips_failed || ev.uploads_dropped) && ef) ef.classList.add("warn");
+  }
   fact(dl, "配置版本 Config", n.config_version === null ? "本地配置文件" : `v${n.config_version}`, "config");
   if (n.config_rejected !== null && n.config_rejected !== undefined) {
     fact(dl, "拒绝的配置 Rejected", `v${n.config_rejected}：${n.config_error || "原因未知"}`, "config-rejected warn");

@@ -16,6 +16,9 @@ log = logging.getLogger("parkguard.edge.metrics")
 
 INFER_MS_BUCKETS = (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000)
 AGE_MS_BUCKETS = (25, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000, 10000)
+STAGE_MS_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500, 1000)
+# the stages of a frame's work, in order (decode runs on the camera's reader thread)
+STAGES = ("decode", "convert", "preprocess", "inference", "postprocess", "track", "rules", "evidence")
 
 
 class Histogram:

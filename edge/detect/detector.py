@@ -86,6 +86,11 @@ def make_session(
     (``bench/edge_cameras.py --spinning on|off`` measures it again)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # memory-pattern planning pre-allocates a block per input shape: on the CPU it buys no speed
+    # measurable here and costs 16 MB with NanoDet-416 (session 75 → 59 MB, ms/run the same within
+    # noise, 3 interleaved runs of 40 on 2 cores; bench/edge_memory.py --components shows it)
+    if "CPUExecutionProvider" in (providers or ["CPUExecutionProvider"])[:1]:
+        opts.enable_mem_pattern = False
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -148,6 +153,8 @@ class Detector:
         groups = {label: i for i, label in enumerate(dict.fromkeys(self.semantic))}
         self._group = np.array([groups[label] for label in self.semantic], dtype=np.int64)
         self.last_infer_ms = 0.0  # inference time per frame of the last call (a batch: its share)
+        # per frame of the last call (a batch: its share): preprocess, inference, postprocess ms
+        self.last_stage_ms: dict[str, float] = {}
 
     @property
     def labels(self) -> set[str]:
@@ -174,12 +181,20 @@ class Detector:
         return self.session.run(None, {self.adapter.input_name: tensor})
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
+        t_pre = time.perf_counter()
         tensor, lb = self.adapter.preprocess(frame_bgr)
         t0 = time.perf_counter()
         outputs = self.run_raw(tensor)
-        self.last_infer_ms = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        self.last_infer_ms = (t1 - t0) * 1000
         decoded = self.adapter.decode(outputs, self.score_threshold, self.adapter.input_size_of(tensor))
-        return self.finish(decoded, lb)
+        out = self.finish(decoded, lb)
+        self.last_stage_ms = {
+            "preprocess": (t0 - t_pre) * 1000,
+            "inference": self.last_infer_ms,
+            "postprocess": (time.perf_counter() - t1) * 1000,
+        }
+        return out
 
     def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
         """Several frames (e.g. one per camera) at once.
@@ -188,7 +203,10 @@ class Detector:
         and run in one call (at most ``max_batch`` a call); otherwise they run one by one.
         Results are the same as :meth:`detect` on each frame.
         """
+        t_pre = time.perf_counter()
         prepared = [self.adapter.preprocess(f) for f in frames]
+        pre_ms = (time.perf_counter() - t_pre) * 1000
+        post_ms = 0.0
         results: list[Detections | None] = [None] * len(frames)
         calls: list[list[int]] = []
         if self.adapter.dynamic_batch:
@@ -207,12 +225,16 @@ class Detector:
             outputs = self.run_raw(batch)
             total_ms += (time.perf_counter() - t0) * 1000
             size = self.adapter.input_size_of(batch)
+            t_post = time.perf_counter()
             for j, i in enumerate(idx):
                 # each frame gets its slice of every output that has the batch axis first
                 own = [o[j : j + 1] if o.ndim and o.shape[0] == len(idx) else o for o in outputs]
                 decoded = self.adapter.decode(own, self.score_threshold, size)
                 results[i] = self.finish(decoded, prepared[i][1])
-        self.last_infer_ms = total_ms / max(1, len(frames))
+            post_ms += (time.perf_counter() - t_post) * 1000
+        n = max(1, len(frames))
+        self.last_infer_ms = total_ms / n
+        self.last_stage_ms = {"preprocess": pre_ms / n, "inference": total_ms / n, "postprocess": post_ms / n}
         return [r if r is not None else Detections.empty() for r in results]
 
     def finish(self, dec: Decoded, lb: Letterbox) -> Detections:
@@ -256,6 +278,7 @@ class DetectorSet:
         self.providers = members[0].providers
         self.threads = members[0].threads
         self.last_infer_ms = 0.0
+        self.last_stage_ms: dict[str, float] = {}
 
     @property
     def labels(self) -> set[str]:
@@ -289,10 +312,14 @@ class DetectorSet:
     def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
         per_model = []
         total = 0.0
+        stages: dict[str, float] = {}
         for m in self.members:
             per_model.append(m.detect_batch(frames))
             total += m.last_infer_ms
+            for k, v in m.last_stage_ms.items():
+                stages[k] = stages.get(k, 0.0) + v
         self.last_infer_ms = total
+        self.last_stage_ms = stages
         return [self._merge([r[i] for r in per_model]) for i in range(len(frames))]
 
 
@@ -304,6 +331,7 @@ class ObjectDetector(Protocol):
     providers: list[str]
     threads: int
     last_infer_ms: float  # inference time per frame of the last call
+    last_stage_ms: dict[str, float]  # preprocess / inference / postprocess ms per frame of the last call
 
     @property
     def labels(self) -> set[str]:

@@ -72,6 +72,30 @@ class ClipJob:
     start_ms: int
     end_ms: int
     history: PeopleHistory | None = None
+    # set by ClipWorker.schedule: the ring the clip is cut from (kept even if the camera is
+    # reconfigured meanwhile) and its pin, which keeps the window from being evicted
+    ring: RingBuffer | None = None
+    pin: int | None = None
+
+
+COVER_SLACK_MS = 250  # a clip's packets this close to the window's ends cover it
+
+
+def _release(job: ClipJob) -> None:
+    if job.ring is not None and job.pin is not None:
+        job.ring.unpin(job.pin)
+        job.pin = None
+
+
+def _missing(ring: RingBuffer, job: ClipJob) -> str:
+    """What of the job's window the ring did not hold, in words ("" when it held all of it)."""
+    gaps = ring.gaps(job.start_ms, job.end_ms, COVER_SLACK_MS)
+    if not gaps:
+        return ""
+    parts = [f"{(b - a) / 1000:.1f} s from {a - job.start_ms:+d} ms" for a, b in gaps]
+    asked = (job.end_ms - job.start_ms) / 1000
+    held = asked - sum(b - a for a, b in gaps) / 1000
+    return f"covers {held:.1f} of {asked:.1f} s asked; missing {', '.join(parts)} (stream gap)"
 
 
 def _even(v: float) -> int:
@@ -141,19 +165,34 @@ class ClipWorker:
         self._thread: threading.Thread | None = None
         self.built = 0
         self.failed = 0
+        self.partial = 0  # built, but the ring lacked part of the window (said in the log)
 
     def schedule(self, job: ClipJob) -> None:
         max_ms = int(self.cfg.clip_max_s * 1000)
         if job.end_ms - job.start_ms > max_ms:
             job.end_ms = job.start_ms + max_ms
+        if job.ring is None:
+            job.ring = self.ring_of(job.camera)
+        if job.ring is not None and job.pin is None:
+            job.pin = job.ring.pin(job.start_ms)
         with self._lock:
             self._jobs.append(job)
-            if len(self._jobs) > MAX_PENDING_CLIPS:  # an alert storm: the oldest would be stale anyway
-                dropped = self._jobs.pop(0)
+            dropped = self._jobs.pop(0) if len(self._jobs) > MAX_PENDING_CLIPS else None
+            if dropped is not None:  # an alert storm: the oldest would be stale anyway
                 self._done.setdefault(dropped.camera, []).append((dropped.event_id, None))
                 self.failed += 1
-                log.warning("clip of event %s dropped: %d clips waiting", dropped.event_id, MAX_PENDING_CLIPS)
+        if dropped is not None:
+            _release(dropped)
+            log.warning("clip of event %s dropped: %d clips waiting", dropped.event_id, MAX_PENDING_CLIPS)
         self._wake.set()
+
+    def extend(self, event_id: str, end_ms: int) -> None:
+        """The event goes on: its clip, not built yet, ends later (at most ``clip_max_s`` long)."""
+        max_ms = int(self.cfg.clip_max_s * 1000)
+        with self._lock:
+            for job in self._jobs:
+                if job.event_id == event_id:
+                    job.end_ms = max(job.end_ms, min(end_ms, job.start_ms + max_ms))
 
     def take(self, camera: str) -> list[tuple[str, EvidenceItem | None]]:
         with self._lock:
@@ -185,13 +224,17 @@ class ClipWorker:
             self._thread = None
         else:  # never started: build them here
             self.run_once()
-        if self.pending:
-            log.warning("%d clip(s) not built: the node stopped", self.pending)
+        with self._lock:
+            left, self._jobs = self._jobs, []
+        for job in left:
+            _release(job)
+        if left:
+            log.warning("%d clip(s) not built: the node stopped", len(left))
 
     def _due(self, job: ClipJob, at_ms: int) -> bool:
         if self._drain or at_ms >= job.end_ms + LATE_GRACE_MS:
             return True
-        ring = self.ring_of(job.camera)
+        ring = job.ring if job.ring is not None else self.ring_of(job.camera)
         span = ring.span() if ring is not None else None
         return span is not None and span[1] >= job.end_ms
 
@@ -213,14 +256,18 @@ class ClipWorker:
         # outside our lock: finding the ring takes the node's lock, held by the loop that calls take()
         due = [j for j in jobs if self._due(j, at)]
         for job in due:
-            item = self.build(job)
+            try:
+                item = self.build(job)
+            finally:
+                _release(job)
             with self._lock:
-                self._jobs.remove(job)
+                if job in self._jobs:
+                    self._jobs.remove(job)
                 self._done.setdefault(job.camera, []).append((job.event_id, item))
         return len(due)
 
     def build(self, job: ClipJob) -> EvidenceItem | None:
-        ring = self.ring_of(job.camera)
+        ring = job.ring if job.ring is not None else self.ring_of(job.camera)
         if ring is None:
             log.warning("camera %s: no ring buffer; no clip for event %s", job.camera, job.event_id)
             self.failed += 1
@@ -234,7 +281,18 @@ class ClipWorker:
             return None
         self.store.queue_upload(item, job.camera)
         self.built += 1
-        log.info("camera %s: clip of event %s: %d bytes", job.camera, job.event_id, item.size)
+        missing = _missing(ring, job)
+        if missing:
+            self.partial += 1
+            log.warning(
+                "camera %s: clip of event %s: %d bytes, %s",
+                job.camera,
+                job.event_id,
+                item.size,
+                missing,
+            )
+        else:
+            log.info("camera %s: clip of event %s: %d bytes", job.camera, job.event_id, item.size)
         return item
 
     def clip_bytes(self, ring: RingBuffer, job: ClipJob) -> bytes:

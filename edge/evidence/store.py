@@ -29,7 +29,7 @@ from edge.evidence.blur import FaceBlurrer, make_blurrer, people_of
 from edge.evidence.clips import ClipJob, ClipWorker
 from edge.evidence.snapshot import annotate
 from edge.rules.registry import RuleConfig
-from protocol import DetectedObject, EvidenceItem
+from protocol import DetectedObject, EvidenceHealth, EvidenceItem
 
 if TYPE_CHECKING:
     from edge.evidence.upload import Uploader
@@ -168,6 +168,18 @@ class EvidenceStore:
             self._disk_bytes = total
             self.pruned += gone
             return gone
+
+    def health(self) -> EvidenceHealth:
+        """Clips built, failed, partial and waiting; files waiting for (or dropped from) upload."""
+        c, u = self.clips, self.uploader
+        return EvidenceHealth(
+            clips_built=c.built if c else 0,
+            clips_failed=c.failed if c else 0,
+            clips_partial=c.partial if c else 0,
+            clips_pending=c.pending if c else 0,
+            uploads_pending=u.queue.depth if u else 0,
+            uploads_dropped=u.queue.dropped if u else 0,
+        )
 
     # -- clips -----------------------------------------------------------------------------
     def schedule_clip(self, job: ClipJob) -> bool:

@@ -182,6 +182,8 @@ class Rule(Generic[C]):
     config_model: ClassVar[type[RuleConfigBase]]
     needs_pose = False  # the pipeline runs the pose model for this camera
     needs_tracks: ClassVar[bool] = False  # refused when tracking is off
+    # reads track ids when there are any (a camera none of whose rules does runs no tracker)
+    uses_tracks: ClassVar[bool] = False
     self_confirms: ClassVar[bool] = False  # the rule debounces itself; the lifecycle confirms at once
     model_only: ClassVar[bool] = False  # its classes come only from a model added for it (none bundled)
 

@@ -101,6 +101,11 @@ class Lifecycle:
             return self.close(ts_ms)
         return None
 
+    @property
+    def running(self) -> tuple[str, int] | None:
+        """(event id, last time its condition held, epoch ms) of the running event; None if none."""
+        return (self._event_id, self._last_true_ms) if self.state is _State.ACTIVE else None
+
     def close(self, ts_ms: int) -> Transition | None:
         """End the running event now (e.g. the schedule closed); None when none runs."""
         if self.state is _State.CONFIRMING:

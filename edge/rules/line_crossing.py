@@ -90,6 +90,7 @@ class _Side:
 
 class LineCrossingRule(Rule[LineCrossingConfig]):
     config_model = LineCrossingConfig
+    uses_tracks = True
     needs_tracks = True
     self_confirms = True
 

@@ -32,6 +32,7 @@ class _Dwell:
 
 class LoiteringRule(Rule[LoiteringConfig]):
     config_model = LoiteringConfig
+    uses_tracks = True
     needs_tracks = True
 
     def setup(self) -> None:

@@ -94,6 +94,7 @@ def hip_y(kp: np.ndarray, height: float) -> float | None:
 
 class ManDownRule(Rule[ManDownConfig]):
     config_model = ManDownConfig
+    uses_tracks = True
     needs_pose = True
 
     def setup(self) -> None:

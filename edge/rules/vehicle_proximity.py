@@ -114,6 +114,7 @@ def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float
 
 class VehicleProximityRule(Rule[VehicleProximityConfig]):
     config_model = VehicleProximityConfig
+    uses_tracks = True
 
     def setup(self) -> None:
         self.vehicle_labels = set(self.cfg.vehicle_classes)

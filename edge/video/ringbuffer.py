@@ -5,6 +5,16 @@ decoded or re-encoded to keep them. Memory is bounded in seconds and in bytes: w
 dropped from the old end, always keeping enough for the last ``seconds``. Timestamps are
 wall-clock epoch milliseconds, so a window asked for by an alert's times finds its frames.
 
+A clip still to be built can **pin** the start of its window (:meth:`RingBuffer.pin`): GOPs it
+needs are kept past ``seconds`` until it is built and unpins, so a slow clip worker (a busy
+machine, faces to blur) never finds its window evicted. Pinned data may take the ring up to
+``2 × max_bytes``; beyond that the oldest GOP goes anyway (counted in ``pin_overflows``).
+
+Timestamps come from the wall clock, so they can jump: a stream that reopens (file loop, camera
+reboot, RTSP reconnect) leaves a gap, which clips keep as it is; a clock stepped back makes the
+held GOPs lie in the "future" of the new packets — they are dropped (counted in
+``discontinuities``), since no window could be cut from two timelines.
+
 Readers (evidence clips, another thread):
 
 - :meth:`RingBuffer.frames` decodes the BGR frames of a window, starting at the key frame before it;
@@ -29,6 +39,7 @@ from av.video.codeccontext import VideoCodecContext
 log = logging.getLogger("parkguard.edge.ring")
 
 MS = Fraction(1, 1000)
+BACKWARDS_TOLERANCE_MS = 1000  # a key frame this much before the newest GOP's start: a new timeline
 
 
 class StreamInfo:
@@ -91,6 +102,10 @@ class RingBuffer:
         self._lock = threading.Lock()
         self.packets_in = 0
         self.dropped_gops = 0
+        self.discontinuities = 0  # the clock went back: older GOPs dropped
+        self.pin_overflows = 0  # pinned GOPs dropped anyway: over 2 × max_bytes
+        self._pins: dict[int, int] = {}  # token → first epoch ms a pending clip needs
+        self._next_pin = 0
 
     # -- writer (the stream reader thread) -------------------------------------------------
     def set_stream(self, info: StreamInfo) -> None:
@@ -108,6 +123,8 @@ class RingBuffer:
             if info is None:
                 return
             if key:
+                if self._gops and ts_ms < self._gops[-1].start_ms - BACKWARDS_TOLERANCE_MS:
+                    self._restart_timeline(ts_ms)
                 self._gops.append(Gop(info))
                 self._waiting_key = False
             elif self._waiting_key or not self._gops:
@@ -119,12 +136,33 @@ class RingBuffer:
             self.packets_in += 1
             self._evict(ts_ms)
 
+    def _restart_timeline(self, ts_ms: int) -> None:
+        """A key frame earlier than the newest GOP: the clock went back. Keep nothing of the old
+        timeline (pending clips then say what is missing)."""
+        gone = len(self._gops)
+        log.warning(
+            "ring: timestamps went back %d ms (clock step?); %d GOP(s) of the old timeline dropped",
+            self._gops[-1].start_ms - ts_ms,
+            gone,
+        )
+        while self._gops:
+            self._drop_oldest()
+        self.discontinuities += 1
+
     def _evict(self, newest_ms: int) -> None:
         horizon = newest_ms - self.seconds * 1000
+        pinned = min(self._pins.values(), default=None)
+        hard_cap = 2 * self.max_bytes
         # drop the oldest GOP while the next one alone still reaches back to the horizon
         while len(self._gops) > 1 and (self._gops[1].start_ms <= horizon or self._bytes > self.max_bytes):
+            needed = pinned is not None and pinned < self._gops[1].start_ms
+            if needed and self._bytes <= hard_cap:
+                break  # a clip still to be built needs the oldest GOP
+            if needed:
+                self.pin_overflows += 1
             self._drop_oldest()
-        if self._bytes > self.max_bytes:  # one GOP bigger than the budget: wait for the next key frame
+        if self._bytes > hard_cap or (self._bytes > self.max_bytes and pinned is None):
+            # one GOP bigger than the budget: wait for the next key frame
             self._drop_oldest()
             self._waiting_key = True
 
@@ -132,6 +170,22 @@ class RingBuffer:
         gop = self._gops.popleft()
         self._bytes -= gop.size
         self.dropped_gops += 1
+
+    # -- pins (clips waiting to be built) -------------------------------------------------
+    def pin(self, from_ms: int) -> int:
+        """Keep what is held from ``from_ms`` on until :meth:`unpin` (bounded: see the module doc)."""
+        with self._lock:
+            self._next_pin += 1
+            self._pins[self._next_pin] = from_ms
+            return self._next_pin
+
+    def unpin(self, token: int) -> None:
+        with self._lock:
+            self._pins.pop(token, None)
+
+    @property
+    def pins(self) -> int:
+        return len(self._pins)
 
     # -- readers ---------------------------------------------------------------------------
     @property
@@ -144,6 +198,28 @@ class RingBuffer:
             if not self._gops:
                 return None
             return self._gops[0].start_ms, self._gops[-1].end_ms
+
+    def gaps(self, start_ms: int, end_ms: int, slack_ms: int = 250) -> list[tuple[int, int]]:
+        """The parts of [start_ms, end_ms] the ring holds no packet of, as (from, to) epoch ms.
+
+        Packets closer than ``slack_ms`` (or three frame intervals of the stream, if longer) to each
+        other or to the window's ends cover what lies between them."""
+        with self._lock:
+            times = sorted(p.ts_ms for g in self._gops for p in g.packets)
+            info = self._info
+        if info is not None and info.rate:
+            slack_ms = max(slack_ms, round(3000 / float(info.rate)))
+        gaps: list[tuple[int, int]] = []
+        cursor = start_ms
+        for t in times:
+            if t > end_ms:
+                break
+            if t > cursor + slack_ms:
+                gaps.append((cursor, t))
+            cursor = max(cursor, t)
+        if cursor < end_ms - slack_ms:
+            gaps.append((cursor, end_ms))
+        return gaps
 
     def _window(self, start_ms: int, end_ms: int) -> list[Gop]:
         """The GOPs covering [start_ms, end_ms], from the last key frame at or before start_ms."""

@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from edge.comms.metrics import STAGE_MS_BUCKETS, Histogram
 from edge.config.stream import StreamOptions
 from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
@@ -102,6 +103,7 @@ class CameraStream:
         self.error: str | None = None
         self.frames_in = 0
         self.decode_errors = 0  # packets the decoder refused + frames it decoded with errors: dropped
+        self.decode_hist = Histogram(STAGE_MS_BUCKETS)  # ms per packet decoded (reader thread)
         self._decode_error_logged = -1e9
         self.reconnects = 0
         self.last_frame_ms: int | None = None
@@ -272,11 +274,14 @@ class CameraStream:
         """The packet's good frames. A packet the decoder refuses, and a frame it had to patch up
         (FFmpeg's error concealment: ``is_corrupt``), are dropped and counted in ``decode_errors``;
         the stream goes on with the next packet."""
+        t0 = time.perf_counter()
         try:
             frames = packet.decode()
         except av.error.FFmpegError as exc:
             self._decode_error(f"{type(exc).__name__}: {exc}")
             return []
+        finally:
+            self.decode_hist.observe((time.perf_counter() - t0) * 1000)
         good = [f for f in frames if not f.is_corrupt]
         for _ in range(len(frames) - len(good)):
             self._decode_error("corrupt frame (decoded with errors, concealed by the decoder)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -16,6 +17,11 @@ from tests.support.procs import ManagedProcess
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def _json_lines(path: Path) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 @pytest.mark.e2e
@@ -56,6 +62,7 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
         ready_line=r"\[demo\] ready: open http://",
         ready_timeout=90,
         stop_signal=signal.SIGINT,
+        stop_grace=60,  # the demo gives the edge up to 30 s to send its last clips and events
     )
     with demo:
         base = f"http://127.0.0.1:{http_port}"
@@ -93,3 +100,14 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
         code = demo.stop()
     assert code == 0, demo.log_tail()
     assert any("[demo] stopped" in line for line in demo.lines("any"))
+    # the edge stopped first, while the center and the broker still took its last messages/uploads
+    logs = tmp_workdir / "demo" / "logs"
+    edge_lines = [
+        json.loads(line) for line in (logs / "edge.log").read_text().splitlines() if line.startswith("{")
+    ]
+    stopped = [e for e in edge_lines if e["msg"].startswith("edge node stopped")]
+    assert stopped and stopped[-1]["msg"].endswith("left queued: 0 message(s), 0 upload(s)"), stopped
+    center_lines = [
+        json.loads(line) for line in (logs / "center.log").read_text().splitlines() if line.startswith("{")
+    ]
+    assert center_lines and center_lines[-1]["ts"] >= stopped[-1]["ts"], center_lines[-3:]

@@ -39,3 +39,49 @@ def test_every_edge_module_imports_first() -> None:
         [sys.executable, "-c", SCRIPT, *modules], capture_output=True, text=True, timeout=240, cwd=REPO
     )
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+TRACKER_SCRIPT = """
+import sys, tempfile
+from pathlib import Path
+from edge.config import EdgeConfig
+from edge.node import EdgeNode
+rule = {"id": "r", "type": sys.argv[1], "zone": "z"}
+if sys.argv[1] == "loitering":
+    rule["duration_s"] = 5
+tmp = Path(tempfile.mkdtemp())
+cfg = EdgeConfig.model_validate({
+    "site": "yijia", "node": "edge-imports", "evidence_dir": str(tmp / "ev"), "state_dir": str(tmp / "st"),
+    "models": {"manifest": sys.argv[2], "threads": 1},
+    "cameras": [{"id": "cam-1", "url": sys.argv[3],
+                 "zones": [{"id": "z", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}], "rules": [rule]}],
+})
+node = EdgeNode(cfg)
+cam = node.camera("cam-1")
+print(cam.analyzer.tracker is not None, "supervision" in sys.modules, "scipy" in sys.modules)
+"""
+
+
+def test_a_node_whose_rules_read_no_tracks_never_imports_the_tracker() -> None:
+    """Tracking (supervision's ByteTrack and scipy: ~74 MB) only for a camera with a rule that
+    reads track ids."""
+    seen = {}
+    for rule in ("intrusion", "loitering"):
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                TRACKER_SCRIPT,
+                rule,
+                str(REPO / "models" / "manifest.yaml"),
+                str(REPO / "samples" / "vtest-walkway.mp4"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
+        seen[rule] = res.stdout.split()[-3:]
+    assert seen["intrusion"] == ["False", "False", "False"], seen
+    assert seen["loitering"] == ["True", "True", "True"], seen

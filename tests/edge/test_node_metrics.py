@@ -102,6 +102,14 @@ def test_metrics_of_a_running_node(tmp_workdir: Path, mosquitto: Any) -> None:
         not_taken = m["parkguard_edge_camera_frames_in_total" + f] - (analyzed + motion + stale)
         assert -3 <= not_taken <= 10, (not_taken, m)
         assert m["parkguard_edge_camera_ring_bytes" + f] > 0
+        # the time of each stage of an analyzed frame; no tracker (an intrusion rule reads no track ids)
+        for stage in ("convert", "preprocess", "inference", "postprocess", "rules", "evidence"):
+            key = f'parkguard_edge_camera_stage_ms_count{{camera="cam-file",stage="{stage}"}}'
+            assert m[key] == analyzed, (stage, m[key], analyzed)
+        assert m['parkguard_edge_camera_stage_ms_count{camera="cam-file",stage="track"}'] == 0
+        assert m['parkguard_edge_camera_stage_ms_count{camera="cam-file",stage="decode"}'] >= analyzed
+        assert m['parkguard_edge_camera_stage_ms_sum{camera="cam-file",stage="inference"}'] > 0
+        assert m["parkguard_edge_camera_tracking" + f] == 0
         assert m["parkguard_edge_events_published_total"] >= 1  # someone walks into the junction
         assert "parkguard_edge_outbox_depth" in m and "parkguard_edge_outbox_dropped_total" in m
         # the dead camera is retried: its reconnect counter goes up between scrapes

@@ -72,6 +72,8 @@ def _may_read(session: Session, user: Principal, config: CenterConfig, row: Evid
     responses={
         201: {"model": EvidenceOut, "description": "stored"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
+        413: {"description": "the body is larger than http.limits.evidence_mib"},
+        415: {"description": "the body is not what its Content-Type says (checked by its first bytes)"},
         422: {"description": "hash or type wrong; an edge node without camera"},
     },
     openapi_extra={
@@ -99,24 +101,31 @@ async def upload_evidence(
         if refusal is not None:
             raise HTTPException(status_code=403, detail=refusal)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    length = int(request.headers.get("content-length") or 0)
-    if length > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("header", "content-length"), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
-    data = await request.body()
-    if len(data) > evidence.MAX_UPLOAD_BYTES:
-        raise Invalid(("body",), f"larger than {evidence.MAX_UPLOAD_BYTES} bytes")
+    # the body is streamed to a file under evidence_dir (never whole in memory); center/api/limits.py
+    # has already refused a Content-Length over http.limits.evidence_mib, and stops a longer stream
+    spool = await run_in_threadpool(evidence.Spool, config.evidence_dir, content_type)
+    try:
+        async for chunk in request.stream():
+            await run_in_threadpool(spool.write, chunk)
+    except evidence.WrongContent as exc:
+        await run_in_threadpool(spool.discard)
+        raise HTTPException(status_code=415, detail=str(exc), headers={"Connection": "close"}) from None
+    except BaseException:
+        await run_in_threadpool(spool.discard)
+        raise
 
     def save() -> EvidenceOut:
         with request.app.state.session_factory() as session:
-            row, created = evidence.store(
-                session, config.evidence_dir, sha256, content_type, data, user.username
-            )
+            row, created = evidence.store(session, config.evidence_dir, sha256, spool, user.username)
             if created:
-                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
+                audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": row.size})
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 
-    return await run_in_threadpool(save)
+    try:
+        return await run_in_threadpool(save)
+    except evidence.WrongContent as exc:
+        raise HTTPException(status_code=415, detail=str(exc)) from None
 
 
 @router.get(
@@ -134,20 +143,33 @@ def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: 
         raise NotFound(f"evidence file {sha256} is no longer stored (retention)")
     audit(session, user, "read_evidence", f"evidence:{sha256}")
     session.commit()
-    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
-
-
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-PHOTO_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+    # served as what its bytes are, never as what the uploader said; nosniff comes with every
+    # answer (center/api/headers.py)
+    served = evidence.served_type(path)
+    if served is None:
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=f"{sha256}.bin",
+            content_disposition_type="attachment",
+            headers={"Cache-Control": "private, no-store"},
+        )
+    return FileResponse(
+        path,
+        media_type=served,
+        filename=f"{sha256}{evidence.CONTENT_TYPES[served]}",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 def photo_refusal(content_type: str, data: bytes) -> str | None:
-    """Why ``data`` is not a photo the console may upload (None: it is one)."""
-    if content_type not in PHOTO_MAGIC:
+    """Why ``data`` is not a photo the console may upload (None: it is one), by its first bytes."""
+    if content_type not in ("image/jpeg", "image/png"):
         return f"照片须为 JPEG 或 PNG 图片（收到的类型：{content_type or '未注明'}）"
     if not data:
         return "照片是空文件"
-    if not data.startswith(PHOTO_MAGIC[content_type]):
+    if evidence.sniff(data[: evidence.SNIFF_BYTES]) != content_type:
         return f"文件内容不是 {content_type.split('/')[1].upper()} 图片"
     return None
 
@@ -158,7 +180,7 @@ def photo_refusal(content_type: str, data: bytes) -> str | None:
     status_code=201,
     responses={
         200: {"model": EvidenceOut, "description": "already stored"},
-        413: {"description": "larger than 10 MiB"},
+        413: {"description": "larger than 10 MiB (center/api/limits.py)"},
         422: {"description": "not a JPEG or PNG image"},
     },
     openapi_extra={"requestBody": {"required": True, "content": {"image/jpeg": BINARY, "image/png": BINARY}}},
@@ -166,31 +188,27 @@ def photo_refusal(content_type: str, data: bytes) -> str | None:
 async def upload_photo(request: Request, config: ConfigDep, user: CurrentUser) -> Any:
     """A photo from the console (a rectification's 'after' photos, an inspection's 'before'
     photos, a phone's camera): the center hashes it, so the page needs no SHA-256 of its own.
-    JPEG or PNG, checked by content, at most 10 MiB. Answers the file's ``sha256`` to name in
-    the hazard's step."""
+    JPEG or PNG, checked by its first bytes; at most 10 MiB (the body limit of this route in
+    center/api/limits.py, so the body held here is bounded). Answers the file's ``sha256`` to
+    name in the hazard's step."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    length = int(request.headers.get("content-length") or 0)
-    too_big = f"照片大于 {MAX_PHOTO_BYTES // (1024 * 1024)} MB，请压缩后再上传"
-    if length > MAX_PHOTO_BYTES:
-        raise HTTPException(status_code=413, detail=too_big)
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_PHOTO_BYTES:
-            raise HTTPException(status_code=413, detail=too_big)
-    refusal = photo_refusal(content_type, bytes(data))
+    body = await request.body()
+    refusal = photo_refusal(content_type, body)
     if refusal is not None:
         raise Invalid(("body",), refusal)
-    body = bytes(data)
     sha = hashlib.sha256(body).hexdigest()
 
     def save() -> tuple[EvidenceOut, bool]:
+        spool = evidence.Spool(config.evidence_dir, content_type)
+        try:
+            spool.write(body)
+        except BaseException:
+            spool.discard()
+            raise
         with request.app.state.session_factory() as session:
-            row, created = evidence.store(
-                session, config.evidence_dir, sha, content_type, body, user.username
-            )
+            row, created = evidence.store(session, config.evidence_dir, sha, spool, user.username)
             if created:
-                audit(session, user, "upload_photo", f"evidence:{sha}", {"size": len(body)})
+                audit(session, user, "upload_photo", f"evidence:{sha}", {"size": row.size})
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created}), created
 

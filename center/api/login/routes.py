@@ -21,6 +21,7 @@ from center.auth.sessions import (
     open_session,
     principal_of,
 )
+from center.auth.transport import cookie_secure
 from center.store.models import AuthSession
 from protocol import now_ms
 
@@ -71,7 +72,7 @@ def login(
         max_age=int(config.auth.session_hours * 3600),
         httponly=True,
         samesite="strict",
-        secure=config.auth.cookie_secure,
+        secure=cookie_secure(config, request),
         path="/",
     )
     return LoginOut(token=token, expires_at=iso_utc(expires) or "", user=MeOut.model_validate(who))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from center.api.schemas import RowOut, derived, iso_utc
 from center.domain.nodes import HEARTBEAT_DEFAULT_S
 from center.domain.vocabulary import CAMERA_STATE_LABELS, label
+from protocol import EvidenceHealth
 
 QUARANTINE_PREVIEW_BYTES = 2048
 MAX_CONFIG_BYTES = 256 * 1024
@@ -98,6 +99,12 @@ class NodeOut(RowOut):
     @derived
     def outbox_dropped(self) -> int | None:
         return (self.heartbeat or {}).get("outbox_dropped")
+
+    @derived
+    def evidence(self) -> EvidenceHealth | None:
+        """Clips and evidence uploads as of the last heartbeat (None from nodes that do not say)."""
+        raw = (self.heartbeat or {}).get("evidence")
+        return EvidenceHealth.model_validate(raw) if raw else None
 
 
 class NodeConfigIn(BaseModel):

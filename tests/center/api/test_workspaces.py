@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from center.api.evidence.routes import MAX_PHOTO_BYTES
+from center.api.limits import PHOTO_MAX_BYTES
 from center.app import create_app
 from center.config import CenterConfig
 from center.ingest.upsert import apply_alert
@@ -107,7 +107,7 @@ def test_a_photo_is_hashed_by_the_center_and_readable_by_its_uploader(park: Park
         (b"just some text, not a photo", "image/png", 422, "不是 PNG"),
         (png(), "image/jpeg", 422, "不是 JPEG"),  # a PNG sent as a JPEG
         (b"", "image/png", 422, "空文件"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_PHOTO_BYTES, "image/png", 413, "10 MB"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * PHOTO_MAX_BYTES, "image/png", 413, "10 MiB"),
     ],
     ids=["text", "text-as-png", "png-as-jpeg", "empty", "too-large"],
 )

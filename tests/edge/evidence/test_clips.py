@@ -327,3 +327,31 @@ def test_rebuilt_pipeline_takes_over_the_clips_it_waits_for(
     carrier = [e for e in later if any(i.kind == "clip" for i in e.evidence)]
     assert carrier and carrier[0].event_id == new_msg.event_id
     assert old.collect_clips() == []
+
+
+@pytest.mark.footage  # runs the detector over the footage
+def test_clip_follows_its_event_to_the_end(tmp_path: Path, ring: RingBuffer, objects: Detector) -> None:
+    """A clip not built yet while its event goes on covers the whole event plus post_s (a worker
+    that is behind, or an event longer than post_s), bounded by clip_max_s."""
+    cfg = pipeline_cfg(tmp_path, end_after_s=1)
+    store = EvidenceStore(cfg.evidence_dir, settings=cfg.evidence)
+    store.clips = ClipWorker(store, lambda cam: ring, None)
+    pipe = CameraPipeline(cfg, cfg.cameras[0], objects.labels, store)
+    events = run_pipeline(pipe, ring, objects, T0 + 25_000)
+    events += pipe.finish(T0 + 25_000)  # someone is on the walkway all along: the event runs on
+    new = next(e for e in events if e.phase is EventPhase.NEW)
+    end = next(e for e in events if e.event_id == new.event_id and e.phase is EventPhase.END)
+    assert end.ended_ms - new.last_ms > 2000, "the event must outlast post_s for this test"
+    assert store.clips.run_once() >= 1
+    clip = next(
+        i
+        for e in pipe.collect_clips() + events
+        if e.event_id == new.event_id
+        for i in e.evidence
+        if i.kind == "clip"
+    )
+    _v, frames = decode(store.path_for(clip.sha256, "mp4"))
+    start = max(new.started_ms - 2000, T0)
+    expect = (min(end.ended_ms + 2000, start + 20_000) - start) / 1000
+    assert abs((frames[-1][0] - frames[0][0]) - expect) <= 2.1, (frames[-1][0] - frames[0][0], expect)
+    assert frames[-1][0] - frames[0][0] > (new.last_ms + 2000 - start) / 1000 + 0.5

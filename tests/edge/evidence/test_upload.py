@@ -299,7 +299,8 @@ def test_node_uploads_its_snapshot_and_clip(
             "state_dir": str(tmp_workdir / "edge-state"),
             "mqtt": {"host": "127.0.0.1", "port": mosquitto_session.port, "client_id": "edge-up-test"},
             "models": {"manifest": str(REPO / "models" / "manifest.yaml"), "threads": 1},
-            "evidence": {"pre_s": 1, "post_s": 2},
+            # the walkway is never empty: the clip follows the event up to clip_max_s
+            "evidence": {"pre_s": 1, "post_s": 2, "clip_max_s": 6},
             "center": {"url": center.base, "token_env": TOKEN_ENV, "backoff_initial_s": 0.2},
             "cameras": [
                 {
