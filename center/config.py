@@ -98,6 +98,13 @@ class AuthConfig(_Section):
     )
     login_window_s: int = Field(default=300, ge=1, le=86_400, description="the window failures count in")
     cookie_secure: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
+    feed_recheck_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how often an open live feed (/ws/alerts) checks its session again (expiry, logout "
+        "or a disabled account on another replica); on this replica a logout ends it at once",
+    )
 
 
 class RiskLevelThresholds(_Section):

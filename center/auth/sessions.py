@@ -2,12 +2,21 @@
 
 Only the SHA-256 of a token is stored (:func:`center.auth.security.token_hash`); a token is
 shown once, to the client that logged in (or to the administrator who issued it).
+
+A session is valid while it has not expired, its user is active, and the user's
+``session_epoch`` is the one the session was opened in. Changing a user's password or its
+``active`` flag raises the epoch (an ORM attribute event below, so no code path that changes
+them can forget it): every older session ends at once, on every replica, and enabling an
+account again does not revive the tokens it had before it was disabled.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from typing import Any
+
+from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from starlette.requests import HTTPConnection
 
 from center.auth.policy import Principal
@@ -56,7 +65,7 @@ def principal_for_token(session: Session, token: str | None, ip: str = "") -> Pr
     if row is None or row.expires_ms <= now_ms():
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or row.epoch != user.session_epoch:
         return None
     return principal_of(user, ip)
 
@@ -68,14 +77,41 @@ def caller(session: Session, conn: HTTPConnection, *, query: bool = False) -> Pr
 
 def open_session(session: Session, user_id: int, valid_ms: int) -> tuple[str, int]:
     """A new session of the user: (its bearer token, when it expires in epoch ms)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise ValueError(f"no user {user_id}")
     token = new_token()
     now = now_ms()
     expires = now + valid_ms
     session.add(
-        AuthSession(token_hash=token_hash(token), user_id=user_id, created_ms=now, expires_ms=expires)
+        AuthSession(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            created_ms=now,
+            expires_ms=expires,
+            epoch=user.session_epoch or 0,
+        )
     )
     return token, expires
 
 
 def end_session(session: Session, token: str) -> None:
     session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+
+
+def end_user_sessions(session: Session, user: User) -> None:
+    """End every session of ``user`` (its epoch goes up, so a token stops working even where its
+    row survived) and delete their rows."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+
+
+def _credentials_changed(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    """A new password, or the account disabled or enabled: the user's sessions end."""
+    if oldvalue is NO_VALUE or oldvalue is NEVER_SET or value == oldvalue:
+        return  # a new user, or no change
+    target.session_epoch = (target.session_epoch or 0) + 1
+
+
+event.listen(User.password_hash, "set", _credentials_changed, active_history=True)
+event.listen(User.active, "set", _credentials_changed, active_history=True)
