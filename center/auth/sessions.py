@@ -12,10 +12,11 @@ account again does not revive the tokens it had before it was disabled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session, sessionmaker
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from starlette.requests import HTTPConnection
 
@@ -27,6 +28,7 @@ from protocol import now_ms
 
 SESSION_COOKIE = "pg_session"
 MAX_TOKEN_CHARS = 256
+_ENDED = "parkguard_sessions_ended"  # Session.info flag: this transaction ended login sessions
 
 
 def connection_token(conn: HTTPConnection, *, query: bool = False) -> str | None:
@@ -97,6 +99,7 @@ def open_session(session: Session, user_id: int, valid_ms: int) -> tuple[str, in
 
 def end_session(session: Session, token: str) -> None:
     session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+    session.info[_ENDED] = True
 
 
 def end_user_sessions(session: Session, user: User) -> None:
@@ -104,6 +107,18 @@ def end_user_sessions(session: Session, user: User) -> None:
     row survived) and delete their rows."""
     user.session_epoch = (user.session_epoch or 0) + 1
     session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    session.info[_ENDED] = True
+
+
+def on_sessions_ended(factory: sessionmaker[Session], callback: Callable[[], None]) -> None:
+    """Call ``callback`` after each commit (of a session made by ``factory``) that ended login
+    sessions: the live feed checks its sockets again at once (other replicas by their timer)."""
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(_ENDED, False):
+            callback()
+
+    event.listen(factory, "after_commit", after_commit)
 
 
 def _credentials_changed(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
@@ -111,6 +126,9 @@ def _credentials_changed(target: User, value: Any, oldvalue: Any, _initiator: An
     if oldvalue is NO_VALUE or oldvalue is NEVER_SET or value == oldvalue:
         return  # a new user, or no change
     target.session_epoch = (target.session_epoch or 0) + 1
+    owner = object_session(target)
+    if owner is not None:
+        owner.info[_ENDED] = True
 
 
 event.listen(User.password_hash, "set", _credentials_changed, active_history=True)
