@@ -1,0 +1,75 @@
+"""Login hardening (issue 12): where a login may send the browser (item 7), CSRF and the
+WebSocket's Origin (item 8), login limits and trusted proxies (item 10), the password policy
+(item 11). Real SQLite and PostgreSQL through the app's HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from center.api.pages import safe_next
+from center.app import create_app
+from center.config import CenterConfig
+from tests.centerkit import mini_park
+
+# values of ?next= that leave the site, or try to; and paths of the site
+OFFSITE_NEXT = [
+    "/%5Cevil.example/x",  # the issue's: /\evil.example, which browsers read as //evil.example
+    "/\\evil.example",
+    "//evil.example/x",
+    "/%2F%2Fevil.example",
+    "%2F%2Fevil.example",
+    "/%252F%252Fevil.example",  # encoded twice
+    "/%09/evil.example",  # a tab (browsers drop it, leaving //evil.example)
+    "/\t/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "evil.example",
+    "/%0d%0aSet-Cookie:x=1",
+    "",
+]
+SITE_NEXT = ["/", "/nodes", "/e/ent-a", "/risk?town=shishan#map", "/alerts?q=%E5%91%8A%E8%AD%A6"]
+
+
+def config(db_url: str, workdir: Path, **sections: Any) -> CenterConfig:
+    return CenterConfig.model_validate(
+        {
+            "site": "yijia",
+            "database": {"url": db_url},
+            "evidence_dir": str(workdir / "evidence"),
+            "mqtt": {"client_id": "test-login-security"},
+            **sections,
+        }
+    )
+
+
+@pytest.fixture
+def client(db_url: str, tmp_workdir: Path) -> Iterator[TestClient]:
+    app = create_app(config(db_url, tmp_workdir), start_ingest=False)
+    with TestClient(app, follow_redirects=False) as c:
+        mini_park(app.state.session_factory)
+        yield c
+
+
+# --- item 7: no open redirect after login ------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", OFFSITE_NEXT)
+def test_login_page_drops_a_next_that_leaves_the_site(tmp_workdir: Path, value: str) -> None:
+    assert safe_next(value) is None
+    app = create_app(config(f"sqlite:///{tmp_workdir / 'c.db'}", tmp_workdir), start_ingest=False)
+    with TestClient(app, follow_redirects=False) as c:
+        resp = c.get("/login", params={"next": value})
+        assert (resp.status_code, resp.headers.get("location")) == (303, "/login")
+
+
+def test_login_page_keeps_a_next_of_the_site(tmp_workdir: Path) -> None:
+    app = create_app(config(f"sqlite:///{tmp_workdir / 'c.db'}", tmp_workdir), start_ingest=False)
+    with TestClient(app, follow_redirects=False) as c:
+        for value in SITE_NEXT:
+            assert safe_next(value) == value
+            assert c.get("/login", params={"next": value}).status_code == 200, value
