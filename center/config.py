@@ -12,6 +12,7 @@ import os
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -107,6 +108,29 @@ class AuthConfig(_Section):
     )
 
 
+class SecurityConfig(_Section):
+    """Which other web origins a browser may reach the center from."""
+
+    allowed_origins: list[Annotated[str, StringConstraints(max_length=256)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="origins (scheme://host[:port]) besides the center's own whose pages may open the "
+        "live feed and send requests with the session cookie; the center's own (the Host it is "
+        "reached at, and public_url) always may",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        out = []
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ValueError(f"{origin!r}: give scheme://host[:port], e.g. https://pg.example.cn")
+            out.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return out
+
+
 class RiskLevelThresholds(_Section):
     """Lowest score of each level; below ``yellow`` is blue (蓝)."""
 
@@ -173,6 +197,7 @@ class CenterConfig(_Section):
         description="the address people open the center at (for the 全安码 QR codes), e.g. https://pg.example.cn",
     )
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 

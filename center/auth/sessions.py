@@ -31,15 +31,22 @@ MAX_TOKEN_CHARS = 256
 _ENDED = "parkguard_sessions_ended"  # Session.info flag: this transaction ended login sessions
 
 
-def connection_token(conn: HTTPConnection, *, query: bool = False) -> str | None:
-    """The caller's token: ``Authorization: Bearer …``, else ``?token=`` (``query``: the
-    WebSocket, which browsers cannot give a header), else the session cookie."""
+def token_and_source(conn: HTTPConnection, *, query: bool = False) -> tuple[str | None, str]:
+    """The caller's token and where it came from: ``Authorization: Bearer …`` ("header"), else
+    ``?token=`` ("query"; ``query``: the WebSocket, for API clients), else the session cookie
+    ("cookie"; the browser's way, the live feed included); (None, "") without one."""
     header = conn.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
+        return header[7:].strip() or None, "header"
     if query and conn.query_params.get("token"):
-        return conn.query_params["token"]
-    return conn.cookies.get(SESSION_COOKIE) or None
+        return conn.query_params["token"], "query"
+    cookie = conn.cookies.get(SESSION_COOKIE)
+    return (cookie, "cookie") if cookie else (None, "")
+
+
+def connection_token(conn: HTTPConnection, *, query: bool = False) -> str | None:
+    """The caller's token (see :func:`token_and_source`)."""
+    return token_and_source(conn, query=query)[0]
 
 
 def client_ip(conn: HTTPConnection) -> str:

@@ -16,6 +16,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from center.api.feed.hub import LiveHub, MessageFilter
+from center.auth.origin import websocket_origin_problem
 from center.auth.policy import Principal, allows
 from center.auth.sessions import caller, connection_token, principal_for_token
 from center.config import CenterConfig
@@ -23,6 +24,7 @@ from protocol import now_ms
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_POLICY = 1008  # the Origin is not allowed
 SESSION_ENDED = "会话已结束，请重新登录 (session ended: log in again)"
 SEND_CHECK_S = 1.0  # before a send, the session is checked again when its last check is older
 
@@ -88,9 +90,15 @@ async def alerts_feed(websocket: WebSocket) -> None:
     """Live feed: ``{"type": "hello"}`` first, then ``{"type": "alert", "alert": {…}}`` per change
     the caller may see. Log in first (the session cookie, or ``?token=``); without it the
     socket closes with code 4401, for a role without alerts with 4403; when the session ends
-    (logout, password reset, disabled account, expiry) with 4401."""
+    (logout, password reset, disabled account, expiry) with 4401. A browser page of another
+    origin (``Origin`` neither the center's nor in ``security.allowed_origins``) is refused
+    before the handshake (1008 / HTTP 403)."""
     hub: LiveHub = websocket.app.state.hub
     config: CenterConfig = websocket.app.state.config
+    problem = websocket_origin_problem(websocket)
+    if problem is not None:  # a page of another origin: refused before the handshake (HTTP 403)
+        await websocket.close(code=CLOSE_POLICY, reason=problem)
+        return
     who, scope = await run_in_threadpool(_who, websocket)
     await websocket.accept()
     if who is None:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from center.api.pages import safe_next
 from center.app import create_app
 from center.config import CenterConfig
-from tests.centerkit import mini_park
+from tests.centerkit import CONSOLE_HEADERS, ROLE_USERS, bearer, login, mini_park
 
 # values of ?next= that leave the site, or try to; and paths of the site
 OFFSITE_NEXT = [
@@ -73,3 +74,47 @@ def test_login_page_keeps_a_next_of_the_site(tmp_workdir: Path) -> None:
         for value in SITE_NEXT:
             assert safe_next(value) == value
             assert c.get("/login", params={"next": value}).status_code == 200, value
+
+
+# --- item 8: the feed's Origin, CSRF of cookie-authenticated changes ---------------------------
+
+OWN = "http://testserver"  # the TestClient's Host
+OTHER_PORT = "http://testserver:8081"  # same site, another origin: the browser still sends the cookie
+
+
+def test_feed_refuses_a_page_of_another_origin(db_url: str, tmp_workdir: Path) -> None:
+    app = create_app(
+        config(db_url, tmp_workdir, security={"allowed_origins": ["https://console.example.cn"]}),
+        start_ingest=False,
+    )
+    with TestClient(app) as c:
+        mini_park(app.state.session_factory)
+        login(c, ROLE_USERS["operator"][0])
+        for origin in (OTHER_PORT, "http://evil.example", "null"):
+            with (
+                pytest.raises(WebSocketDisconnect) as info,
+                c.websocket_connect("/ws/alerts", headers={"Origin": origin}) as ws,
+            ):
+                ws.receive_json()
+            assert info.value.code == 1008, origin
+        for headers in ({"Origin": OWN}, {"Origin": "https://console.example.cn"}, {}):
+            with c.websocket_connect("/ws/alerts", headers=headers) as ws:  # {}: not a browser
+                assert ws.receive_json()["type"] == "hello", headers
+
+
+def test_cookie_changes_need_the_console_header_and_origin(client: TestClient) -> None:
+    c = client
+    token = login(c, ROLE_USERS["operator"][0])
+    del c.headers["X-Requested-With"]  # a form or fetch() of another page: the cookie alone
+    unknown = "/api/alerts/01a23c51-a7dd-731f-953f-1f437c0e6e71/acknowledge"
+    for method, path in (("POST", "/api/auth/logout"), ("POST", "/api/risk/snapshot"), ("POST", unknown)):
+        for headers in ({}, {"Origin": OTHER_PORT, **CONSOLE_HEADERS}, {"Sec-Fetch-Site": "same-site"}):
+            resp = c.request(method, path, headers=headers)
+            assert resp.status_code == 403 and "跨站请求被拒绝" in resp.json()["detail"], (path, headers)
+    assert c.get("/api/auth/me").status_code == 200  # reads need nothing; the session lives on
+    # the console's own requests pass; API clients with a bearer token need no header
+    assert c.post(unknown, headers={"Origin": OWN, **CONSOLE_HEADERS}).status_code == 404
+    assert c.post("/api/risk/snapshot", headers=CONSOLE_HEADERS).status_code == 200
+    c.cookies.clear()
+    assert c.post("/api/risk/snapshot", headers=bearer(token)).status_code == 200
+    assert c.post("/api/auth/logout", headers=bearer(token)).status_code == 204
