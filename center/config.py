@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     StringConstraints,
     field_validator,
     model_validator,
@@ -97,6 +98,20 @@ class AuthConfig(_Section):
     login_max_failures: int = Field(
         default=5, ge=1, le=1000, description="failed logins per user name and address before a pause"
     )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="failed logins from one address, whatever the user names, before a pause "
+        "(password spraying over many names)",
+    )
+    login_max_failures_per_user: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="failed logins of one user name, from any address, before a pause (a guess "
+        "spread over many addresses)",
+    )
     login_window_s: int = Field(default=300, ge=1, le=86_400, description="the window failures count in")
     cookie_secure: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
     feed_recheck_s: float = Field(
@@ -109,7 +124,15 @@ class AuthConfig(_Section):
 
 
 class SecurityConfig(_Section):
-    """Which other web origins a browser may reach the center from."""
+    """Which proxies the center believes, and which other web origins a browser may reach it from."""
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        max_length=64,
+        description="addresses (CIDR) of the reverse proxies in front of the center: only a request "
+        "from one of them has its X-Forwarded-For read (the client is the last address in it that is "
+        "not a trusted proxy); empty (the default) trusts nobody, and the peer address counts",
+    )
 
     allowed_origins: list[Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=list,

@@ -40,14 +40,16 @@ def token_hash(token: str) -> str:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per key (user name, client address) in ``window_s``.
+    """Failed logins counted per key in a sliding window of ``window_s``; each key has its
+    own limit (the login counts the user name at its address, the address whatever the names,
+    the user name whatever the addresses).
 
     Kept in memory per replica: behind a load balancer with N replicas an attacker gets at
     most N times the budget, which still turns a guessing attack into a crawl.
     """
 
     def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
+        self.max_failures = max_failures  # the limit of a key given without one
         self.window_s = window_s
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -58,15 +60,16 @@ class LoginLimiter:
             q.popleft()
         return q
 
-    def retry_after(self, keys: list[str]) -> float:
-        """Seconds to wait before another try, 0 when allowed."""
+    def retry_after(self, keys: list[str] | list[tuple[str, int]]) -> float:
+        """Seconds to wait before another try, 0 when allowed; ``keys``: names, or (name, limit)."""
         now = time.monotonic()
         wait = 0.0
         with self._lock:
-            for key in keys:
+            for item in keys:
+                key, limit = item if isinstance(item, tuple) else (item, self.max_failures)
                 q = self._recent(key, now)
-                if len(q) >= self.max_failures:
-                    wait = max(wait, q[0] + self.window_s - now)
+                if len(q) >= limit:
+                    wait = max(wait, q[-limit] + self.window_s - now)
         return wait
 
     def failed(self, keys: list[str]) -> None:
@@ -75,7 +78,7 @@ class LoginLimiter:
             for key in keys:
                 self._recent(key, now).append(now)
             if len(self._failures) > 10_000:  # forget idle keys so memory stays bounded
-                for k in [k for k, q in self._failures.items() if not q]:
+                for k in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window_s]:
                     del self._failures[k]
 
     def succeeded(self, keys: list[str]) -> None:

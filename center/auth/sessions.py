@@ -12,6 +12,7 @@ account again does not revive the tokens it had before it was disabled.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,32 @@ def connection_token(conn: HTTPConnection, *, query: bool = False) -> str | None
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    return (conn.client.host if conn.client else "")[:64]
+    """The caller's address: the peer's, or, when the peer is one of the config's
+    ``security.trusted_proxies``, the last address of ``X-Forwarded-For`` that is not a trusted
+    proxy (a client can write anything at the start of that header, never at its end)."""
+    peer = (conn.client.host if conn.client else "")[:64]
+    app = conn.scope.get("app")
+    config = getattr(getattr(app, "state", None), "config", None)
+    trusted = config.security.trusted_proxies if config is not None else []
+    if not trusted or not _in(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(conn.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops[-32:]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # not an address: believe none of it
+        if not _in(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def _in(address: str, networks: list[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in networks)
 
 
 def principal_of(user: User, ip: str = "") -> Principal:

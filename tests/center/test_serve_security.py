@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,3 +83,31 @@ def test_tokens_stay_out_of_the_log(tmp_workdir: Path) -> None:
     assert len(accepted) == 2, accepted  # both sockets were logged ...
     assert "/ws/alerts?token=***" in accepted[0]  # ... the token's value blanked
     assert token not in text and PASSWORD not in text
+
+
+def audit_ips(workdir: Path) -> list[str]:
+    with sqlite3.connect(workdir / "center.db") as db:
+        return [
+            ip for (ip,) in db.execute("SELECT ip FROM audit_log WHERE action = 'login_failed' ORDER BY id")
+        ]
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_workdir: Path) -> None:
+    """The issue's probe: X-Forwarded-For sent from 127.0.0.1, rotated on every try."""
+    wrong = {"username": OPERATOR, "password": "Wrong-guess-2025"}
+    with served_center(tmp_workdir / "plain") as center:
+        codes = [
+            httpx.post(
+                f"{center.url}/api/auth/login", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+            ).status_code
+            for n in range(6)
+        ]
+    assert codes == [401] * 5 + [429]
+    assert audit_ips(tmp_workdir / "plain") == ["127.0.0.1"] * 5
+    # behind a proxy the config trusts, the address it forwards is the client's
+    with served_center(tmp_workdir / "proxied", "security: {trusted_proxies: [127.0.0.1/32]}\n") as center:
+        resp = httpx.post(
+            f"{center.url}/api/auth/login", json=wrong, headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
+        )
+        assert resp.status_code == 401
+    assert audit_ips(tmp_workdir / "proxied") == ["203.0.113.9"]

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from center.api.pages import safe_next
 from center.app import create_app
 from center.config import CenterConfig
-from tests.centerkit import CONSOLE_HEADERS, ROLE_USERS, bearer, login, mini_park
+from center.store.models import AuditEntry
+from tests.centerkit import CONSOLE_HEADERS, PASSWORD, ROLE_USERS, bearer, login, mini_park
 
 # values of ?next= that leave the site, or try to; and paths of the site
 OFFSITE_NEXT = [
@@ -118,3 +120,50 @@ def test_cookie_changes_need_the_console_header_and_origin(client: TestClient) -
     c.cookies.clear()
     assert c.post("/api/risk/snapshot", headers=bearer(token)).status_code == 200
     assert c.post("/api/auth/logout", headers=bearer(token)).status_code == 204
+
+
+# --- item 10: login limits; X-Forwarded-For only from trusted proxies --------------------------
+
+
+def audited_ips(app: Any, action: str) -> list[str]:
+    with app.state.session_factory() as s:
+        return list(
+            s.scalars(select(AuditEntry.ip).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        )
+
+
+def test_spraying_many_names_from_one_address_is_limited(db_url: str, tmp_workdir: Path) -> None:
+    app = create_app(config(db_url, tmp_workdir), start_ingest=False)
+    with TestClient(app, client=("198.51.100.7", 40000)) as c:
+        mini_park(app.state.session_factory)
+        answers = [
+            c.post("/api/auth/login", json={"username": f"staff-{n:02d}", "password": f"Guess-{p}-2025"})
+            for n in range(12)
+            for p in range(5)
+        ]
+        codes = [r.status_code for r in answers]
+        assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}, codes  # 20 failures an address
+        assert int(answers[-1].headers["Retry-After"]) > 0
+        # even a right password waits at that address; another address is not held up
+        right = {"username": ROLE_USERS["operator"][0], "password": PASSWORD}
+        assert c.post("/api/auth/login", json=right).status_code == 429
+    with TestClient(app, client=("198.51.100.8", 40000)) as other:
+        assert other.post("/api/auth/login", json=right).status_code == 200
+    assert set(audited_ips(app, "login_failed")) == {"198.51.100.7"}
+
+
+def test_forwarded_for_is_read_only_from_trusted_proxies(db_url: str, tmp_workdir: Path) -> None:
+    app = create_app(
+        config(db_url, tmp_workdir, security={"trusted_proxies": ["10.0.0.0/24", "fd00::/8"]}),
+        start_ingest=False,
+    )
+    wrong = {"username": ROLE_USERS["operator"][0], "password": "Wrong-guess-2025"}
+    with TestClient(app, client=("10.0.0.2", 40000)) as proxy:  # a trusted proxy
+        mini_park(app.state.session_factory)
+        for forwarded in ("203.0.113.5", "6.6.6.6, 203.0.113.5", "203.0.113.5, 10.0.0.3", "not-an-ip"):
+            proxy.post("/api/auth/login", json=wrong, headers={"X-Forwarded-For": forwarded})
+    with TestClient(app, client=("192.0.2.9", 40000)) as direct:  # not a proxy: its header is ignored
+        for n in range(6):
+            resp = direct.post("/api/auth/login", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        assert resp.status_code == 429  # rotating the header does not get around the limit
+    assert audited_ips(app, "login_failed") == ["203.0.113.5"] * 3 + ["10.0.0.2"] + ["192.0.2.9"] * 5
