@@ -4,6 +4,8 @@ WebSocket's Origin (item 8), login limits and trusted proxies (item 10), the pas
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from center.app import create_app
 from center.config import CenterConfig
 from center.store.models import AuditEntry
 from tests.centerkit import CONSOLE_HEADERS, PASSWORD, ROLE_USERS, bearer, login, mini_park
+
+BIN = Path(sys.executable).parent / "parkguard-center"
 
 # values of ?next= that leave the site, or try to; and paths of the site
 OFFSITE_NEXT = [
@@ -167,3 +171,61 @@ def test_forwarded_for_is_read_only_from_trusted_proxies(db_url: str, tmp_workdi
             resp = direct.post("/api/auth/login", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{n}"})
         assert resp.status_code == 429  # rotating the header does not get around the limit
     assert audited_ips(app, "login_failed") == ["203.0.113.5"] * 3 + ["10.0.0.2"] + ["192.0.2.9"] * 5
+
+
+# --- item 11: the password policy ----------------------------------------------------------------
+
+WEAK = {
+    "12345678": "至少 10 个字符",
+    "1234567890": "最常用的",
+    "aaaaaaaaaa": "重复",
+    " " * 10: "重复",
+    "Password123": "常用的密码",
+    "qwertyuiop": "最常用的",
+}
+
+
+def test_weak_passwords_are_refused_for_every_role_with_the_reason(client: TestClient) -> None:
+    c = client
+    admin = bearer(login(c, ROLE_USERS["admin"][0]))
+    for role in ("admin", "operator", "government", "enterprise", "insurer", "edge"):
+        for password, why in WEAK.items():
+            body = {"username": f"new-{role}", "password": password, "role": role}
+            resp = c.post("/api/users", json=body, headers=admin)
+            assert resp.status_code == 422, (role, password, resp.text)
+            [error] = resp.json()["detail"]
+            assert error["loc"] == ["body", "password"] and why in error["msg"], (password, error)
+    for password, why in {"root-admin": "相同", "xx-Root-Admin-2025": "包含用户名"}.items():
+        resp = c.post("/api/users", json={"username": "root-admin", "password": password, "role": "admin"},
+                      headers=admin)  # fmt: skip
+        assert resp.status_code == 422 and why in resp.json()["detail"][0]["msg"], resp.text
+    strong = {"username": "root-admin", "password": "Violet-harbour-93", "role": "admin"}
+    made = c.post("/api/users", json=strong, headers=admin)
+    assert made.status_code == 201, made.text
+    assert (
+        c.get("/api/users", headers=admin, params={"role": "admin"}).json()["total"] == 2
+    )  # no weak one got in
+
+
+def test_a_reset_password_passes_the_policy_too(client: TestClient) -> None:
+    c = client
+    admin = bearer(login(c, ROLE_USERS["admin"][0]))
+    users = c.get("/api/users", headers=admin).json()["items"]
+    uid = next(u["id"] for u in users if u["username"] == "u-ent-a")
+    for password in ("1234567890", "my-u-ent-a-2025", " " * 12):
+        resp = c.patch(f"/api/users/{uid}", json={"password": password}, headers=admin)
+        assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "password"], resp.text
+    assert login(c, "u-ent-a")  # the old password still works: nothing was changed
+    assert (
+        c.patch(f"/api/users/{uid}", json={"password": "Walnut-meadow-28"}, headers=admin).status_code == 200
+    )
+
+
+def test_the_cli_refuses_a_weak_password(tmp_workdir: Path) -> None:
+    path = tmp_workdir / "center.yaml"
+    path.write_text('site: yijia\ndatabase: {url: "sqlite:///center.db"}\n', encoding="utf-8")
+    args = [BIN, "user", "add", "--config", path, "--username", "chief", "--role", "admin"]
+    weak = subprocess.run(args, input="chief12345\n", text=True, capture_output=True, timeout=60)
+    assert weak.returncode == 1 and "密码不能包含用户名" in weak.stderr, weak.stderr
+    strong = subprocess.run(args, input="Granite-sparrow-61\n", text=True, capture_output=True, timeout=60)
+    assert strong.returncode == 0, strong.stderr
