@@ -55,9 +55,7 @@ def client_ip(conn: HTTPConnection) -> str:
     ``security.trusted_proxies``, the last address of ``X-Forwarded-For`` that is not a trusted
     proxy (a client can write anything at the start of that header, never at its end)."""
     peer = (conn.client.host if conn.client else "")[:64]
-    app = conn.scope.get("app")
-    config = getattr(getattr(app, "state", None), "config", None)
-    trusted = config.security.trusted_proxies if config is not None else []
+    trusted = _trusted_proxies(conn)
     if not trusted or not _in(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(conn.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
@@ -69,6 +67,18 @@ def client_ip(conn: HTTPConnection) -> str:
         if not _in(hop, trusted):
             return hop[:64]
     return hops[0][:64] if hops else peer
+
+
+def from_trusted_proxy(conn: HTTPConnection) -> bool:
+    """Does the request come straight from one of ``security.trusted_proxies`` (whose
+    ``X-Forwarded-*`` headers may then be believed, e.g. ``X-Forwarded-Proto`` for HTTPS)?"""
+    trusted = _trusted_proxies(conn)
+    return bool(trusted) and conn.client is not None and _in(conn.client.host, trusted)
+
+
+def _trusted_proxies(conn: HTTPConnection) -> list[Any]:
+    config = getattr(getattr(conn.scope.get("app"), "state", None), "config", None)
+    return list(config.security.trusted_proxies) if config is not None else []
 
 
 def _in(address: str, networks: list[Any]) -> bool:

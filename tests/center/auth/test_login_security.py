@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect
 
 from center.api.pages import safe_next
 from center.app import create_app
+from center.auth.sessions import from_trusted_proxy
 from center.config import CenterConfig
 from center.store.models import AuditEntry
 from tests.centerkit import CONSOLE_HEADERS, PASSWORD, ROLE_USERS, bearer, login, mini_park
@@ -229,3 +231,13 @@ def test_the_cli_refuses_a_weak_password(tmp_workdir: Path) -> None:
     assert weak.returncode == 1 and "密码不能包含用户名" in weak.stderr, weak.stderr
     strong = subprocess.run(args, input="Granite-sparrow-61\n", text=True, capture_output=True, timeout=60)
     assert strong.returncode == 0, strong.stderr
+
+
+def test_only_a_trusted_proxy_is_one(tmp_workdir: Path) -> None:
+    cfg = config(
+        f"sqlite:///{tmp_workdir / 'c.db'}", tmp_workdir, security={"trusted_proxies": ["10.0.0.0/24"]}
+    )
+    app = create_app(cfg, start_ingest=False)
+    for peer, trusted in (("10.0.0.7", True), ("10.0.1.7", False), ("testclient", False)):
+        scope = {"type": "http", "app": app, "client": (peer, 1), "headers": [], "query_string": b""}
+        assert from_trusted_proxy(Request(scope)) is trusted, peer
