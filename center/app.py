@@ -40,6 +40,7 @@ from center.api.system import routes as system
 from center.api.users import routes as users
 from center.auth.policy import iter_routes, missing_policies
 from center.auth.security import LoginLimiter
+from center.auth.sessions import on_sessions_ended
 from center.config import CenterConfig
 from center.domain import scoring
 from center.domain.errors import DomainError, Invalid, first_line
@@ -144,6 +145,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
     app.state.hub = hub
+    on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.add_exception_handler(SQLAlchemyError, _database_error)

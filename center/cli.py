@@ -65,7 +65,17 @@ def _serve(args: argparse.Namespace) -> int:
     # raises the signal again with the handler found at start: make that SIGTERM exit 0.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            # the client's address: center.auth.sessions.client_ip reads X-Forwarded-For only
+            # from security.trusted_proxies (uvicorn's own would believe any local process)
+            proxy_headers=False,
+        )
     )
     server.run()
     return 0 if server.started else 1

@@ -12,11 +12,13 @@ import os
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     StringConstraints,
     field_validator,
     model_validator,
@@ -112,8 +114,60 @@ class AuthConfig(_Section):
     login_max_failures: int = Field(
         default=5, ge=1, le=1000, description="failed logins per user name and address before a pause"
     )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="failed logins from one address, whatever the user names, before a pause "
+        "(password spraying over many names)",
+    )
+    login_max_failures_per_user: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="failed logins of one user name, from any address, before a pause (a guess "
+        "spread over many addresses)",
+    )
     login_window_s: int = Field(default=300, ge=1, le=86_400, description="the window failures count in")
     cookie_secure: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
+    feed_recheck_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how often an open live feed (/ws/alerts) checks its session again (expiry, logout "
+        "or a disabled account on another replica); on this replica a logout ends it at once",
+    )
+
+
+class SecurityConfig(_Section):
+    """Which proxies the center believes, and which other web origins a browser may reach it from."""
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        max_length=64,
+        description="addresses (CIDR) of the reverse proxies in front of the center: only a request "
+        "from one of them has its X-Forwarded-For read (the client is the last address in it that is "
+        "not a trusted proxy); empty (the default) trusts nobody, and the peer address counts",
+    )
+
+    allowed_origins: list[Annotated[str, StringConstraints(max_length=256)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="origins (scheme://host[:port]) besides the center's own whose pages may open the "
+        "live feed and send requests with the session cookie; the center's own (the Host it is "
+        "reached at, and public_url) always may",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        out = []
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ValueError(f"{origin!r}: give scheme://host[:port], e.g. https://pg.example.cn")
+            out.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return out
 
 
 class RiskLevelThresholds(_Section):
@@ -182,6 +236,7 @@ class CenterConfig(_Section):
         description="the address people open the center at (for the 全安码 QR codes), e.g. https://pg.example.cn",
     )
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 

@@ -2,12 +2,17 @@
 
 Both processes log the same shape: ``{"ts": ISO 8601 UTC with milliseconds, "level", "logger",
 "msg", ...extra fields, "exc"?}``.
+
+No secret reaches a log line: :class:`RedactSecrets` (on the one handler) blanks the values of
+query parameters such as ``token`` and ``password`` and bearer tokens in every message,
+including uvicorn's (``"WebSocket /ws/alerts?token=…" [accepted]``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -17,6 +22,31 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "asctime",
     "color_message",
 }
+
+
+SECRET_PARAMS = ("token", "access_token", "refresh_token", "password", "passwd", "secret", "api_key", "key")
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:" + "|".join(SECRET_PARAMS) + r")=)[^&;\s\"'#]*")
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]+")
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of secret query parameters and bearer tokens replaced by ***."""
+    return _BEARER.sub(r"\1" + REDACTED, _SECRET_QUERY.sub(r"\1" + REDACTED, text))
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites each record's message (its arguments merged in) without secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the formatter to report
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,6 +80,7 @@ def setup_logging(
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactSecrets())
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:

@@ -115,10 +115,15 @@ def add_user(factory: sessionmaker[Session], username: str, role: str, **links: 
         )
 
 
+CONSOLE_HEADERS = {"X-Requested-With": "parkguard"}  # what center/web/common.js sends (CSRF check)
+
+
 def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Log in (the client keeps the cookie); returns the bearer token."""
+    """Log in (the client keeps the cookie and, like the console, sends its CSRF header from
+    then on); returns the bearer token."""
     resp = client.post("/api/auth/login", json={"username": username, "password": password})
     assert resp.status_code == 200, resp.text
+    client.headers.update(CONSOLE_HEADERS)
     return resp.json()["token"]
 
 

@@ -6,11 +6,12 @@ loads only to fail with 403s. ``/`` is each role's landing page."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -32,6 +33,34 @@ def render(name: str, config: CenterConfig, **extra: str) -> HTMLResponse:
     for key, value in values.items():
         page = page.replace(f"__{key}__", html.escape(value))
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+MAX_NEXT_CHARS = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` when it is a path of this site to go to after login, else None.
+
+    A path of this site starts with one ``/``: not ``//`` (another host), no backslash
+    (browsers read ``/\\host`` as ``//host``), no scheme, no control character, checked on the
+    value and on it URL-decoded (up to three times). center/web/login.js applies the same rule.
+    """
+    if not value or len(value) > MAX_NEXT_CHARS:
+        return None
+    decoded = value
+    for _ in range(3):
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    for text in (value, decoded):
+        if not text.startswith("/") or text.startswith("//") or "\\" in text or _CONTROL.search(text):
+            return None
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return None
+    return value
 
 
 def _login_first(path: str) -> RedirectResponse:
@@ -68,7 +97,13 @@ def alerts_page(config: ConfigDep, user: CurrentUser) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(config: ConfigDep) -> HTMLResponse:
+def login_page(
+    config: ConfigDep, next_path: Annotated[str | None, Query(alias="next", max_length=4096)] = None
+) -> Response:
+    """The login form; after login it goes to ``next`` when that is a path of this site, else to
+    the role's landing page. A ``next`` that is not is dropped here (303 to plain /login)."""
+    if next_path is not None and safe_next(next_path) is None:
+        return RedirectResponse("/login", status_code=303)
     return render("login.html", config)
 
 

@@ -9,8 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from center.auth.origin import csrf_problem
 from center.auth.policy import POLICY, Access, Principal, allows
-from center.auth.sessions import caller, client_ip
+from center.auth.sessions import caller, client_ip, token_and_source
 from center.domain.vocabulary import ROLE_LABELS
 
 
@@ -25,7 +26,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def authorize(request: Request, session: SessionDep) -> Principal:
     """The dependency every router carries: 401 without a valid login, 403 for a role the
-    route's policy does not list."""
+    route's policy does not list, and 403 for a state-changing request that the session cookie
+    authenticates without the console's CSRF header or from another origin
+    (center/auth/origin.py)."""
     route = request.scope.get("route")
     name = getattr(route, "name", "")
     rule = POLICY.get(name)
@@ -38,6 +41,8 @@ def authorize(request: Request, session: SessionDep) -> Principal:
             session.rollback()
             principal = None
         return principal or Principal(ip=client_ip(request))
+    if token_and_source(request)[1] == "cookie" and (problem := csrf_problem(request, request.method)):
+        raise HTTPException(status_code=403, detail=f"跨站请求被拒绝 (cross-site request refused: {problem})")
     principal = caller(session, request)
     if principal is None or principal.role is None:
         raise HTTPException(

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
+from center.auth.sessions import from_trusted_proxy
 from center.config import CenterConfig
 
 SECURE_SCHEMES = frozenset({"https", "wss"})
 
 
 def request_is_https(conn: HTTPConnection) -> bool:
-    """Did this request (or WebSocket) come over HTTPS? By the scheme the ASGI server gives:
-    ``https`` when it terminates TLS itself, or when it takes ``X-Forwarded-Proto`` from a
-    proxy it trusts (uvicorn: ``--proxy-headers`` with ``--forwarded-allow-ips``). A proxy list
-    of the center's own config belongs here too, so every caller asks this one function."""
-    return conn.url.scheme in SECURE_SCHEMES
+    """Did this request (or WebSocket) come over HTTPS? By the scheme the ASGI server gives
+    (``https`` when it terminates TLS itself), or by ``X-Forwarded-Proto: https`` from one of
+    ``security.trusted_proxies`` (uvicorn's own proxy headers are off: the config decides)."""
+    if conn.url.scheme in SECURE_SCHEMES:
+        return True
+    proto = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto in SECURE_SCHEMES and from_trusted_proxy(conn)
 
 
 def cookie_secure(config: CenterConfig, conn: HTTPConnection) -> bool:

@@ -304,6 +304,13 @@ class User(Base):
     node: Mapped[str | None] = mapped_column(String(64), doc="the edge node of a machine account")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    session_epoch: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        doc="raised when the password changes or the account is disabled or enabled: "
+        "sessions of an older epoch stop working (center/auth/sessions.py)",
+    )
 
 
 class AuthSession(Base):
@@ -315,6 +322,9 @@ class AuthSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="the user's session_epoch when it was opened"
+    )
 
 
 class AuditEntry(Base):

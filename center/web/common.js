@@ -1,5 +1,6 @@
 // Shared by the console pages: elements, times in the park's time zone, facts, the API with
-// the login (go to the login page on 401), who is logged in, the navigation by role, log out.
+// the login (go to the login page on 401) and the CSRF header, who is logged in, the
+// navigation by role, log out.
 "use strict";
 
 const PG = (() => {
@@ -40,8 +41,13 @@ const PG = (() => {
       return day.format(new Date(value));
     },
 
+    // the header the center wants on every state-changing request the session cookie
+    // authenticates (its CSRF check): a page of another origin cannot send it
+    csrfHeaders: { "X-Requested-With": "parkguard" },
+
     async api(path, options = {}) {
-      const res = await fetch(path, { cache: "no-store", ...options });
+      const headers = { ...PG.csrfHeaders, ...(options.headers || {}) };
+      const res = await fetch(path, { cache: "no-store", ...options, headers });
       if (res.status === 401) {
         location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
         throw new Error("请先登录");
@@ -108,7 +114,7 @@ const PG = (() => {
         out.id = "logout";
         out.title = "Log out";
         out.onclick = async () => {
-          await fetch("/api/auth/logout", { method: "POST" });
+          await fetch("/api/auth/logout", { method: "POST", headers: PG.csrfHeaders });
           location.replace("/login");
         };
         box.append(out);

@@ -3,6 +3,9 @@
 Runs in the asyncio loop. The ingest thread hands changes over with
 ``loop.call_soon_threadsafe``; each client has a bounded queue that drops its oldest
 message when full, so a slow browser never holds up ingest or the other clients.
+
+When login sessions end (a logout, a password reset, a disabled account: see
+:func:`center.auth.sessions.on_sessions_ended`) the hub wakes every client's session check.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class LiveHub:
     def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
         self.queue_size = queue_size
         self._clients: dict[asyncio.Queue[str], MessageFilter | None] = {}
+        self._rechecks: set[asyncio.Event] = set()
+        self.sessions_generation = 0  # raised each time login sessions end
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -37,6 +42,30 @@ class LiveHub:
 
     def unsubscribe(self, q: asyncio.Queue[str]) -> None:
         self._clients.pop(q, None)
+
+    def watch_sessions(self) -> asyncio.Event:
+        """An event set whenever login sessions have ended: the client checks its own again."""
+        ev = asyncio.Event()
+        self._rechecks.add(ev)
+        return ev
+
+    def unwatch_sessions(self, ev: asyncio.Event) -> None:
+        self._rechecks.discard(ev)
+
+    def _sessions_ended(self) -> None:
+        self.sessions_generation += 1
+        for ev in self._rechecks:
+            ev.set()
+
+    def sessions_ended_threadsafe(self) -> None:
+        """Login sessions ended (called from any thread, after the commit)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._sessions_ended)
+        except RuntimeError:  # the loop closed between the check and the call
+            log.debug("live feed loop closed; session check not woken")
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send to every client whose filter accepts it (call in the loop's thread)."""

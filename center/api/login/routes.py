@@ -43,8 +43,16 @@ def login(
     HttpOnly, SameSite=Strict cookie (for the web console and its WebSocket)."""
     limiter: LoginLimiter = request.app.state.login_limiter
     ip = client_ip(request)
-    keys = [f"{body.username.lower()}|{ip}"]
-    wait = limiter.retry_after(keys)
+    name = body.username.lower()
+    pair, address, user_key = f"pair:{name}|{ip}", f"addr:{ip}", f"user:{name}"
+    keys = [pair, address, user_key]
+    wait = limiter.retry_after(
+        [
+            (pair, config.auth.login_max_failures),
+            (address, config.auth.login_max_failures_per_address),
+            (user_key, config.auth.login_max_failures_per_user),
+        ]
+    )
     if wait > 0:
         raise HTTPException(
             status_code=429,
@@ -58,7 +66,8 @@ def login(
         audit(session, Principal(username=body.username[:64], ip=ip), "login_failed")
         session.commit()
         raise HTTPException(status_code=401, detail="用户名或密码错误 (wrong user name or password)")
-    limiter.succeeded(keys)
+    limiter.succeeded([pair])  # the address's and the name's counts stay: one good login of an
+    # account the sprayer owns must not reset them
     session.execute(
         delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_ms <= now_ms())
     )

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from center.api.deps import NOT_FOUND, TIME_HELP, ConfigDep, Limit, Offset, count_of, make_router, time_window
 from center.api.schemas import Page
 from center.api.users.schemas import AuditOut, UserIn, UserOut, UserPatch
-from center.api.users.service import add_user
+from center.api.users.service import add_user, check_password
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.auth.security import hash_password
+from center.auth.sessions import end_user_sessions
 from center.domain.errors import NotFound
 from center.domain.vocabulary import Role
 from center.store.models import AuditEntry, User
@@ -44,6 +45,8 @@ def list_users(
     "/users", response_model=UserOut, status_code=201, responses={409: {"description": "name taken"}}
 )
 def create_user(body: UserIn, session: SessionDep, user: CurrentUser) -> UserOut:
+    """A new account. Its password must pass the policy (at least 10 characters, not the user
+    name nor containing it, zxcvbn score 3 or more): 422 naming why otherwise."""
     row = add_user(session, body)
     audit(session, user, "create_user", f"user:{row.username}", {"role": row.role})
     session.commit()
@@ -54,17 +57,22 @@ def create_user(body: UserIn, session: SessionDep, user: CurrentUser) -> UserOut
 def update_user(
     user_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: UserPatch, session: SessionDep, user: CurrentUser
 ) -> UserOut:
-    """Rename, reset the password, or disable (``active: false`` also ends the user's sessions)."""
+    """Rename, reset the password, disable or enable. A new password, disabling and enabling
+    end every session of the user (enabling again does not revive the tokens it had)."""
     row = session.get(User, user_id)
     if row is None:
         raise NotFound(f"no user {user_id}")
     changed = body.model_dump(exclude_none=True)
     if body.display_name is not None:
         row.display_name = body.display_name
+    ends_sessions = body.password is not None or (body.active is not None and body.active != row.active)
     if body.password is not None:
+        check_password(body.password, row.username)
         row.password_hash = hash_password(body.password)
     if body.active is not None:
         row.active = body.active
+    if ends_sessions:
+        end_user_sessions(session, row)
     changed.pop("password", None)
     audit(
         session,

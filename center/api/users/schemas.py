@@ -11,7 +11,14 @@ from center.auth.security import MIN_PASSWORD_LENGTH
 from center.domain.vocabulary import Role
 from protocol import Id
 
-Password = Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+Password = Annotated[
+    str,
+    StringConstraints(max_length=256),
+    Field(
+        description=f"at least {MIN_PASSWORD_LENGTH} characters, not the user name nor containing it, "
+        "and hard to guess (zxcvbn score 3 of 4 or more); a weak one is answered 422 saying why"
+    ),
+]
 DisplayName = Annotated[str, StringConstraints(max_length=64)]
 
 

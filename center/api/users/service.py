@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from center.api.users.schemas import UserIn
-from center.auth.security import hash_password
+from center.auth.security import hash_password, password_problem
 from center.domain.errors import Invalid, StateConflict
 from center.store.models import Enterprise, Insurer, User
 from protocol import now_ms
@@ -34,7 +34,17 @@ def check_links(session: Session, body: UserIn) -> None:
         raise Invalid(("body", "insurer_id"), f"no insurer {body.insurer_id!r}")
 
 
-def add_user(session: Session, body: UserIn) -> User:
+def check_password(password: str, username: str) -> None:
+    """The password policy (center.auth.security.password_problem) as a 422 naming the field."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise Invalid(("body", "password"), problem)
+
+
+def add_user(session: Session, body: UserIn, *, password_policy: bool = True) -> User:
+    """A new user. ``password_policy=False`` is for the demo seed's documented passwords only."""
+    if password_policy:
+        check_password(body.password, body.username)
     check_links(session, body)
     if user_by_name(session, body.username) is not None:
         raise StateConflict(f"user name {body.username!r} is taken")

@@ -177,3 +177,30 @@ def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
     bundle = client.get("/static/swagger-ui/swagger-ui-bundle.js")
     assert "javascript" in bundle.headers["content-type"] and b"SwaggerUIBundle" in bundle.content
     assert client.get("/api/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("peer", "trusted", "secure"),
+    [
+        ("10.0.0.5", ["10.0.0.0/24"], True),  # the site's TLS proxy says the browser used HTTPS
+        ("10.0.0.5", [], False),  # nobody is trusted by default
+        ("192.168.1.9", ["10.0.0.0/24"], False),  # a LAN host cannot claim it
+    ],
+)
+def test_forwarded_https_counts_only_from_a_trusted_proxy(
+    tmp_workdir: Path, peer: str, trusted: list[str], secure: bool
+) -> None:
+    cfg = make_config(
+        f"sqlite:///{tmp_workdir / 'center.db'}", tmp_workdir, security={"trusted_proxies": trusted}
+    )
+    app = create_app(cfg, start_ingest=False)
+    with TestClient(app, client=(peer, 40000)) as c:
+        mini_park(app.state.session_factory)
+        resp = c.post(
+            "/api/auth/login",
+            json={"username": "u-operator", "password": PASSWORD},
+            headers={"X-Forwarded-Proto": "https"},
+        )
+        assert resp.status_code == 200, resp.text
+        attributes = [a.strip().lower() for a in resp.headers["set-cookie"].split(";")]
+        assert ("secure" in attributes) is secure, attributes

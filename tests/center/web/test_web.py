@@ -443,15 +443,15 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
 def test_nodes_page_by_role(center: Center, tmp_workdir: Path, publisher: mqtt.Client, page: Page) -> None:
     """The government reads the nodes; an insurer gets no link, and the page sends it to its own."""
     node_status(publisher, "edge-08", NodeState.ONLINE, cameras=["cam-a"])
-    add_user(tmp_workdir, "gov", "government", "gov-password-1")
+    add_user(tmp_workdir, "gov", "government", "Harbor-lantern-47")
     with sqlite3.connect(tmp_workdir / "var" / "center.db") as db:  # the insurer the account is of
         db.execute("INSERT INTO insurers (id, name) VALUES ('ins-1', '测试保险公司')")
-    add_user(tmp_workdir, "ins", "insurer", "ins-password-1", "--insurer", "ins-1")
-    log_in_as(page, center.url, "/nodes", "gov", "gov-password-1")
+    add_user(tmp_workdir, "ins", "insurer", "Copper-meadow-52", "--insurer", "ins-1")
+    log_in_as(page, center.url, "/nodes", "gov", "Harbor-lantern-47")
     expect(page.locator('section.node[data-node="edge-08"] .health')).to_have_text("在线")
 
     ins = page.context.browser.new_context(locale="zh-CN").new_page()  # type: ignore[union-attr]
-    log_in_as(ins, center.url, "/risk", "ins", "ins-password-1")
+    log_in_as(ins, center.url, "/risk", "ins", "Copper-meadow-52")
     expect(ins.locator("#user")).to_contain_text("保险公司")
     expect(ins.locator('nav a[href="/nodes"]')).to_be_hidden()
     ins.goto(f"{center.url}/nodes")  # a page it may not open: sent to its own, no 403 on the way
