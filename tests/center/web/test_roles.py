@@ -339,16 +339,19 @@ def test_admin_manages_users_on_the_page(seeded_center: Center, browser: Browser
     page.fill("#u-password", "short")
     page.locator("#create-form button[type=submit]").click()
     expect(page.locator("#create-error")).to_contain_text("输入有误")
-    expect(page.locator("#create-error")).to_contain_text("password")
+    expect(page.locator("#create-error")).to_contain_text("密码太短")  # the center's own words
+    page.fill("#u-password", "hx-safety-2024-pass")
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-error")).to_contain_text("密码不能包含用户名")
     expect(page.locator("#user-rows tr[data-username='hx-safety']")).to_have_count(0)
-    page.fill("#u-password", "hx-safety-password-1")
+    page.fill("#u-password", "Qilin-harbor-7-lantern")
     page.locator("#create-form button[type=submit]").click()
     row = page.locator("#user-rows tr[data-username='hx-safety']")
     expect(row).to_contain_text("企业：佛山市南海恒鑫化工有限公司")
     expect(row).to_contain_text("企业安全员")
     page.fill("#u-username", "hx-safety")  # the same name again: refused, the reason shown
     page.select_option("#u-role", "operator")
-    page.fill("#u-password", "another-password-1")
+    page.fill("#u-password", "Copper-violet-92-meadow")
     page.locator("#create-form button[type=submit]").click()
     expect(page.locator("#create-error")).not_to_be_empty()
     expect(page.locator("#user-rows tr[data-username='hx-safety']")).to_have_count(1)
@@ -358,7 +361,7 @@ def test_admin_manages_users_on_the_page(seeded_center: Center, browser: Browser
     officer = o_ctx.new_page()
     officer.goto(f"{url}/login")
     officer.fill("#username", "hx-safety")
-    officer.fill("#password", "hx-safety-password-1")
+    officer.fill("#password", "Qilin-harbor-7-lantern")
     officer.click("#submit")
     expect(officer).to_have_url(f"{url}/enterprises/hx-chem")
 
@@ -369,7 +372,7 @@ def test_admin_manages_users_on_the_page(seeded_center: Center, browser: Browser
     row.locator("button[data-action='enable']").click()
     expect(row).to_contain_text("正常")
     row.locator("button[data-action='reset']").click()
-    row.locator("input[type=password]").fill("hx-new-password-2")
+    row.locator("input[type=password]").fill("Willow-anchor-58-ember")
     row.locator("form button[type=submit]").click()
     expect(page.locator("#note")).to_contain_text("已重置 hx-safety 的密码")
     expect(
@@ -383,6 +386,8 @@ def test_admin_manages_users_on_the_page(seeded_center: Center, browser: Browser
     assert [a.get_attribute("data-action") for a in actions.all()] == ["update_user"] * 3 + ["create_user"]
     expect(page.locator("#audit-rows")).to_contain_text("password: changed")
     refused = [b for b in watch.bad if not b.startswith("console error: Failed to load resource")]
-    assert refused == [f"422 POST {url}/api/users", f"409 POST {url}/api/users"], watch.bad  # the two above
+    assert refused == [f"422 POST {url}/api/users"] * 2 + [f"409 POST {url}/api/users"], (
+        watch.bad
+    )  # the 3 above
     o_ctx.close()
     ctx.close()
