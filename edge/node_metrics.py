@@ -34,6 +34,12 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
         "st": Family(P + "camera_state", "gauge", "1 for the camera's current state"),
         "rc": Family(P + "camera_reconnects_total", "counter", "stream reopen attempts"),
         "rb": Family(P + "camera_ring_bytes", "gauge", "compressed bytes held in the ring buffer"),
+        "ppe": Family(
+            P + "ppe_judgements_total",
+            "counter",
+            "missing_ppe (classifier) person-frames by item and result: helmet, no_helmet, vest, no_vest, "
+            "or cannot_judge:<reason> (too_small, cut_by_edge, occluded, model_error); never alerts",
+        ),
     }
     for cam in cameras:
         lb = {"camera": cam.cfg.id}
@@ -52,6 +58,10 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
         if s.last_frame_ms is not None:
             fams["lf"].add(lb, s.last_frame_ms / 1000)
         fams["rb"].add(lb, cam.ring.nbytes if cam.ring else 0)
+        for rule in cam.pipeline.rules:
+            counts = getattr(rule, "counts", None)
+            for (item, result), n in sorted((counts or {}).items()):
+                fams["ppe"].add({**lb, "rule": rule.cfg.id, "item": item, "result": result}, n)
     return list(fams.values())
 
 
