@@ -2,7 +2,9 @@
 
 The photos are the committed sample of the data set's valid split (tests/data/ppe, CC BY 4.0);
 examples are chosen from their labels (NO-Hardhat / Hardhat head boxes of at least 64 px, in
-file-name order), never by file name. People come from the bundled NanoDet, as on a node.
+file-name order, one per detected person), never by file name. People come from the bundled
+NanoDet, as on a node. The model is right on ~9 head crops in 10 (models/README.md), so the
+rule is held to 4 of the first 5 examples of each kind, not to every one.
 """
 
 from __future__ import annotations
@@ -70,11 +72,13 @@ def person_with_head(dets: Detections, head: np.ndarray, size: tuple[int, int]) 
 def examples(detector: Detector, cls: int, n: int) -> list[tuple[np.ndarray, Detections]]:
     """The first ``n`` labelled heads of ``cls`` that NanoDet finds a person for: (photo, that person)."""
     out = []
+    used: set[tuple[Path, int]] = set()
     for photo, head in heads(cls):
         img = cv2.imread(str(photo))
         people = detector.detect(img).with_labels({"person"}, 0.4)
         i = person_with_head(people, head, (img.shape[1], img.shape[0]))
-        if i is not None:
+        if i is not None and (photo, i) not in used:
+            used.add((photo, i))
             one = people.select(np.arange(len(people)) == i)
             one.tracks = np.array([7], np.int64)
             out.append((img, one))
@@ -114,36 +118,49 @@ def play(rule: MissingPpeRule, frames: list[tuple[np.ndarray, Detections]]) -> l
 
 
 def test_raises_for_a_person_labelled_no_hardhat_not_for_one_with_a_hardhat(detector: Detector) -> None:
-    for img, person in examples(detector, NO_HARDHAT, 3):
+    raised = []
+    for img, person in examples(detector, NO_HARDHAT, 5):
         rule = build()
         got = play(rule, [(img, person)] * 5)
-        assert [t.phase.value for t in got] == ["new"], "a labelled bare head raised nothing"
-        assert got[0].objects[0].label == "no_helmet" and got[0].objects[0].track == 7
-        assert rule.counts[("helmet", "no_helmet")] >= 3
-        assert rule.judgements.labels == ["no_helmet"]
-    for img, person in examples(detector, HARDHAT, 3):
+        raised.append(bool(got))
+        if got:
+            assert [t.phase.value for t in got] == ["new"]
+            assert got[0].objects[0].label == "no_helmet" and got[0].objects[0].track == 7
+            assert rule.counts[("helmet", "no_helmet")] == 5 and rule.judgements.labels == ["no_helmet"]
+    assert sum(raised) >= 4, f"labelled bare heads raised: {raised}"
+    raised = []
+    for img, person in examples(detector, HARDHAT, 5):
         rule = build()
-        assert play(rule, [(img, person)] * 5) == [], "a labelled hard hat raised missing_ppe"
-        assert rule.judgements.labels == ["helmet"]
-        assert rule.counts[("helmet", "helmet")] == 5
+        raised.append(bool(play(rule, [(img, person)] * 5)))
+    assert sum(raised) <= 1, f"labelled hard hats raised: {raised}"
 
 
 def test_the_vote_holds_over_a_blurred_frame(detector: Detector) -> None:
-    """A frame blurred until the model says "no hard hat" on it raises on its own (vote of one),
-    and nothing inside 4 sharp frames (vote of 5, 3 needed)."""
-    for img, person in examples(detector, HARDHAT, 3):
-        for sigma in (3, 6, 10, 16):
+    """A hard hat blurred until the model says "no hard hat" on it: that frame raises on its own
+    (vote of one), and nothing between sharp frames (vote of 5, 3 needed; any confidence, so the
+    vote alone holds it). A bare head stays reported through a blurred frame."""
+    any_conf = {"min_confidence": 0.5}
+    for img, person in examples(detector, HARDHAT, 5):
+        sharp = build({"vote_frames": 1, "min_votes": 1, **any_conf})
+        if play(sharp, [(img, person)]):
+            continue  # the model is wrong on this one already: not a blur test
+        for sigma in (3, 6, 10, 16, 20, 30):
             blurred = cv2.GaussianBlur(img, (0, 0), sigma)
-            alone = build({"vote_frames": 1, "min_votes": 1})
+            alone = build({"vote_frames": 1, "min_votes": 1, **any_conf})
             if play(alone, [(blurred, person)]):
                 break
         else:
             continue
         assert alone.judgements.labels == ["no_helmet"]
-        rule = build()
+        rule = build(any_conf)
         seq = [(img, person)] * 2 + [(blurred, person)] + [(img, person)] * 2
         assert play(rule, seq) == []
         assert rule.counts[("helmet", "no_helmet")] == 1 and rule.counts[("helmet", "helmet")] == 4
+        bare, person = examples(detector, NO_HARDHAT, 1)[0]
+        rule = build()
+        seq = [(bare, person)] * 2 + [(cv2.GaussianBlur(bare, (0, 0), sigma), person)] + [(bare, person)] * 3
+        got = play(rule, seq)
+        assert [t.phase.value for t in got] == ["new"]  # raised, and not ended by the blurred frame
         return
     pytest.fail(
         "no blur of the sample's hard hats made the model say no_helmet: the test would prove nothing"
