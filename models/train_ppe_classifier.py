@@ -360,21 +360,25 @@ def export_onnx(model, path: Path, meta: dict[str, str]) -> None:  # type: ignor
 
 
 def write_manifest(manifest: Path, name: str, file: str, digest: str) -> None:
-    """Add or replace this model's entry in manifest.yaml (a text edit: comments stay)."""
-    entry = (
-        f"  - name: {name}\n"
-        f"    file: {file}\n"
-        f"    sha256: {digest}\n"
-        f"    family: ppe_classifier\n"
-        f"    input_size: [{INPUT_SIZE}, {INPUT_SIZE}] # width, height; batch dynamic\n"
-        f'    licence: "CC BY 4.0 (trained on: Construction Site Safety dataset, Roboflow Universe '
-        f'(roboflow-universe-projects), CC BY 4.0); model: ParkGuard"\n'
-        f'    source: "models/train_ppe_classifier.py (PyTorch 2.13 CPU, seed 0), see models/README.md"\n'
-    )
+    """Add or replace this model's entry in manifest.yaml (a text edit: comments stay), indented
+    like the file's other entries."""
     text = manifest.read_text(encoding="utf-8") if manifest.is_file() else "models:\n"
-    pattern = re.compile(rf"(?ms)^  - name: {re.escape(name)}\n(?:    .*\n)*")
+    first = re.search(r"(?m)^( *)- name:", text)
+    dash = first.group(1) if first else "  "
+    key = dash + "  "
+    entry = (
+        f"{dash}- name: {name}\n"
+        f"{key}file: {file}\n"
+        f"{key}sha256: {digest}\n"
+        f"{key}family: ppe_classifier\n"
+        f"{key}input_size: [{INPUT_SIZE}, {INPUT_SIZE}] # width, height; batch dynamic\n"
+        f'{key}licence: "CC BY 4.0 (trained on: Construction Site Safety dataset, Roboflow Universe '
+        f'(roboflow-universe-projects), CC BY 4.0); model: ParkGuard"\n'
+        f'{key}source: "models/train_ppe_classifier.py (PyTorch 2.13 CPU, seed 0), see models/README.md"\n'
+    )
+    pattern = re.compile(rf"(?m)^{dash}- name: {re.escape(name)}\n(?:{key}.*\n)*")
     if pattern.search(text):
-        text = pattern.sub(entry, text)
+        text = pattern.sub(lambda _: entry, text)
     else:
         if not text.endswith("\n"):
             text += "\n"
