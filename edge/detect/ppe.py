@@ -149,12 +149,13 @@ def regions_from_pose(
 
 
 def check_region(r: Region, size: tuple[int, int], min_px: float, max_outside: float) -> Region:
-    """Mark a region that is too small or cut by the frame's edge (sets ``reason``)."""
-    if r.reason is not None:
-        return r
+    """Mark a region that is too small or cut by the frame's edge (sets ``reason``; too small
+    wins over a reason already set: the more useful figure for whoever places the camera)."""
     w, h = size
     if r.side / 1.15 < min_px:  # the part itself (the square has a margin)
         r.reason = "too_small"
+        return r
+    if r.reason is not None:
         return r
     half = r.side / 2
     ix = max(0.0, min(w, r.cx + half) - max(0.0, r.cx - half))

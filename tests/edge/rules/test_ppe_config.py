@@ -89,3 +89,42 @@ def test_analyze_shows_the_ppe_judgements(tmp_path: Path) -> None:
     hats = [e for e in new if e.rule_id == "gate-hardhat" and e.phase.value == "new"]
     assert hats, "no missing hard hat raised over 12 photos of people labelled NO-Hardhat"
     assert all("no_helmet" in o.label for e in hats for o in e.objects)
+
+
+def test_judgements_and_cannot_judge_are_in_the_node_metrics(tmp_path: Path) -> None:
+    """The example config's camera, its real pipeline (NanoDet, tracker, the PPE rules): a
+    worksite photo, then the same photo at 1/16 of its size (every head a few pixels), each
+    analyzed 3 times; /metrics counts both kinds of person-frames, and no alert came of it."""
+    import cv2
+
+    from edge.camera import CameraRuntime
+    from edge.comms.metrics import render
+    from edge.detect.detector import load_detector
+    from edge.node_metrics import camera_families
+    from edge.pipeline import CameraPipeline, tracked_labels
+
+    cfg = load_edge_config(PPE)
+    cam = cfg.cameras[0]
+    detector = load_detector(cfg.models)
+    runtime = CameraRuntime.open(
+        cfg, cam, CameraPipeline(cfg, cam, detector.labels, None), tracked_labels(detector)
+    )
+    photo = sorted((REPO / "tests" / "data" / "ppe" / "valid" / "images").glob("*.jpg"))[0]
+    big = cv2.imread(str(photo))
+    small = cv2.resize(big, (40, 40), interpolation=cv2.INTER_AREA)
+    events: list[AlertEvent] = []
+    people = detector.detect(big)
+    for i, img in enumerate([big] * 3 + [small] * 3):
+        # the same people (normalised boxes) on the tiny frames
+        runtime.finish_frame(START_MS + 200 * i, img.copy(), people, 0.0, events.extend)
+    text = render(camera_families([runtime]))
+    lines = [ln for ln in text.splitlines() if ln.startswith("parkguard_edge_ppe_judgements_total{")]
+    judged = sum(
+        float(ln.rsplit(" ", 1)[1]) for ln in lines if 'result="helmet"' in ln or 'result="no_helmet"' in ln
+    )
+    tiny = sum(float(ln.rsplit(" ", 1)[1]) for ln in lines if 'result="cannot_judge:too_small"' in ln)
+    assert judged >= 3, text
+    assert tiny >= 3, text
+    assert 'rule="gate-hardhat"' in text and 'camera="cam-site-gate"' in text
+    # whatever the sharp frames raised, the tiny ones raised nothing new
+    assert not [e for e in events if e.phase.value == "new" and e.started_ms > START_MS + 400]
