@@ -85,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     cfg = load_edge_config(args.config)
     det = load_detector(cfg.models)
     for cam in cfg.cameras:
-        build_rules(cam, cfg.timezone, det.labels, tracking=cfg.tracker.enabled)
+        build_rules(cam, cfg.timezone, det.labels, tracking=cfg.tracker.enabled, models=cfg.models)
     make_evidence(cfg, upload=False)  # the face model for blurring loads
     if cfg.center.url and not os.environ.get(cfg.center.token_env):
         print(
@@ -202,7 +202,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             img = frame.to_ndarray(format="bgr24") if analyzer.wants_inference(frame, last_ts) else None
             events = analyzer.process(last_ts, img, detector.detect(img) if img is not None else None)
             if det_fh and analyzer.last_dets is not None:
-                objects = analyzer.last_dets.to_json()
+                # the detector's objects, then the PPE judgements of the rules (helmet, no_helmet …)
+                objects = analyzer.last_dets.to_json() + pipeline.judgements.to_json()
                 det_fh.write(
                     json.dumps({"frame": index, "ts_ms": last_ts, "camera": camera.id, "objects": objects})
                     + "\n"

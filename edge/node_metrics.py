@@ -40,6 +40,12 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
             "histogram",
             "time per analyzed frame by stage (decode: per packet, on the reader thread), ms",
         ),
+        "ppe": Family(
+            P + "ppe_judgements_total",
+            "counter",
+            "missing_ppe (classifier) person-frames by item and result: helmet, no_helmet, vest, no_vest, "
+            "or cannot_judge:<reason> (too_small, cut_by_edge, occluded, model_error); never alerts",
+        ),
     }
     for cam in cameras:
         lb = {"camera": cam.cfg.id}
@@ -62,6 +68,10 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
         fams["stg"].add({**lb, "stage": "decode"}, s.decode_hist)
         for stage, hist in cam.stage_hist.items():
             fams["stg"].add({**lb, "stage": stage}, hist)
+        for rule in cam.pipeline.rules:
+            counts = getattr(rule, "counts", None)
+            for (item, result), n in sorted((counts or {}).items()):
+                fams["ppe"].add({**lb, "rule": rule.cfg.id, "item": item, "result": result}, n)
     return list(fams.values())
 
 

@@ -41,11 +41,15 @@ class CameraPipeline:
     ) -> None:
         self.cfg = cfg
         self.camera = camera
-        self.rules: list[Rule[Any]] = build_rules(camera, cfg.timezone, labels, tracking=cfg.tracker.enabled)
+        self.rules: list[Rule[Any]] = build_rules(
+            camera, cfg.timezone, labels, tracking=cfg.tracker.enabled, models=cfg.models
+        )
         # pose (MoveNet, one session per node) only for a camera with a rule that needs it
         needs_pose = any(r.needs_pose for r in self.rules)
         self.pose: CameraPose | None = CameraPose(pose_estimator(cfg.models)) if needs_pose else None
         self._frame_size: tuple[int, int] | None = None
+        # the PPE judgements of the last frame (helmet / no_helmet / vest / no_vest): analyze shows them
+        self.judgements = Detections.empty()
         self.evidence = evidence
         # evidence clips: people of the last frames (to blur clip frames), events waiting for a clip
         ev = cfg.evidence
@@ -62,8 +66,12 @@ class CameraPipeline:
         if frame_bgr is not None:
             self._frame_size = (int(frame_bgr.shape[1]), int(frame_bgr.shape[0]))
         ctx = FrameContext(ts_ms, dets, frame_bgr, self._frame_size, self.pose)  # pose: lazily, once
+        self.judgements = Detections.empty()
         for rule in self.rules:
             t = rule.step(ts_ms, ctx)
+            judged = getattr(rule, "judgements", None)
+            if judged is not None and len(judged):
+                self.judgements = Detections.concat([self.judgements, judged])
             if t is None:
                 continue
             evidence: list[EvidenceItem] = []

@@ -2,7 +2,7 @@
 # Bootstrap ParkGuard on a Debian/Ubuntu machine; safe to run again (it only does what is missing).
 #
 #   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`
-#   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,live]'` + the Debian packages
+#   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,live,train-ppe]'` + the Debian packages
 #                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL)
 #
 # Run from anywhere; it works in the repository root. Environment:
@@ -170,7 +170,8 @@ setup_test() {
     local apt_ok=1
     apt_install "${TEST_DEBS[@]}" || apt_ok=0
     setup_runtime
-    pip_install test -e '.[test,dev,live]'
+    # train-ppe: PyTorch (CPU) for the PPE classifier's training test; never in the runtime install
+    pip_install test -e '.[test,dev,live,train-ppe]'
     if [[ $apt_ok -eq 0 ]]; then
         say "some Debian packages are missing: tests that need them will fail and say which"
     fi

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.configfile import ConfigError, format_validation_error, read_yaml
 
-FAMILIES = {"nanodet", "yolo", "ssd", "centernet", "movenet_multipose", "movenet_single", "blazeface"}
+FAMILIES = {
+    "nanodet",
+    "yolo",
+    "ssd",
+    "centernet",
+    "movenet_multipose",
+    "movenet_single",
+    "blazeface",
+    "ppe_classifier",  # edge/detect/ppe.py: crops in, not frames; never a detector
+}
 
 
 class ModelEntry(BaseModel):

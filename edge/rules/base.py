@@ -29,6 +29,7 @@ from protocol import Id, RuleType, Severity
 
 if TYPE_CHECKING:
     from edge.config.camera import ZoneConfig
+    from edge.config.models import ModelsConfig
 
 log = logging.getLogger("parkguard.edge.rules")
 
@@ -228,6 +229,10 @@ class Rule(Generic[C]):
 
     def evaluate(self, ctx: FrameContext) -> Verdict:
         raise NotImplementedError
+
+    def attach(self, models: ModelsConfig) -> None:
+        """Load what the rule runs itself besides the detector (e.g. the PPE classifier), shared
+        per process; a :class:`~common.configfile.ConfigError` says why it cannot."""
 
     def reset(self) -> None:
         """Forget per-track memory (the schedule closed: a new armed period starts afresh)."""

@@ -24,6 +24,7 @@ from protocol import RuleType
 
 if TYPE_CHECKING:
     from edge.config.camera import CameraConfig
+    from edge.config.models import ModelsConfig
 
 # modules of edge/rules/ that hold no rule type
 _SUPPORT_MODULES = {"base", "registry", "lifecycle", "schedule", "ppe"}
@@ -109,10 +110,16 @@ else:
 
 
 def build_rules(
-    camera: CameraConfig, timezone: str, available_labels: set[str], *, tracking: bool = True
+    camera: CameraConfig,
+    timezone: str,
+    available_labels: set[str],
+    *,
+    tracking: bool = True,
+    models: ModelsConfig | None = None,
 ) -> list[Rule[Any]]:
     """Instantiate a camera's rules; refuse classes no loaded model gives, and types that need
-    track ids when tracking is off."""
+    track ids when tracking is off. With ``models``, each rule loads what it runs itself
+    (:meth:`Rule.attach`, e.g. the PPE classifier); a model it cannot use is refused here."""
     zones = {z.id: z for z in camera.zones}
     rules: list[Rule[Any]] = []
     for i, rc in enumerate(camera.rules):
@@ -125,5 +132,10 @@ def build_rules(
             raise ConfigError(f"{where}.{field}: {reason}")
         if cls.needs_tracks and not tracking:
             raise ConfigError(f"{where}.type: {rc.type.value} rules need track ids: turn tracker.enabled on")
+        if models is not None:
+            try:
+                rule.attach(models)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         rules.append(rule)
     return rules
