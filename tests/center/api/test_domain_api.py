@@ -3,7 +3,9 @@ through the HTTP API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -547,6 +549,45 @@ def test_csv_exports(park: Park) -> None:
         "utf-8-sig"
     )
     assert "配电房门未关" in hazards and "待整改" in hazards
+
+
+def _csv_rows(resp: Any) -> list[dict[str, str]]:
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv"), resp.text
+    return list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+
+
+def test_alerts_csv_neutralises_formula_cells(park: Park) -> None:
+    """rule_name comes from an edge node, dismiss_reason from an operator: neither may start a
+    formula in a spreadsheet (OWASP CSV injection: = + - @ tab CR get a leading ')."""
+    c, op = park.client, park.h("operator")
+    names = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1"]
+    ids = {park.alert(rule_name=name): name for name in names}
+    dismissed = next(iter(ids))
+    resp = c.post(f"/api/alerts/{dismissed}/dismiss", json={"reason": "=1+2 误检"}, headers=op)
+    assert resp.status_code == 200, resp.text
+    rows = {r["event_id"]: r for r in _csv_rows(c.get("/api/alerts/export.csv", headers=op))}
+    assert {eid: rows[eid]["rule_name"] for eid in ids} == {eid: "'" + name for eid, name in ids.items()}
+    assert rows[dismissed]["dismiss_reason"] == "'=1+2 误检"
+
+
+def test_hazards_csv_neutralises_formula_cells(park: Park) -> None:
+    """title and assignee are typed by people: neither may start a formula in a spreadsheet."""
+    c, op = park.client, park.h("operator")
+    cases = [("=cmd|' /C calc'!A0", "@陈国强"), ("+SUM(1,2)", "\r=1"), ("-1+1", "\t-1"), ("消防通道", "=2")]
+    made = {}
+    for title, assignee in cases:
+        resp = c.post(
+            "/api/hazards", json={"enterprise_id": ENT_A, "title": title, "assignee": assignee}, headers=op
+        )
+        assert resp.status_code == 201, resp.text
+        made[str(resp.json()["id"])] = (title, assignee)
+    rows = {r["id"]: r for r in _csv_rows(c.get("/api/hazards/export.csv", headers=op))}
+
+    def safe(text: str) -> str:
+        return "'" + text if text[0] in "=+-@\t\r" else text
+
+    got = {hid: (rows[hid]["title"], rows[hid]["assignee"]) for hid in made}
+    assert got == {hid: (safe(t), safe(a)) for hid, (t, a) in made.items()}
 
 
 # --- seed ------------------------------------------------------------------------------------
