@@ -7,8 +7,6 @@ from typing import Annotated
 
 from fastapi import HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse
-from sqlalchemy import String, cast, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from center.api.deps import NOT_FOUND, ConfigDep, make_router
@@ -16,10 +14,10 @@ from center.api.evidence import service as evidence
 from center.api.evidence.schemas import EvidenceOut
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
-from center.auth.policy import Principal, Role
-from center.config import CenterConfig
+from center.auth.policy import Role
+from center.domain import evidence as ownership
 from center.domain.errors import Invalid, NotFound
-from center.store.models import Alert, EvidenceFile, Hazard
+from center.store.models import EvidenceFile
 from protocol import ID_PATTERN
 
 router = make_router("evidence")
@@ -33,36 +31,6 @@ CameraQuery = Annotated[
         description="camera the file is evidence of; required for edge nodes (checked against the node)",
     ),
 ]
-
-
-def _referenced_by(session: Session, sha: str, enterprise_id: str) -> bool:
-    """Is the file evidence of an alert or a hazard of this enterprise?"""
-    alert = session.scalar(
-        select(Alert.event_id)
-        .where(Alert.enterprise == enterprise_id, cast(Alert.evidence, String).contains(sha))
-        .limit(1)
-    )
-    if alert is not None:
-        return True
-    hazard = session.scalar(
-        select(Hazard.id)
-        .where(
-            Hazard.enterprise_id == enterprise_id,
-            cast(Hazard.before_evidence, String).contains(sha)
-            | cast(Hazard.after_evidence, String).contains(sha),
-        )
-        .limit(1)
-    )
-    return hazard is not None
-
-
-def _may_read(session: Session, user: Principal, config: CenterConfig, row: EvidenceFile) -> bool:
-    if user.sees_all:
-        return True
-    if row.uploaded_by == user.username:
-        return True
-    scope = user.enterprise_scope(session, config.timezone) or set()
-    return any(_referenced_by(session, row.sha256, e) for e in scope)
 
 
 @router.put(
@@ -110,6 +78,7 @@ async def upload_evidence(
             row, created = evidence.store(
                 session, config.evidence_dir, sha256, content_type, data, user.username
             )
+            evidence.record_owner(session, sha256, user, camera)
             if created:
                 audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": len(data)})
             session.commit()
@@ -124,9 +93,16 @@ async def upload_evidence(
     responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
 )
 def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: CurrentUser) -> FileResponse:
-    """The file itself; the read is written to the audit log."""
+    """The file itself, for a caller it belongs to (its enterprise's camera or upload, see
+    center/domain/evidence.py); the read is written to the audit log."""
     row = session.get(EvidenceFile, sha256)
-    if row is None or not _may_read(session, user, config, row):
+    readable = row is not None and (
+        user.role is not Role.INSURER  # never faces for insurers (the policy refuses them first)
+        and ownership.may_read(
+            session, sha256, user.username, user.enterprise_scope(session, config.timezone)
+        )
+    )
+    if row is None or not readable:
         raise NotFound(f"no evidence file {sha256}")
     path = evidence.path_of(config.evidence_dir, row.sha256, row.content_type)
     if not path.is_file():

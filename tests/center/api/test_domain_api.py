@@ -26,7 +26,7 @@ from center.seed import ENTERPRISES, seed
 from center.store import db
 from center.store.models import Alert, AuditEntry, Camera, Enterprise, EvidenceFile, Hazard, User
 from protocol import AlertEvent, new_event_id, now_ms
-from tests.centerkit import CODE_A, ENT_A, ENT_B, PASSWORD, ROLE_USERS, bearer, login, mini_park
+from tests.centerkit import CODE_A, ENT_A, ENT_B, PASSWORD, ROLE_USERS, add_user, bearer, login, mini_park
 
 SITE = "yijia"
 HOUR = 3_600_000
@@ -473,14 +473,13 @@ def test_evidence_upload_read_audit_and_scope(park: Park) -> None:
         headers={**park.h("edge"), "Content-Type": "image/jpeg"},
     )
     assert again.json()["created"] is False
-    # enterprise A may read it only once it is evidence of one of its alerts
-    assert c.get(f"/api/evidence/{sha}", headers=park.h("enterprise")).status_code == 404
+    # it is evidence of cam-a1, so enterprise A's; an alert of enterprise B citing it grants B nothing
+    add_user(park.factory, "u-ent-b", "enterprise", enterprise_id=ENT_B)
+    ent_b = bearer(login(c, "u-ent-b"))
+    c.cookies.clear()
     park.alert(camera="cam-b1", enterprise=ENT_B, evidence=[{"kind": "snapshot", "sha256": sha,
                "content_type": "image/jpeg", "size": len(JPEG)}])  # fmt: skip
-    assert c.get(f"/api/evidence/{sha}", headers=park.h("enterprise")).status_code == 404
-    park.alert(
-        evidence=[{"kind": "snapshot", "sha256": sha, "content_type": "image/jpeg", "size": len(JPEG)}]
-    )
+    assert c.get(f"/api/evidence/{sha}", headers=ent_b).status_code == 404
     got = c.get(f"/api/evidence/{sha}", headers=park.h("enterprise"))
     assert got.status_code == 200 and got.content == JPEG and got.headers["content-type"] == "image/jpeg"
     assert c.get(f"/api/evidence/{sha}", headers=park.h("government")).status_code == 200
