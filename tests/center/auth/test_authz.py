@@ -20,9 +20,11 @@ from starlette.websockets import WebSocketDisconnect
 from center.app import create_app
 from center.auth.policy import POLICY, Access, iter_routes, missing_policies
 from center.config import CenterConfig
+from center.ingest.process import process
 from center.seed import demo_password, seed
 from center.store.models import Alert, Hazard, User
-from tests.centerkit import bearer, emptied
+from protocol import Topic, new_event_id, now_ms
+from tests.centerkit import bearer, emptied, event
 
 ROLES = ["anonymous", "admin", "operator", "government", "enterprise", "insurer", "edge"]
 USERS = {
@@ -432,3 +434,39 @@ def test_evidence_an_officer_uploads_is_its_own(seeded: Seeded) -> None:
     assert made.status_code == 201, made.text
     assert c.get(f"/api/evidence/{staff_sha}", headers=seeded.h("enterprise")).status_code == 200
     assert c.get(f"/api/evidence/{staff_sha}", headers=hx).status_code == 404
+
+
+def test_attribution_over_mqtt(seeded: Seeded) -> None:
+    """An edge node publishes only for the cameras registered to it, and the enterprise of an
+    event is the registry's, never the message's (issue 12, item 6): so a node cannot put
+    alerts (and their evidence) into another enterprise's file, score or feed."""
+    factory = seeded.app.state.session_factory
+    c = seeded.client
+
+    def send(node: str, **fields: Any) -> Any:
+        msg = event(new_event_id(), node=node, **fields)
+        topic = Topic.of("yijia", node, "event")
+        return msg["event_id"], process(factory, "yijia", topic, json.dumps(msg).encode(), now_ms())
+
+    foreign_id, foreign = send("edge-02", camera="cam-yard-01")  # edge-01's camera
+    assert foreign.outcome == "quarantined"
+    assert (
+        foreign.reason
+        == "camera cam-yard-01 is registered to node edge-01, not to node edge-02 that sent this message"
+    )
+    unknown_id, unknown = send("edge-01", camera="cam-not-registered")
+    assert unknown.outcome == "quarantined" and "is not registered at the center" in (unknown.reason or "")
+    snapshot = {"kind": "snapshot", "sha256": OTHER_SHA, "content_type": "image/jpeg", "size": 10}
+    claimed_id, claimed = send("edge-01", camera="cam-yard-01", enterprise=OTHER, evidence=[snapshot])
+    assert claimed.outcome == "inserted" and claimed.alert["enterprise"] == OWN  # the camera's enterprise
+
+    hx = bearer(seeded.login("hxchem"))
+    for eid in (foreign_id, unknown_id):
+        assert c.get(f"/api/alerts/{eid}", headers=seeded.h("operator")).status_code == 404
+    assert c.get(f"/api/alerts/{claimed_id}", headers=hx).status_code == 404  # not put into hx-chem's file
+    mine = c.get(f"/api/alerts/{claimed_id}", headers=seeded.h("enterprise"))
+    assert mine.status_code == 200 and mine.json()["enterprise"] == OWN
+    # and citing hx-chem's snapshot in it gave yj-metal nothing
+    assert c.get(f"/api/evidence/{OTHER_SHA}", headers=seeded.h("enterprise")).status_code == 404
+    quarantine = c.get("/api/quarantine", headers=seeded.h("operator")).json()
+    assert {q["reason"] for q in quarantine} >= {foreign.reason, unknown.reason}
