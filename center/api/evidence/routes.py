@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import HTTPException, Path, Query, Request
+from fastapi import HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -37,7 +37,8 @@ CameraQuery = Annotated[
     "/evidence/{sha256}",
     response_model=EvidenceOut,
     responses={
-        201: {"model": EvidenceOut, "description": "stored"},
+        200: {"model": EvidenceOut, "description": "already stored (created: false)"},
+        201: {"model": EvidenceOut, "description": "stored (created: true)"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
         422: {"description": "hash or type wrong; an edge node without camera"},
     },
@@ -49,9 +50,15 @@ CameraQuery = Annotated[
     },
 )
 async def upload_evidence(
-    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser, camera: CameraQuery = None
+    sha256: ShaPath,
+    request: Request,
+    response: Response,
+    config: ConfigDep,
+    user: CurrentUser,
+    camera: CameraQuery = None,
 ) -> EvidenceOut:
-    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless.
+    """Store a file under its SHA-256 (the body must hash to it): 201 when stored, 200 when it
+    was already (uploading again is harmless).
 
     An edge node names the camera (``?camera=``) and may upload only for cameras on that node."""
     if user.role is Role.EDGE:
@@ -84,7 +91,9 @@ async def upload_evidence(
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 
-    return await run_in_threadpool(save)
+    out = await run_in_threadpool(save)
+    response.status_code = 201 if out.created else 200
+    return out
 
 
 @router.get(

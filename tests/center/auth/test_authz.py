@@ -60,7 +60,7 @@ class Seeded:
                 content=data,
                 headers={**self.h("edge"), "content-type": "image/jpeg"},
             )
-            assert resp.status_code == 200, resp.text
+            assert resp.status_code == 201, resp.text
 
     def login(self, username: str) -> str:
         resp = self.client.post(
