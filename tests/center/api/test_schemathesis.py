@@ -1,6 +1,7 @@
 """Property-based checks of the whole OpenAPI (schemathesis): no input makes the center answer
-with a server error, and every status code it answers is documented in the OpenAPI. Bounded: a few examples per operation, as an administrator on a seeded
-SQLite park (the same code runs on PostgreSQL in the other tests)."""
+with a server error, and every status code it answers is documented in the OpenAPI. Bounded:
+a few examples per operation, as an administrator on a seeded SQLite park (the same code runs
+on PostgreSQL in the other tests)."""
 
 from __future__ import annotations
 
