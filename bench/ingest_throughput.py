@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from sqlalchemy.orm import Session, sessionmaker
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -35,6 +36,7 @@ from center.broker import mosquitto_binary, write_mosquitto_config  # noqa: E402
 from center.config import MqttConfig  # noqa: E402
 from center.ingest.subscriber import Ingest  # noqa: E402
 from center.store import db as center_db  # noqa: E402
+from center.store.models import Camera, Enterprise  # noqa: E402
 from protocol import AlertEvent, Topic, new_event_id  # noqa: E402
 
 TOPIC = Topic.of("bench", "edge-01", "event")
@@ -139,10 +141,24 @@ def run_baseline(port: int, n: int) -> float:
     return n / (last - first)
 
 
+def register_camera(factory: sessionmaker[Session], camera: str = "cam-01", node: str = "edge-01") -> None:
+    """The center takes events only for cameras registered to the sending node."""
+    with factory.begin() as s:
+        s.add(
+            Enterprise(
+                id="bench-ent", name="压测企业", credit_code="91440605MA4UXY127E", industry="machinery",
+                contacts=[], created_ms=0, updated_ms=0,
+            )
+        )  # fmt: skip
+        s.flush()
+        s.add(Camera(id=camera, enterprise_id="bench-ent", node=node, created_ms=0))
+
+
 def run_center(port: int, n: int, url: str) -> float:
     engine = center_db.make_engine(url)
     center_db.upgrade(engine)
     factory = center_db.make_session_factory(engine)
+    register_camera(factory)
     # no $share group: the center's default (a group would also hand messages to the previous
     # run's persistent session, which is gone, and this run would wait for ever)
     client_id = f"bench-center-{uuid.uuid4().hex[:6]}"

@@ -38,8 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_throughput import drop_pg, free_port, pg_database, start_broker  # noqa: E402
+from ingest_throughput import drop_pg, free_port, pg_database, register_camera, start_broker  # noqa: E402
 
+from center.store import db as center_db  # noqa: E402
 from protocol import AlertEvent, Topic, new_event_id  # noqa: E402
 
 SITE = "bench"
@@ -190,6 +191,10 @@ def main() -> None:
             if pg_url is None:
                 raise SystemExit("PostgreSQL is not available")
             db_url = pg_url
+        engine = center_db.make_engine(db_url)
+        center_db.upgrade(engine)
+        register_camera(center_db.make_session_factory(engine), "cam-lat", "edge-lat")
+        engine.dispose()
         time.sleep(0.5)
         center, url = start_center(work, port, db_url)
         lat = run(port, url, args.events, args.rate)

@@ -25,6 +25,7 @@ from center.api import pages
 from center.api.alerts import routes as alerts
 from center.api.cameras import routes as cameras
 from center.api.card import routes as card
+from center.api.deps import document_body_errors
 from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises
 from center.api.evidence import routes as evidence
@@ -159,6 +160,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.add_api_websocket_route("/ws/alerts", alerts_feed, name="alerts_feed")
     install_docs(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    document_body_errors(app.routes)
 
     missing = missing_policies([r.name for r in iter_routes(app.routes) if isinstance(r, APIRoute)])
     if missing:  # every endpoint is decided in center/auth/policy.py, or the app does not start

@@ -4,6 +4,7 @@ waiting, and the center app running in the test's process (fixtures: tests/cente
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from center.app import create_app
 from center.auth.security import hash_password
 from center.config import parse_config
+from center.domain import creditcode
 from center.store import db
 from center.store.models import Base, Camera, Enterprise, InsurancePolicy, Insurer, Park, Town, User
 from protocol import now_ms
@@ -60,6 +62,41 @@ def event(event_id: str, phase: str = "new", seq: int = 0, **fields: Any) -> dic
     }
     msg.update(fields)
     return msg
+
+
+def register_cameras(factory: sessionmaker[Session], cameras: dict[str, tuple[str, str]]) -> None:
+    """Register ``{camera: (node, enterprise)}`` at the center, with any enterprise that is missing
+    (the center takes an event only for a camera registered to the node that sends it)."""
+    now = now_ms()
+    with factory.begin() as s:
+        for enterprise in sorted({e for _n, e in cameras.values()}):
+            if s.get(Enterprise, enterprise) is None:
+                code = creditcode.make(
+                    "9", "1", "440605", hashlib.sha256(enterprise.encode()).hexdigest()[:8].upper()
+                )
+                s.add(
+                    Enterprise(
+                        id=enterprise, name=enterprise, credit_code=code, industry="machinery",
+                        contacts=[], created_ms=now, updated_ms=now,
+                    )
+                )  # fmt: skip
+        s.flush()
+        for camera, (node, enterprise) in cameras.items():
+            row = s.get(Camera, camera)
+            if row is None:
+                s.add(Camera(id=camera, enterprise_id=enterprise, node=node, created_ms=now))
+            else:
+                row.node, row.enterprise_id = node, enterprise
+
+
+def register_cameras_at(url: str, cameras: dict[str, tuple[str, str]]) -> None:
+    """:func:`register_cameras` in the database at ``url`` (a center running in another process)."""
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    try:
+        register_cameras(db.make_session_factory(engine), cameras)
+    finally:
+        engine.dispose()
 
 
 def emptied(url: str) -> str:

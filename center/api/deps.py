@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from center.auth.deps import authorize
-from center.auth.policy import Principal
+from center.auth.policy import Principal, iter_routes
 from center.config import CenterConfig
 from center.domain.errors import NotFound
 from center.domain.timeparse import parse_time
@@ -40,6 +41,18 @@ AUTH_ERRORS: Responses = {
 def conflict(subject: str) -> Responses:
     """The 409 of a state change the object's status does not allow."""
     return {409: {"description": f"the {subject}'s status does not allow it (the reason is in detail)"}}
+
+
+BAD_BODY: Responses = {400: {"description": "the body could not be read (not UTF-8 JSON)"}}
+
+
+def document_body_errors(routes: list[Any]) -> None:
+    """Each route that reads a JSON body may answer 400 before any validation (FastAPI's "There
+    was an error parsing the body", for bytes that are not UTF-8): put it in the route's
+    ``responses`` so the OpenAPI says every answer the route gives."""
+    for route in iter_routes(routes):
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            route.responses.setdefault(400, BAD_BODY[400])
 
 
 def make_router(tag: str) -> APIRouter:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints, computed_field
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -17,8 +17,9 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text128 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=256)]
-MapPos = Annotated[float, Field(ge=0.0, le=1.0)]
-DeadlineDays = Annotated[int, Field(ge=1, le=365)]
+# numbers and flags of request bodies are strict: JSON 0 is not false, "7" is not 7
+MapPos = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+DeadlineDays = Annotated[StrictInt, Field(ge=1, le=365)]
 
 
 def iso_utc(ms: int | None) -> str | None:

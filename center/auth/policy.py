@@ -22,11 +22,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from center.domain.vocabulary import Role
-from center.store.models import InsurancePolicy
+from center.store.models import InsurancePolicy, ServiceRecord
 
 
 class Access(StrEnum):
@@ -190,6 +190,15 @@ class Principal:
     def may_see(self, session: Session, enterprise_id: str | None, tz: str = "Asia/Shanghai") -> bool:
         scope = self.enterprise_scope(session, tz)
         return scope is None or (enterprise_id is not None and enterprise_id in scope)
+
+
+def service_records_visible(principal: Principal) -> ColumnElement[bool]:
+    """Which service records of an enterprise in its scope the caller sees: an insurer its own
+    and those no insurer gave (the enterprise's, the park's), never a co-insurer's of the same
+    enterprise; every other role all of them."""
+    if principal.role is Role.INSURER:
+        return (ServiceRecord.insurer_id == principal.insurer_id) | ServiceRecord.insurer_id.is_(None)
+    return true()
 
 
 def allows(route: str, role: Role | None) -> bool:

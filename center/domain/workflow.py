@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from center.domain import evidence
 from center.domain.errors import Invalid, NotFound, StateConflict
 from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import (
@@ -22,7 +23,7 @@ from center.domain.vocabulary import (
     HazardStatus,
     label,
 )
-from center.store.models import Alert, Camera, Enterprise, EvidenceFile, Hazard, HazardLog
+from center.store.models import Alert, Camera, Enterprise, Hazard, HazardLog
 from protocol import now_ms
 
 # --- alerts ------------------------------------------------------------------------------
@@ -119,14 +120,6 @@ def deadline_in(days: int) -> int:
 # --- hazards -----------------------------------------------------------------------------
 
 
-def check_evidence(session: Session, shas: list[str], loc: tuple[str | int, ...]) -> None:
-    for i, sha in enumerate(shas):
-        if session.get(EvidenceFile, sha) is None:
-            raise Invalid(
-                (*loc, i), f"no evidence file {sha} (upload it first: PUT /api/evidence/{{sha256}})"
-            )
-
-
 def create_hazard(
     session: Session,
     actor: str,
@@ -152,7 +145,7 @@ def create_hazard(
         if cam is None or cam.enterprise_id != enterprise_id:
             raise Invalid(("body", "camera_id"), f"no camera {camera_id!r} of enterprise {enterprise_id}")
     if verify_files and before_evidence:
-        check_evidence(session, before_evidence, ("body", "before_evidence"))
+        evidence.check_citable(session, before_evidence, enterprise_id, actor, ("body", "before_evidence"))
     now = now_ms() if created_ms is None else created_ms
     hazard = Hazard(
         code=code or f"tmp-{now}-{id(session)}",
@@ -248,7 +241,9 @@ def submit(
         hint = " (start the rectification first)" if hazard.status == HazardStatus.PENDING else ""
         raise StateConflict(f"{_state(hazard)}; only a hazard in progress can be submitted for review{hint}")
     if verify_files:
-        check_evidence(session, after_evidence, ("body", "after_evidence"))
+        evidence.check_citable(
+            session, after_evidence, hazard.enterprise_id, actor, ("body", "after_evidence")
+        )
     hazard.rectification = rectification
     hazard.after_evidence = list(dict.fromkeys([*hazard.after_evidence, *after_evidence]))
     hazard.rectified_ms = now_ms() if ts is None else ts

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from center.api.alerts.service import alert_out, alerts_out
 from center.ingest import upsert
-from center.ingest.validate import Rejected, validate
+from center.ingest.registry import CameraRegistry
+from center.ingest.validate import Rejected, attribute, validate
 from center.store.models import Quarantine
 from protocol import AlertEvent, Heartbeat, NodeStatus, now_ms
 
@@ -44,12 +45,26 @@ class Result:
     reason: str | None = None
 
 
+def _checked(topic: str, payload: bytes, site: str, registry: CameraRegistry) -> BaseModel | None:
+    """The message validated, an alert attributed by the registry; raises Rejected."""
+    _kind, msg = validate(topic, payload, site)
+    if isinstance(msg, AlertEvent):
+        msg = attribute(msg, registry)
+    return msg
+
+
 def process(
-    factory: sessionmaker[Session], site: str, topic: str, payload: bytes, received_ms: int
+    factory: sessionmaker[Session],
+    site: str,
+    topic: str,
+    payload: bytes,
+    received_ms: int,
+    registry: CameraRegistry | None = None,
 ) -> Result:
-    """Validate and store one message in one transaction. Database errors propagate."""
+    """Validate and store one message in one transaction. Database errors propagate.
+    ``registry``: the ingest's cached camera registry (None: read the cameras now)."""
     try:
-        _kind, msg = validate(topic, payload, site)
+        msg = _checked(topic, payload, site, registry or CameraRegistry(factory))
     except Rejected as exc:
         return quarantine(factory, topic, payload, str(exc), received_ms)
     if msg is None:
@@ -77,7 +92,11 @@ def _apply(session: Session, msg: BaseModel, received_ms: int) -> Result:
 
 
 def process_batch(
-    factory: sessionmaker[Session], site: str, items: list[Received], want_alerts: bool = True
+    factory: sessionmaker[Session],
+    site: str,
+    items: list[Received],
+    want_alerts: bool = True,
+    registry: CameraRegistry | None = None,
 ) -> list[Result]:
     """Validate and store many messages in ONE transaction (the ingest's fast path).
 
@@ -86,15 +105,16 @@ def process_batch(
     (there are few). Invalid or conflicting messages go to the quarantine in the same
     transaction. Database errors propagate and nothing of the batch is committed; the caller
     then retries or falls back to one message a transaction. ``want_alerts``: build the
-    committed alerts for the live feed.
+    committed alerts for the live feed; ``registry`` as for :func:`process`.
     """
     results: list[Result | None] = [None] * len(items)
     events: list[tuple[int, AlertEvent]] = []
     others: list[tuple[int, BaseModel]] = []
     rejected: list[tuple[int, str]] = []
+    cameras = registry or CameraRegistry(factory)
     for i, item in enumerate(items):
         try:
-            _kind, msg = validate(item.topic, item.payload, site)
+            msg = _checked(item.topic, item.payload, site, cameras)
         except Rejected as exc:
             rejected.append((i, str(exc)))
             continue

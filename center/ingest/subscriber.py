@@ -22,6 +22,7 @@ from center.config import MqttConfig
 from center.domain.errors import first_line
 from center.domain.nodes import unpublished_configs
 from center.ingest.process import Received, Result, process, process_batch, quarantine
+from center.ingest.registry import CameraRegistry
 from protocol import NodeConfig, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 from protocol.topics import subscription
@@ -64,6 +65,7 @@ class Ingest:
         self.config = mqtt_config
         self.site = site
         self.factory = factory
+        self.cameras = CameraRegistry(factory)  # who may send for which camera (cached)
         self.on_alert = on_alert
         self.counts: dict[str, int] = {}
         self._queue: queue.Queue[Received | object] = queue.Queue(maxsize=1000)
@@ -255,7 +257,9 @@ class Ingest:
         delay = 0.5
         while not self._stopping.is_set():
             try:
-                return list(process_batch(self.factory, self.site, batch, self.on_alert is not None))
+                return list(
+                    process_batch(self.factory, self.site, batch, self.on_alert is not None, self.cameras)
+                )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
                 self._stopping.wait(delay)
@@ -271,7 +275,9 @@ class Ingest:
         conflicts = 0
         while not self._stopping.is_set():
             try:
-                return process(self.factory, self.site, item.topic, item.payload, item.received_ms)
+                return process(
+                    self.factory, self.site, item.topic, item.payload, item.received_ms, self.cameras
+                )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
                 self._stopping.wait(delay)

@@ -1,4 +1,5 @@
-"""Check an MQTT message against the wire contract (topic, size, JSON, model, site)."""
+"""Check an MQTT message against the wire contract (topic, size, JSON, model, site), and an
+alert's attribution against the center's camera registry (:func:`attribute`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from center.ingest.registry import CameraRegistry
 from protocol import AlertEvent, Heartbeat, NodeStatus, TopicKind, parse_topic
 
 MAX_PAYLOAD_BYTES = 256 * 1024  # a legitimate message is far smaller (≤ 200 objects, ≤ 8 evidence items)
@@ -67,3 +69,15 @@ def validate(topic: str, payload: bytes, site: str) -> tuple[TopicKind, BaseMode
     if msg.site != site:
         raise Rejected(f"site {msg.site} is not this center's site {site}")
     return parsed.kind, msg
+
+
+def attribute(ev: AlertEvent, registry: CameraRegistry) -> AlertEvent:
+    """The event as the center attributes it: only for a camera registered to the node that sent
+    it (the topic's node, which :func:`validate` matched), and with the enterprise of that camera
+    in the registry, whatever the message claims. Raises :class:`Rejected` otherwise."""
+    placed = registry.place(ev.camera, ev.node)
+    if isinstance(placed, str):
+        raise Rejected(placed)
+    if ev.enterprise == placed.enterprise_id:
+        return ev
+    return ev.model_copy(update={"enterprise": placed.enterprise_id})

@@ -352,3 +352,23 @@ class EvidenceFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     stored_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     uploaded_by: Mapped[str] = mapped_column(String(64))
+
+
+class EvidenceOwner(Base):
+    """Whom a stored evidence file belongs to: a row for each upload (the uploader's enterprise,
+    or the enterprise of the camera an edge node named) and for each binding of an unowned file to
+    a hazard by the one who uploaded it. Citing and reading a file are decided by these rows
+    (center/domain/evidence.py), never by which alerts or hazards mention its hash."""
+
+    __tablename__ = "evidence_owners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("evidence_files.sha256", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(
+        String(64), doc="None: a park staff upload, not bound yet"
+    )
+    camera_id: Mapped[str | None] = mapped_column(String(64), doc="the camera an edge node named")
+    node: Mapped[str | None] = mapped_column(String(64), doc="the edge node that uploaded it")
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16), doc="upload / hazard (bound when cited) / migration")
+    created_ms: Mapped[int] = mapped_column(BigInteger)

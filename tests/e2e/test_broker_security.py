@@ -28,7 +28,7 @@ from center.ingest.subscriber import Ingest
 from center.store import db
 from center.store.models import Alert, Quarantine
 from protocol import Topic, new_event_id
-from tests.centerkit import event, wait_for
+from tests.centerkit import event, register_cameras, register_cameras_at, wait_for
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
@@ -132,6 +132,7 @@ def ingest(tmp_workdir: Path, secure_broker: MosquittoBroker, passwords: dict[st
     engine = db.make_engine(f"sqlite:///{tmp_workdir / 'center.db'}")
     db.upgrade(engine)
     factory = db.make_session_factory(engine)
+    register_cameras(factory, {"cam-gate": ("node-a", "ent-a")})  # tests.centerkit.event()'s camera
     os.environ["PG_TEST_CENTER_PW"] = passwords[CENTER_USER]
     cfg = MqttConfig(
         host=secure_broker.host,
@@ -299,6 +300,7 @@ def test_edge_and_center_with_accounts_end_to_end_and_no_secret_in_logs(
         log_dir=tmp_workdir,
         extra_env={"PG_NODE_PW": passwords["node-a"]},
     )
+    register_cameras_at(f"sqlite:///{tmp_workdir / 'center.db'}", {"cam-node-a": ("node-a", "ent-a")})
     with center, edge:
         center.wait_for_line(r"connected to MQTT broker", timeout=30)
         edge.wait_for_line(r"MQTT connected", timeout=60)

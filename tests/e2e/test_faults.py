@@ -21,6 +21,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
+from tests.centerkit import register_cameras_at
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
@@ -73,6 +74,7 @@ http: {{host: 127.0.0.1, port: {self.port}}}
             encoding="utf-8",
         )
         self.db = workdir / "center.db"
+        register_cameras_at(f"sqlite:///{self.db}", {"cam-f": ("edge-faults", "ent-f")})
         self.proc = ManagedProcess(
             [BIN / "parkguard-center", "serve", "--config", cfg],
             name="center",

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.centerkit import register_cameras_at
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
@@ -130,6 +131,7 @@ def test_camera_to_operator(tmp_workdir: Path, mosquitto: Any, rtsp_server: Any,
     base = f"http://127.0.0.1:{http_port}"
     center_config = write_center_config(tmp_workdir, mosquitto.port, http_port)
     add_operator(center_config)
+    register_cameras_at(f"sqlite:///{tmp_workdir / 'center.db'}", {"cam-e2e": ("edge-e2e", "yj-metal")})
     center = ManagedProcess(
         [BIN / "parkguard-center", "serve", "--config", center_config],
         name="center",

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt import publish, subscribe
 
 from protocol import NodeConfig, NodeState, NodeStatus, Topic, TopicKind, now_ms
-from tests.centerkit import login, running_center, wait_for
+from tests.centerkit import login, register_cameras, running_center, wait_for
 from tests.support.edgeproc import CLIP, REPO, edge_process
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +71,8 @@ cameras:
 @pytest.fixture
 def center(tmp_workdir: Path, mosquitto: Any) -> Iterator[TestClient]:
     with running_center(tmp_workdir, mosquitto.port) as client:
+        cameras = {c: (NODE, "ent-rc") for c in ("cam-1", "cam-2")}
+        register_cameras(client.app.state.session_factory, cameras)  # type: ignore[attr-defined]
         yield client
 
 

@@ -30,7 +30,7 @@ from edge.comms.publisher import Publisher
 from edge.config import MqttConfig as EdgeMqtt
 from edge.config import load_edge_config
 from protocol import AlertEvent, TopicKind, new_event_id
-from tests.centerkit import event, wait_for
+from tests.centerkit import event, register_cameras, wait_for
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 
@@ -179,6 +179,7 @@ def test_edge_publisher_and_center_ingest_over_tls(
     engine = db.make_engine(f"sqlite:///{tmp_workdir / 'center.db'}")
     db.upgrade(engine)
     factory = db.make_session_factory(engine)
+    register_cameras(factory, {"cam-gate": ("node-a", "ent-a")})  # the center takes only registered cameras
     center_cfg = CenterMqtt.model_validate(
         {"host": "localhost", "port": tls_port, "client_id": "tls-center", "tls": {"ca_file": str(pki.ca)}}
     )

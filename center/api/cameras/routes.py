@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import Path
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from center.api.cameras.schemas import CameraIn, CameraOut, CameraPatch
 from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, count_of, make_router, scope_of
 from center.api.schemas import Page
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
+from center.config import CenterConfig
 from center.domain.errors import Invalid, NotFound, StateConflict
 from center.store.models import Camera, Enterprise, Node
 from protocol import now_ms
@@ -57,12 +59,28 @@ def list_cameras(
     )
 
 
-@router.post("/cameras", response_model=CameraOut, status_code=201, responses={409: {"description": "taken"}})
-def create_camera(body: CameraIn, session: SessionDep, user: CurrentUser) -> CameraOut:
+def _check_node(session: Session, config: CenterConfig, node: str | None) -> None:
+    """A camera is assigned only to a node the center knows (one registers itself when it first
+    connects, or the seed adds it): the ingest takes its events from that node alone."""
+    if node is not None and session.get(Node, (config.site, node)) is None:
+        raise Invalid(
+            ("body", "node"),
+            f"no node {node!r} at site {config.site} (a node registers itself when it first connects)",
+        )
+
+
+@router.post(
+    "/cameras",
+    response_model=CameraOut,
+    status_code=201,
+    responses={409: {"description": "taken"}, 422: {"description": "invalid, or no such enterprise or node"}},
+)
+def create_camera(body: CameraIn, session: SessionDep, config: ConfigDep, user: CurrentUser) -> CameraOut:
     if session.get(Camera, body.id) is not None:
         raise StateConflict(f"camera {body.id!r} exists")
     if session.get(Enterprise, body.enterprise_id) is None:
         raise Invalid(("body", "enterprise_id"), f"no enterprise {body.enterprise_id!r}")
+    _check_node(session, config, body.node)
     row = Camera(**body.model_dump(), created_ms=now_ms())
     session.add(row)
     session.flush()
@@ -71,17 +89,23 @@ def create_camera(body: CameraIn, session: SessionDep, user: CurrentUser) -> Cam
     return CameraOut.model_validate(row)
 
 
-@router.patch("/cameras/{camera_id}", response_model=CameraOut, responses=NOT_FOUND)
+@router.patch(
+    "/cameras/{camera_id}",
+    response_model=CameraOut,
+    responses={**NOT_FOUND, 422: {"description": "invalid, or no such node"}},
+)
 def update_camera(
     camera_id: Annotated[str, Path(min_length=1, max_length=64)],
     body: CameraPatch,
     session: SessionDep,
+    config: ConfigDep,
     user: CurrentUser,
 ) -> CameraOut:
     row = session.get(Camera, camera_id)
     if row is None:
         raise NotFound(f"no camera {camera_id!r}")
     changes = body.model_dump(exclude_unset=True)
+    _check_node(session, config, changes.get("node"))
     for key, value in changes.items():
         if value is None and key in ("name", "post_name", "key_post"):
             raise Invalid(("body", key), "may not be null")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from center.api.schemas import MapPos, RowOut
 from protocol import Id
@@ -35,7 +35,7 @@ class CameraIn(BaseModel):
     node: Id | None = None
     name: Name128 = ""
     post_name: Name128 = ""
-    key_post: bool = False
+    key_post: StrictBool = False
     map_x: MapPos | None = None
     map_y: MapPos | None = None
 
@@ -45,7 +45,7 @@ class CameraPatch(BaseModel):
     node: Id | None = None
     name: Name128 | None = None
     post_name: Name128 | None = None
-    key_post: bool | None = None
+    key_post: StrictBool | None = None
     map_x: MapPos | None = None
     map_y: MapPos | None = None
 

@@ -35,7 +35,7 @@ from center.api.enterprises.service import enterprise_out, policy_out, today
 from center.api.schemas import Page
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
-from center.auth.policy import Principal
+from center.auth.policy import Principal, service_records_visible
 from center.config import CenterConfig
 from center.domain.errors import Invalid, StateConflict
 from center.domain.vocabulary import Industry, Role
@@ -133,7 +133,11 @@ def get_enterprise(
     return enterprise_out(session, config, enterprise_or_404(session, user, config, enterprise_id))
 
 
-@router.patch("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=NOT_FOUND)
+@router.patch(
+    "/enterprises/{enterprise_id}",
+    response_model=EnterpriseOut,
+    responses={**NOT_FOUND, 409: {"description": "the credit code belongs to another enterprise"}},
+)
 def update_enterprise(
     enterprise_id: EnterpriseId,
     body: EnterprisePatch,
@@ -233,7 +237,9 @@ def list_services(
 ) -> list[ServiceOut]:
     """Safety services the enterprise received (风险诊断, 培训, 应急预案指导 …), newest first."""
     enterprise_or_404(session, user, config, enterprise_id)
-    stmt = select(ServiceRecord).where(ServiceRecord.enterprise_id == enterprise_id)
+    stmt = select(ServiceRecord).where(
+        ServiceRecord.enterprise_id == enterprise_id, service_records_visible(user)
+    )
     return [
         ServiceOut.model_validate(s)
         for s in session.scalars(stmt.order_by(ServiceRecord.date.desc(), ServiceRecord.id.desc()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
 from pydantic.json_schema import JsonDict
 
 from center.api.schemas import MapPos, RowOut, Text128, derived
@@ -148,8 +148,8 @@ class PolicyIn(BaseModel):
     policy_no: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-/]{4,64}$")]
     start_date: date
     end_date: date
-    premium_cny: float = Field(ge=0, le=1e9)
-    insured_headcount: int = Field(ge=1, le=100_000)
+    premium_cny: StrictFloat = Field(ge=0, le=1e9)
+    insured_headcount: StrictInt = Field(ge=1, le=100_000)
 
 
 class PolicyOut(RowOut):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Query, Request
+from fastapi import HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import String, cast, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from center.api.deps import NOT_FOUND, ConfigDep, make_router
@@ -17,10 +15,10 @@ from center.api.evidence import service as evidence
 from center.api.evidence.schemas import EvidenceOut
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
-from center.auth.policy import Principal, Role
-from center.config import CenterConfig
+from center.auth.policy import Role
+from center.domain import evidence as ownership
 from center.domain.errors import Invalid, NotFound
-from center.store.models import Alert, EvidenceFile, Hazard
+from center.store.models import EvidenceFile
 from protocol import ID_PATTERN
 
 router = make_router("evidence")
@@ -36,41 +34,12 @@ CameraQuery = Annotated[
 ]
 
 
-def _referenced_by(session: Session, sha: str, enterprise_id: str) -> bool:
-    """Is the file evidence of an alert or a hazard of this enterprise?"""
-    alert = session.scalar(
-        select(Alert.event_id)
-        .where(Alert.enterprise == enterprise_id, cast(Alert.evidence, String).contains(sha))
-        .limit(1)
-    )
-    if alert is not None:
-        return True
-    hazard = session.scalar(
-        select(Hazard.id)
-        .where(
-            Hazard.enterprise_id == enterprise_id,
-            cast(Hazard.before_evidence, String).contains(sha)
-            | cast(Hazard.after_evidence, String).contains(sha),
-        )
-        .limit(1)
-    )
-    return hazard is not None
-
-
-def _may_read(session: Session, user: Principal, config: CenterConfig, row: EvidenceFile) -> bool:
-    if user.sees_all:
-        return True
-    if row.uploaded_by == user.username:
-        return True
-    scope = user.enterprise_scope(session, config.timezone) or set()
-    return any(_referenced_by(session, row.sha256, e) for e in scope)
-
-
 @router.put(
     "/evidence/{sha256}",
     response_model=EvidenceOut,
     responses={
-        201: {"model": EvidenceOut, "description": "stored"},
+        200: {"model": EvidenceOut, "description": "already stored (created: false)"},
+        201: {"model": EvidenceOut, "description": "stored (created: true)"},
         403: {"description": "an edge node uploading for a camera that is not on that node"},
         413: {"description": "the body is larger than http.limits.evidence_mib"},
         415: {"description": "the body is not what its Content-Type says (checked by its first bytes)"},
@@ -84,9 +53,15 @@ def _may_read(session: Session, user: Principal, config: CenterConfig, row: Evid
     },
 )
 async def upload_evidence(
-    sha256: ShaPath, request: Request, config: ConfigDep, user: CurrentUser, camera: CameraQuery = None
+    sha256: ShaPath,
+    request: Request,
+    response: Response,
+    config: ConfigDep,
+    user: CurrentUser,
+    camera: CameraQuery = None,
 ) -> EvidenceOut:
-    """Store a file under its SHA-256 (the body must hash to it). Uploading again is harmless.
+    """Store a file under its SHA-256 (the body must hash to it): 201 when stored, 200 when it
+    was already (uploading again is harmless).
 
     An edge node names the camera (``?camera=``) and may upload only for cameras on that node."""
     if user.role is Role.EDGE:
@@ -117,15 +92,18 @@ async def upload_evidence(
     def save() -> EvidenceOut:
         with request.app.state.session_factory() as session:
             row, created = evidence.store(session, config.evidence_dir, sha256, spool, user.username)
+            evidence.record_owner(session, sha256, user, camera)
             if created:
                 audit(session, user, "upload_evidence", f"evidence:{sha256}", {"size": row.size})
             session.commit()
             return EvidenceOut.model_validate({**row.columns(), "created": created})
 
     try:
-        return await run_in_threadpool(save)
+        out = await run_in_threadpool(save)
     except evidence.WrongContent as exc:
         raise HTTPException(status_code=415, detail=str(exc)) from None
+    response.status_code = 201 if out.created else 200
+    return out
 
 
 @router.get(
@@ -134,9 +112,16 @@ async def upload_evidence(
     responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
 )
 def get_evidence(sha256: ShaPath, session: SessionDep, config: ConfigDep, user: CurrentUser) -> FileResponse:
-    """The file itself; the read is written to the audit log."""
+    """The file itself, for a caller it belongs to (its enterprise's camera or upload, see
+    center/domain/evidence.py); the read is written to the audit log."""
     row = session.get(EvidenceFile, sha256)
-    if row is None or not _may_read(session, user, config, row):
+    readable = row is not None and (
+        user.role is not Role.INSURER  # never faces for insurers (the policy refuses them first)
+        and ownership.may_read(
+            session, sha256, user.username, user.enterprise_scope(session, config.timezone)
+        )
+    )
+    if row is None or not readable:
         raise NotFound(f"no evidence file {sha256}")
     path = evidence.path_of(config.evidence_dir, row.sha256, row.content_type)
     if not path.is_file():
@@ -207,6 +192,7 @@ async def upload_photo(request: Request, config: ConfigDep, user: CurrentUser) -
             raise
         with request.app.state.session_factory() as session:
             row, created = evidence.store(session, config.evidence_dir, sha, spool, user.username)
+            evidence.record_owner(session, sha, user, None)  # an officer's own; staff's when cited
             if created:
                 audit(session, user, "upload_photo", f"evidence:{sha}", {"size": row.size})
             session.commit()

@@ -10,12 +10,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from center.auth.policy import Principal
+from center.domain import evidence
 from center.domain.errors import Invalid
 from center.domain.timeparse import DAY_MS
-from center.store.models import Camera, EvidenceFile
+from center.domain.vocabulary import Role
+from center.store.models import Camera, EvidenceFile, EvidenceOwner
 from protocol import now_ms
 
 log = logging.getLogger(__name__)
@@ -146,6 +149,28 @@ def camera_of_node(session: Session, camera: str, node: str | None) -> str | Non
     return None
 
 
+def record_owner(session: Session, sha256: str, user: Principal, camera: str | None) -> None:
+    """Whom the uploaded file belongs to (see center/domain/evidence.py): the enterprise of the
+    camera an edge node named (checked by :func:`camera_of_node` first), an enterprise officer's
+    own enterprise, nobody yet for park staff. The first upload decides: uploading a stored
+    file again (its bytes are no secret to whoever has them) makes it nobody else's."""
+    if evidence.owners(session, sha256):
+        return
+    if user.role is Role.EDGE:
+        cam = session.get(Camera, camera) if camera else None
+        enterprise_id = cam.enterprise_id if cam is not None else None
+        evidence.grant(
+            session, sha256, enterprise_id=enterprise_id, uploaded_by=user.username, via="upload",
+            camera_id=camera, node=user.node,
+        )  # fmt: skip
+    elif user.role is Role.ENTERPRISE:
+        evidence.grant(
+            session, sha256, enterprise_id=user.enterprise_id, uploaded_by=user.username, via="upload"
+        )
+    else:
+        evidence.grant(session, sha256, enterprise_id=None, uploaded_by=user.username, via="upload")
+
+
 def retention(
     session: Session,
     evidence_dir: Path,
@@ -181,6 +206,7 @@ def retention(
         freed += row.size
         if not dry_run:
             path_of(evidence_dir, row.sha256, row.content_type).unlink(missing_ok=True)
+            session.execute(delete(EvidenceOwner).where(EvidenceOwner.sha256 == row.sha256))
             session.delete(row)
     kept = session.scalar(select(func.count()).select_from(EvidenceFile)) or 0
     return {

@@ -18,6 +18,7 @@ from center.api.risk.schemas import ReportOut, RiskDayOut, RiskOut, RiskOverview
 from center.api.schemas import iso_utc
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
+from center.auth.policy import service_records_visible
 from center.domain import scoring
 from center.domain.errors import Invalid
 from center.domain.timeparse import DAY_MS
@@ -127,7 +128,7 @@ def risk_report(
             ServiceOut.model_validate(s)
             for s in session.scalars(
                 select(ServiceRecord)
-                .where(ServiceRecord.enterprise_id == e.id)
+                .where(ServiceRecord.enterprise_id == e.id, service_records_visible(user))
                 .order_by(ServiceRecord.date.desc())
             )
         ],

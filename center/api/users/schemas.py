@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from center.api.schemas import RowOut, derived, iso_utc
 from center.auth.security import MIN_PASSWORD_LENGTH
@@ -50,7 +50,7 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
     display_name: DisplayName | None = None
     password: Password | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class AccountOut(RowOut):

@@ -20,7 +20,7 @@ from center.app import create_app
 from center.config import CenterConfig
 from center.ingest.upsert import apply_alert
 from protocol import AlertEvent, RuleType, Severity, Topic, new_event_id
-from tests.centerkit import add_user, login
+from tests.centerkit import add_user, login, register_cameras
 
 SITE = "yijia"
 T0 = 1_750_000_000_000  # 2025-06-15T15:06:40Z = 23:06:40 in Asia/Shanghai
@@ -250,6 +250,8 @@ def publish(broker: Any, topic: str, payload: bytes) -> None:
 def test_websocket_delivers_an_alert_published_over_mqtt(live_client: TestClient, mosquitto: Any) -> None:
     assert live_client.get("/api/health").json()["mqtt"] == "connected"
     ev = alert_event(rule_type="man_down", severity="major", camera="cam-stairs")
+    factory = live_client.app.state.session_factory  # type: ignore[attr-defined]
+    register_cameras(factory, {"cam-stairs": ("node-a", "ent-a")})  # the center takes registered cameras only
     with live_client.websocket_connect("/ws/alerts") as ws:
         hello = ws.receive_json()
         assert hello["type"] == "hello" and hello["site_name"] == "毅佳工业园"

@@ -3,7 +3,9 @@ through the HTTP API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,9 +24,19 @@ from center.domain import creditcode
 from center.ingest.upsert import apply_alert
 from center.seed import ENTERPRISES, seed
 from center.store import db
-from center.store.models import Alert, AuditEntry, Camera, Enterprise, EvidenceFile, Hazard, User
+from center.store.models import (
+    Alert,
+    AuditEntry,
+    Camera,
+    Enterprise,
+    EvidenceFile,
+    Hazard,
+    InsurancePolicy,
+    Node,
+    User,
+)
 from protocol import AlertEvent, new_event_id, now_ms
-from tests.centerkit import CODE_A, ENT_A, ENT_B, PASSWORD, ROLE_USERS, bearer, login, mini_park
+from tests.centerkit import CODE_A, ENT_A, ENT_B, PASSWORD, ROLE_USERS, add_user, bearer, login, mini_park
 
 SITE = "yijia"
 HOUR = 3_600_000
@@ -85,7 +97,7 @@ class Park:
             content=data,
             headers={**self.h(role), "Content-Type": content_type},
         )
-        assert resp.status_code == 200, resp.text
+        assert resp.status_code in (200, 201), resp.text  # 201: stored now, 200: it was already
         return sha
 
     def count(self, model: Any) -> int:
@@ -378,6 +390,105 @@ def test_bad_input_404_422_409(park: Park) -> None:
     assert park.count(Camera) == 2 and park.count(Hazard) == 0  # nothing half-written
 
 
+def test_a_camera_is_assigned_only_to_a_node_that_exists(park: Park) -> None:
+    c, op = park.client, park.h("operator")
+    made = c.post(
+        "/api/cameras", json={"id": "cam-x", "enterprise_id": ENT_A, "node": "edge-nowhere"}, headers=op
+    )
+    assert made.status_code == 422 and detail(made)[0]["loc"] == ["body", "node"], made.text
+    assert "edge-nowhere" in detail(made)[0]["msg"]
+    moved = c.patch("/api/cameras/cam-a1", json={"node": "edge-nowhere"}, headers=op)
+    assert moved.status_code == 422 and detail(moved)[0]["loc"] == ["body", "node"], moved.text
+    with park.factory.begin() as s:  # the node registers itself when it first connects
+        s.add(Node(site=SITE, node="edge-02", state="online", last_seen_ms=now_ms(), updated_ms=now_ms()))
+    made = c.post("/api/cameras", json={"id": "cam-x", "enterprise_id": ENT_A, "node": "edge-02"}, headers=op)
+    assert made.status_code == 201 and made.json()["node"] == "edge-02", made.text
+    assert c.patch("/api/cameras/cam-a1", json={"node": "edge-02"}, headers=op).json()["node"] == "edge-02"
+    with park.factory() as s:
+        assert s.get(Camera, "cam-a1").node == "edge-02"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("patch", "/api/users/{user}", {"active": 0}, "active"),
+        ("patch", "/api/users/{user}", {"active": "false"}, "active"),
+        ("post", "/api/cameras", {"id": "cam-s", "enterprise_id": ENT_A, "key_post": 1}, "key_post"),
+        ("patch", "/api/cameras/cam-a1", {"key_post": "yes"}, "key_post"),
+        ("patch", "/api/cameras/cam-a1", {"map_x": "0.5"}, "map_x"),
+        (
+            "post",
+            "/api/hazards",
+            {"enterprise_id": ENT_A, "title": "x", "deadline_days": "7"},
+            "deadline_days",
+        ),
+        (
+            "post",
+            "/api/hazards",
+            {"enterprise_id": ENT_A, "title": "x", "deadline_days": 7.0},
+            "deadline_days",
+        ),
+        ("post", "/api/policies", {"insured_headcount": True}, "insured_headcount"),
+        ("post", "/api/policies", {"premium_cny": "1000"}, "premium_cny"),
+    ],
+)
+def test_booleans_and_numbers_are_not_coerced(
+    park: Park, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    """``{"active": 0}`` is not ``false``, ``"7"`` is not ``7``: strict types, a clear 422
+    (issue 12, item 13)."""
+    with park.factory() as s:
+        gov = s.scalars(select(User.id).where(User.username == "u-gov")).one()
+    if path == "/api/policies":
+        body = {
+            "enterprise_id": ENT_A, "insurer_id": "ins-2", "policy_no": "P-STRICT",
+            "start_date": "2025-01-01", "end_date": "2025-12-31", "premium_cny": 1000.0,
+            "insured_headcount": 10, **body,
+        }  # fmt: skip
+    resp = park.client.request(method, path.format(user=gov), json=body, headers=park.h("admin"))
+    assert resp.status_code == 422, resp.text
+    assert [e["loc"] for e in detail(resp)] == [["body", field]]
+    with park.factory() as s:
+        assert s.get(User, gov).active is True  # type: ignore[union-attr]
+        assert s.get(Camera, "cam-a1").key_post is True  # type: ignore[union-attr]
+    assert park.count(Hazard) == 0
+
+
+def test_co_insurers_see_only_their_own_service_records(park: Park) -> None:
+    """ins-1 and ins-2 both insure enterprise A: each sees its own records and those no insurer
+    gave, never the other's, in the list and in the risk report (issue 12, item 13)."""
+    c, op = park.client, park.h("operator")
+    with park.factory.begin() as s:
+        s.add(
+            InsurancePolicy(
+                enterprise_id=ENT_A, insurer_id="ins-2", policy_no="INS2-0001", start_date="2000-01-01",
+                end_date="2999-12-31", premium_cny=500.0, insured_headcount=10, created_ms=now_ms(),
+            )
+        )  # fmt: skip
+    add_user(park.factory, "u-ins-2", "insurer", insurer_id="ins-2")
+    ins2 = bearer(login(c, "u-ins-2"))
+    c.cookies.clear()
+    ins1 = park.h("insurer")
+    for who, headers in (("ins-1", ins1), ("ins-2", ins2)):
+        body = {"kind": "training", "date": "2025-06-01", "summary": f"{who} 培训"}
+        assert c.post(f"/api/enterprises/{ENT_A}/services", json=body, headers=headers).status_code == 201
+    body = {"kind": "drill", "date": "2025-06-02", "summary": "企业自行演练"}
+    assert c.post(f"/api/enterprises/{ENT_A}/services", json=body, headers=op).status_code == 201
+
+    def seen(headers: dict[str, str]) -> set[tuple[str | None, str]]:
+        listed = c.get(f"/api/enterprises/{ENT_A}/services", headers=headers)
+        assert listed.status_code == 200, listed.text
+        report = c.get(f"/api/enterprises/{ENT_A}/report", headers=headers)
+        assert report.status_code == 200, report.text
+        got = {(r["insurer_id"], r["summary"]) for r in listed.json()}
+        assert {(r["insurer_id"], r["summary"]) for r in report.json()["services"]} == got
+        return got
+
+    assert seen(ins1) == {("ins-1", "ins-1 培训"), (None, "企业自行演练")}
+    assert seen(ins2) == {("ins-2", "ins-2 培训"), (None, "企业自行演练")}
+    assert len(seen(op)) == 3 and len(seen(park.h("enterprise"))) == 3
+
+
 # --- scope by role ---------------------------------------------------------------------------
 
 
@@ -470,15 +581,14 @@ def test_evidence_upload_read_audit_and_scope(park: Park) -> None:
         content=JPEG,
         headers={**park.h("edge"), "Content-Type": "image/jpeg"},
     )
-    assert again.json()["created"] is False
-    # enterprise A may read it only once it is evidence of one of its alerts
-    assert c.get(f"/api/evidence/{sha}", headers=park.h("enterprise")).status_code == 404
+    assert again.status_code == 200 and again.json()["created"] is False  # the first answer was 201
+    # it is evidence of cam-a1, so enterprise A's; an alert of enterprise B citing it grants B nothing
+    add_user(park.factory, "u-ent-b", "enterprise", enterprise_id=ENT_B)
+    ent_b = bearer(login(c, "u-ent-b"))
+    c.cookies.clear()
     park.alert(camera="cam-b1", enterprise=ENT_B, evidence=[{"kind": "snapshot", "sha256": sha,
                "content_type": "image/jpeg", "size": len(JPEG)}])  # fmt: skip
-    assert c.get(f"/api/evidence/{sha}", headers=park.h("enterprise")).status_code == 404
-    park.alert(
-        evidence=[{"kind": "snapshot", "sha256": sha, "content_type": "image/jpeg", "size": len(JPEG)}]
-    )
+    assert c.get(f"/api/evidence/{sha}", headers=ent_b).status_code == 404
     got = c.get(f"/api/evidence/{sha}", headers=park.h("enterprise"))
     assert got.status_code == 200 and got.content == JPEG and got.headers["content-type"] == "image/jpeg"
     assert c.get(f"/api/evidence/{sha}", headers=park.h("government")).status_code == 200
@@ -547,6 +657,45 @@ def test_csv_exports(park: Park) -> None:
         "utf-8-sig"
     )
     assert "配电房门未关" in hazards and "待整改" in hazards
+
+
+def _csv_rows(resp: Any) -> list[dict[str, str]]:
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv"), resp.text
+    return list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+
+
+def test_alerts_csv_neutralises_formula_cells(park: Park) -> None:
+    """rule_name comes from an edge node, dismiss_reason from an operator: neither may start a
+    formula in a spreadsheet (OWASP CSV injection: = + - @ tab CR get a leading ')."""
+    c, op = park.client, park.h("operator")
+    names = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1"]
+    ids = {park.alert(rule_name=name): name for name in names}
+    dismissed = next(iter(ids))
+    resp = c.post(f"/api/alerts/{dismissed}/dismiss", json={"reason": "=1+2 误检"}, headers=op)
+    assert resp.status_code == 200, resp.text
+    rows = {r["event_id"]: r for r in _csv_rows(c.get("/api/alerts/export.csv", headers=op))}
+    assert {eid: rows[eid]["rule_name"] for eid in ids} == {eid: "'" + name for eid, name in ids.items()}
+    assert rows[dismissed]["dismiss_reason"] == "'=1+2 误检"
+
+
+def test_hazards_csv_neutralises_formula_cells(park: Park) -> None:
+    """title and assignee are typed by people: neither may start a formula in a spreadsheet."""
+    c, op = park.client, park.h("operator")
+    cases = [("=cmd|' /C calc'!A0", "@陈国强"), ("+SUM(1,2)", "\r=1"), ("-1+1", "\t-1"), ("消防通道", "=2")]
+    made = {}
+    for title, assignee in cases:
+        resp = c.post(
+            "/api/hazards", json={"enterprise_id": ENT_A, "title": title, "assignee": assignee}, headers=op
+        )
+        assert resp.status_code == 201, resp.text
+        made[str(resp.json()["id"])] = (title, assignee)
+    rows = {r["id"]: r for r in _csv_rows(c.get("/api/hazards/export.csv", headers=op))}
+
+    def safe(text: str) -> str:
+        return "'" + text if text[0] in "=+-@\t\r" else text
+
+    got = {hid: (rows[hid]["title"], rows[hid]["assignee"]) for hid in made}
+    assert got == {hid: (safe(t), safe(a)) for hid, (t, a) in made.items()}
 
 
 # --- seed ------------------------------------------------------------------------------------

@@ -150,11 +150,10 @@ def test_ingested_alerts_reach_the_feed_with_their_names(named: TestClient) -> N
         for i, ev in enumerate(evs)
     ]
     results = process_batch(factory, SITE, items)
-    assert [r.outcome for r in results] == ["inserted", "inserted"]
-    assert [names(r.alert or {}) for r in results] == [
-        ("cam-hx-tank", "储罐区", "恒鑫化工", "edge-02", "B区机房"),
-        ("cam-unknown", None, "毅佳金属", "edge-01", "A区机房"),
-    ]
+    # a camera the center has not registered is not taken (quarantined with the reason)
+    assert [r.outcome for r in results] == ["inserted", "quarantined"]
+    assert names(results[0].alert or {}) == ("cam-hx-tank", "储罐区", "恒鑫化工", "edge-02", "B区机房")
+    assert "camera cam-unknown is not registered at the center" in (results[1].reason or "")
 
 
 def test_nodes_list_the_cameras_registered_on_them_without_heartbeat(named: TestClient) -> None:

@@ -20,9 +20,11 @@ from starlette.websockets import WebSocketDisconnect
 from center.app import create_app
 from center.auth.policy import POLICY, Access, iter_routes, missing_policies
 from center.config import CenterConfig
+from center.ingest.process import process
 from center.seed import demo_password, seed
 from center.store.models import Alert, Hazard, User
-from tests.centerkit import bearer, emptied
+from protocol import Topic, new_event_id, now_ms
+from tests.centerkit import bearer, emptied, event
 
 ROLES = ["anonymous", "admin", "operator", "government", "enterprise", "insurer", "edge"]
 USERS = {
@@ -51,14 +53,14 @@ class Seeded:
         with factory.begin() as s:
             self.ids = {OWN: self._ids(s, OWN, PHOTO_SHA), OTHER: self._ids(s, OTHER, OTHER_SHA)}
             self.ids[OWN]["user_id"] = str(s.scalars(select(User.id).where(User.username == "gov")).one())
-        for data in (PHOTO, OTHER_PHOTO):
+        for data, camera in ((PHOTO, "cam-yard-01"), (OTHER_PHOTO, "cam-hx-tank")):
             sha = hashlib.sha256(data).hexdigest()
             resp = client.put(
-                f"/api/evidence/{sha}?camera=cam-yard-01",  # edge-01's camera: an edge node names it
+                f"/api/evidence/{sha}?camera={camera}",  # edge-01's cameras (yj-metal's, hx-chem's)
                 content=data,
                 headers={**self.h("edge"), "content-type": "image/jpeg"},
             )
-            assert resp.status_code == 200, resp.text
+            assert resp.status_code == 201, resp.text
 
     def login(self, username: str) -> str:
         resp = self.client.post(
@@ -342,3 +344,137 @@ def test_policy_invariants() -> None:
     assert {"list_users", "create_user", "update_user", "list_audit"} <= by_role["admin"] - by_role[
         "operator"
     ]
+
+
+def _in_progress_hazard(seeded: Seeded) -> int:
+    """A new hazard of the officer's own enterprise, started (so it can be submitted)."""
+    c = seeded.client
+    resp = c.post(
+        "/api/hazards", json={"enterprise_id": OWN, "title": "证据引用测试"}, headers=seeded.h("operator")
+    )
+    assert resp.status_code == 201, resp.text
+    hid = int(resp.json()["id"])
+    assert c.post(f"/api/hazards/{hid}/start", json={}, headers=seeded.h("enterprise")).status_code == 200
+    return hid
+
+
+def test_evidence_by_hash_grants_nothing(seeded: Seeded) -> None:
+    """Knowing another enterprise's hash neither lets an officer cite it as 'after' evidence of
+    its own hazard nor read it, and an alert citing it (as an edge node can) grants nothing either
+    (issue 12, item 1). OTHER_SHA is a snapshot of hx-chem's camera; PHOTO_SHA of yj-metal's."""
+    c, ent, op = seeded.client, seeded.h("enterprise"), seeded.h("operator")
+    hid = _in_progress_hazard(seeded)
+    body = {"rectification": "已整改完毕", "after_evidence": [OTHER_SHA]}
+    cited = c.post(f"/api/hazards/{hid}/submit", json=body, headers=ent)
+    unknown = c.post(f"/api/hazards/{hid}/submit", json={**body, "after_evidence": ["f" * 64]}, headers=ent)
+    assert (cited.status_code, unknown.status_code) == (422, 422), cited.text
+    # the same answer as for a file that does not exist: the hash is not confirmed
+    assert cited.json()["detail"][0]["msg"].replace(OTHER_SHA, "f" * 64) == unknown.json()["detail"][0]["msg"]
+    assert c.get(f"/api/hazards/{hid}", headers=ent).json()["after_evidence"] == []
+    assert c.get(f"/api/evidence/{OTHER_SHA}", headers=ent).status_code == 404
+
+    # one of its own enterprise's alerts cites hx-chem's file (a node can put any hash in a message)
+    factory = seeded.app.state.session_factory
+    with factory.begin() as s:
+        alert = s.get(Alert, seeded.ids[OWN]["event_id"])
+        saved = list(alert.evidence)
+        alert.evidence = [*saved, {"kind": "snapshot", "sha256": OTHER_SHA, "content_type": "image/jpeg"}]
+    try:
+        assert c.get(f"/api/evidence/{OTHER_SHA}", headers=ent).status_code == 404
+        # nor can the park's staff move it into a hazard of yj-metal (by the alert or by hand)
+        made = c.post(
+            "/api/hazards",
+            json={"enterprise_id": OWN, "title": "跨企业证据", "before_evidence": [OTHER_SHA]},
+            headers=op,
+        )
+        assert made.status_code == 422, made.text
+    finally:
+        with factory.begin() as s:
+            s.get(Alert, seeded.ids[OWN]["event_id"]).evidence = saved
+
+    # its own enterprise's file: cited and read; the park's staff and the government read both
+    ok = c.post(f"/api/hazards/{hid}/submit", json={**body, "after_evidence": [PHOTO_SHA]}, headers=ent)
+    assert ok.status_code == 200 and ok.json()["after_evidence"] == [PHOTO_SHA], ok.text
+    assert c.get(f"/api/evidence/{PHOTO_SHA}", headers=ent).status_code == 200
+    for role in ("operator", "government", "admin"):
+        assert c.get(f"/api/evidence/{OTHER_SHA}", headers=seeded.h(role)).status_code == 200, role
+    assert c.get(f"/api/evidence/{PHOTO_SHA}", headers=seeded.h("insurer")).status_code == 403
+
+
+def test_evidence_an_officer_uploads_is_its_own(seeded: Seeded) -> None:
+    """An officer's upload belongs to its enterprise: it cites and reads it; another enterprise's
+    officer, knowing the hash, does neither; a staff upload is bound to the hazard it is cited in."""
+    c = seeded.client
+    photo = b"\xff\xd8\xff\xe0officer-after-photo"
+    sha = hashlib.sha256(photo).hexdigest()
+    put = c.put(
+        f"/api/evidence/{sha}",
+        content=photo,
+        headers={**seeded.h("enterprise"), "content-type": "image/jpeg"},
+    )
+    assert put.status_code in (200, 201), put.text
+    hid = _in_progress_hazard(seeded)
+    ok = c.post(
+        f"/api/hazards/{hid}/submit",
+        json={"rectification": "已整改完毕", "after_evidence": [sha]},
+        headers=seeded.h("enterprise"),
+    )
+    assert ok.status_code == 200, ok.text
+    assert c.get(f"/api/evidence/{sha}", headers=seeded.h("enterprise")).status_code == 200
+    hx = bearer(seeded.login("hxchem"))
+    assert c.get(f"/api/evidence/{sha}", headers=hx).status_code == 404
+
+    staff_photo = b"\xff\xd8\xff\xe0inspection-photo"
+    staff_sha = hashlib.sha256(staff_photo).hexdigest()
+    op = seeded.h("operator")
+    put = c.put(
+        f"/api/evidence/{staff_sha}", content=staff_photo, headers={**op, "content-type": "image/jpeg"}
+    )
+    assert put.status_code in (200, 201), put.text
+    assert (
+        c.get(f"/api/evidence/{staff_sha}", headers=seeded.h("enterprise")).status_code == 404
+    )  # not bound yet
+    made = c.post(
+        "/api/hazards",
+        json={"enterprise_id": OWN, "title": "巡查发现", "before_evidence": [staff_sha]},
+        headers=op,
+    )
+    assert made.status_code == 201, made.text
+    assert c.get(f"/api/evidence/{staff_sha}", headers=seeded.h("enterprise")).status_code == 200
+    assert c.get(f"/api/evidence/{staff_sha}", headers=hx).status_code == 404
+
+
+def test_attribution_over_mqtt(seeded: Seeded) -> None:
+    """An edge node publishes only for the cameras registered to it, and the enterprise of an
+    event is the registry's, never the message's (issue 12, item 6): so a node cannot put
+    alerts (and their evidence) into another enterprise's file, score or feed."""
+    factory = seeded.app.state.session_factory
+    c = seeded.client
+
+    def send(node: str, **fields: Any) -> Any:
+        msg = event(new_event_id(), node=node, **fields)
+        topic = Topic.of("yijia", node, "event")
+        return msg["event_id"], process(factory, "yijia", topic, json.dumps(msg).encode(), now_ms())
+
+    foreign_id, foreign = send("edge-02", camera="cam-yard-01")  # edge-01's camera
+    assert foreign.outcome == "quarantined"
+    assert (
+        foreign.reason
+        == "camera cam-yard-01 is registered to node edge-01, not to node edge-02 that sent this message"
+    )
+    unknown_id, unknown = send("edge-01", camera="cam-not-registered")
+    assert unknown.outcome == "quarantined" and "is not registered at the center" in (unknown.reason or "")
+    snapshot = {"kind": "snapshot", "sha256": OTHER_SHA, "content_type": "image/jpeg", "size": 10}
+    claimed_id, claimed = send("edge-01", camera="cam-yard-01", enterprise=OTHER, evidence=[snapshot])
+    assert claimed.outcome == "inserted" and claimed.alert["enterprise"] == OWN  # the camera's enterprise
+
+    hx = bearer(seeded.login("hxchem"))
+    for eid in (foreign_id, unknown_id):
+        assert c.get(f"/api/alerts/{eid}", headers=seeded.h("operator")).status_code == 404
+    assert c.get(f"/api/alerts/{claimed_id}", headers=hx).status_code == 404  # not put into hx-chem's file
+    mine = c.get(f"/api/alerts/{claimed_id}", headers=seeded.h("enterprise"))
+    assert mine.status_code == 200 and mine.json()["enterprise"] == OWN
+    # and citing hx-chem's snapshot in it gave yj-metal nothing
+    assert c.get(f"/api/evidence/{OTHER_SHA}", headers=seeded.h("enterprise")).status_code == 404
+    quarantine = c.get("/api/quarantine", headers=seeded.h("operator")).json()
+    assert {q["reason"] for q in quarantine} >= {foreign.reason, unknown.reason}

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,15 +18,25 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from center.config import MqttConfig
+from center.config import CenterConfig, MqttConfig
+from center.ingest.registry import CameraRegistry
 from center.ingest.subscriber import Ingest
+from center.seed import seed
 from center.store import db
-from center.store.models import Alert, Node, Quarantine
+from center.store.models import Alert, Camera, Node, Quarantine
+from edge.config.node import load_edge_config
 from protocol import Topic, new_event_id, now_ms
-from tests.centerkit import SITE, event, wait_for
+from tests.centerkit import SITE, event, register_cameras, wait_for
 
+REPO = Path(__file__).resolve().parents[3]
 OBJ_A = {"label": "person", "score": 0.81, "box": [0.1, 0.2, 0.3, 0.6], "track": 7}
 OBJ_B = {"label": "person", "score": 0.93, "box": [0.15, 0.2, 0.35, 0.6], "track": 7}
+# the cameras the center has registered: (node that watches it, enterprise)
+CAMERAS = {
+    "cam-gate": ("node-a", "ent-a"),
+    "cam-marker": ("node-a", "ent-a"),
+    "cam-yard": ("node-b", "ent-b"),
+}
 SNAP = {"kind": "snapshot", "sha256": "a" * 64, "content_type": "image/jpeg", "size": 51234}
 CLIP = {"kind": "clip", "sha256": "b" * 64, "content_type": "video/mp4", "size": 912345}
 
@@ -58,6 +69,7 @@ class Center:
         self.engine: Engine = db.make_engine(url)
         db.upgrade(self.engine)
         self.factory: sessionmaker[Session] = db.make_session_factory(self.engine)
+        register_cameras(self.factory, CAMERAS)
         self.mqtt = MqttConfig(host=host, port=port, client_id=f"test-center-{uuid.uuid4().hex[:8]}")
         self.changes: list[dict[str, Any]] = []
         self.ingest = self.start()
@@ -315,3 +327,74 @@ def test_default_subscription_survives_a_broker_restart_while_the_center_is_away
     center.ingest = center.start()
     wait_for(lambda: all(center.alert(eid) for eid in ids), timeout=20, what="every event stored")
     assert center.count(Alert) == len(ids)
+
+
+def test_events_are_attributed_by_the_camera_registry(center: Center, pub: Publisher) -> None:
+    """A node publishes only for the cameras registered to it; the enterprise is the registry's,
+    never the message's; anything else is quarantined with the reason (issue 12, item 6)."""
+    foreign = new_event_id()
+    pub.send(event(foreign, camera="cam-yard"))  # node-b's camera, sent by node-a
+    unknown = new_event_id()
+    pub.send(event(unknown, camera="cam-nowhere"))  # not registered at all
+    claimed = new_event_id()
+    pub.send(event(claimed, enterprise="ent-b"))  # cam-gate is ent-a's, whatever node-a says
+    own = new_event_id()
+    pub.send(event(own, node="node-b", camera="cam-yard"), node="node-b")
+    wait_for(lambda: center.alert(own), what="node-b's own camera stored")
+    wait_for(lambda: center.alert(claimed), what="the claimed event stored")
+    rows = wait_for(lambda: len(q := center.quarantine()) >= 2 and q, what="2 quarantined")
+    assert [r.reason for r in rows] == [
+        "camera cam-yard is registered to node node-b, not to node node-a that sent this message",
+        "camera cam-nowhere is not registered at the center "
+        "(register it with its enterprise and node node-a: POST /api/cameras)",
+    ]
+    assert center.alert(foreign) is None and center.alert(unknown) is None
+    assert center.alert(claimed).enterprise == "ent-a"  # type: ignore[union-attr]
+    assert center.alert(own).enterprise == "ent-b"  # type: ignore[union-attr]
+    # an update claiming another enterprise does not move a stored alert either
+    pub.send(event(claimed, "update", 1, enterprise="ent-b", count=7))
+    wait_for(lambda: (a := center.alert(claimed)) is not None and a.seq == 1, what="update applied")
+    assert center.alert(claimed).enterprise == "ent-a"  # type: ignore[union-attr]
+
+
+def test_a_camera_registered_or_moved_while_running_is_seen_at_once(center: Center, pub: Publisher) -> None:
+    """The registry is cached; a change committed in this process reloads it before the next message."""
+    first = new_event_id()
+    pub.send(event(first, camera="cam-new"))
+    wait_for(lambda: center.quarantine(), what="an unregistered camera quarantined")
+    register_cameras(center.factory, {"cam-new": ("node-a", "ent-b")})
+    second = new_event_id()
+    pub.send(event(second, camera="cam-new"))
+    row = wait_for(lambda: center.alert(second), what="the camera's event after it was registered")
+    assert row.enterprise == "ent-b"
+    with center.factory.begin() as s:  # moved to node-b: node-a may no longer send for it
+        cam = s.get(Camera, "cam-new")
+        assert cam is not None
+        cam.node = "node-b"
+    third = new_event_id()
+    pub.send(event(third, camera="cam-new"))
+    wait_for(lambda: len(center.quarantine()) == 2, what="the moved camera's event from node-a quarantined")
+    assert center.alert(third) is None
+
+
+@pytest.mark.parametrize("edge_config", ["demo-edge.yaml", "docker-edge.yaml"])
+def test_the_seed_registers_every_camera_of_the_shipped_edge_configs(
+    db_url: str, tmp_workdir: Path, edge_config: str
+) -> None:
+    """The demo keeps working: each camera of the bundled edge configs is registered by
+    ``parkguard-center seed`` to that config's node, so the center takes its events."""
+    edge = load_edge_config(REPO / "configs" / edge_config)
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    factory = db.make_session_factory(engine)
+    config = CenterConfig.model_validate({"site": edge.site, "database": {"url": db_url}})
+    with factory.begin() as s:
+        seed(s, config)
+    registry = CameraRegistry(factory)
+    try:
+        for cam in edge.cameras:
+            placed = registry.place(cam.id, edge.node)
+            assert not isinstance(placed, str), placed
+            assert cam.enterprise in (None, placed.enterprise_id)
+    finally:
+        engine.dispose()

@@ -34,7 +34,7 @@ from center.store import db
 from center.store.models import Alert, Quarantine
 from protocol import new_event_id, now_ms
 from protocol.topics import ROOT
-from tests.centerkit import mini_park, running_center
+from tests.centerkit import mini_park, register_cameras, running_center
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +43,8 @@ TOTAL = 10_000
 BATCH = 10  # cases drawn per hypothesis example (its per-example overhead is ~1 ms)
 KEEP = 64 * 1024  # the quarantine keeps a payload's first 64 KiB
 NODES = ["fz-1", "fz-2", "fz-3"]
+CAMERAS_OF = {node: [f"cam-{node}-{i}" for i in range(3)] for node in NODES}
+REGISTERED = {cam: (node, f"ent-{node}") for node, cams in CAMERAS_OF.items() for cam in cams}
 T0 = 1_750_000_000_000
 
 ids = st.text(alphabet="abcxyzABC0189_.-", min_size=1, max_size=12)
@@ -75,7 +77,7 @@ def valid_event(draw: st.DrawFn, node: str) -> dict[str, Any]:
         "seq": seq,
         "site": SITE,
         "node": node,
-        "camera": draw(ids),
+        "camera": draw(st.sampled_from(CAMERAS_OF[node])),  # registered to the node that sends it
         "rule_id": draw(ids),
         "rule_type": draw(st.sampled_from(["intrusion", "loitering", "man_down", "smoking"])),
         "severity": draw(st.sampled_from(["general", "significant", "major"])),
@@ -164,9 +166,8 @@ def nested(depth: int) -> str:
 def invalid_message(draw: st.DrawFn, kind: str, node: str) -> tuple[str, dict[str, Any] | bytes, str]:
     """(kind of topic, payload, what was done); never valid, whatever is drawn."""
     msg = draw(VALID[kind](node))
-    how = draw(
-        st.sampled_from(["drop", "type", "huge", "extra", "deep", "site", "node", "cross", "version", "enum"])
-    )
+    hows = ["drop", "type", "huge", "extra", "deep", "site", "node", "cross", "version", "enum"]
+    how = draw(st.sampled_from(hows + (["camera"] if kind == "event" else [])))
     topic_kind = kind
     if how == "drop":
         del msg[draw(st.sampled_from(REQUIRED[kind]))]
@@ -185,6 +186,9 @@ def invalid_message(draw: st.DrawFn, kind: str, node: str) -> tuple[str, dict[st
         msg["site"] = draw(ids.filter(lambda s: s != SITE))
     elif how == "node":
         msg["node"] = draw(ids.filter(lambda s: s != node))
+    elif how == "camera":  # another node's camera, or one the center does not know
+        others = [c for c, (n, _e) in REGISTERED.items() if n != node]
+        msg["camera"] = draw(st.sampled_from(others) | ids.map(lambda i: f"unknown-{i}"))
     elif how == "cross":  # another kind's valid payload on this kind's topic
         topic_kind = draw(st.sampled_from([k for k in VALID if k != kind]))
     elif how == "version":
@@ -280,6 +284,7 @@ def sender(broker: Any) -> Iterator[Sender]:
 @pytest.fixture
 def center_app(tmp_workdir: Path, broker: Any) -> Iterator[TestClient]:
     with running_center(tmp_workdir, broker.port) as client:
+        register_cameras(client.app.state.session_factory, REGISTERED)  # type: ignore[attr-defined]
         yield client
 
 
@@ -360,7 +365,7 @@ def test_fuzzed_payloads_are_stored_or_quarantined_and_the_center_stays_up(
     with app.state.session_factory() as session:
         rows = session.execute(select(Quarantine.topic, Quarantine.payload)).all()
     assert Counter((t, bytes(p)) for t, p in rows) == invalid  # exactly the invalid ones, each once
-    assert hows.keys() >= {"valid", "drop", "type", "huge", "deep", "bytes", "json", "topic", "big"}
+    assert hows.keys() >= {"valid", "drop", "type", "huge", "deep", "bytes", "json", "topic", "big", "camera"}
 
     assert api_ok and set(api_ok) == {200}, Counter(api_ok)
     assert client.get("/api/health").json()["mqtt"] == "connected"
@@ -383,7 +388,7 @@ def event_stream(draw: st.DrawFn) -> list[dict[str, Any]]:
         seq = draw(st.integers(0, 6))
         phase = "new" if seq == 0 else draw(st.sampled_from(["update", "end"]))
         msg = {
-            "v": 1, "event_id": eid, "phase": phase, "seq": seq, "site": SITE, "node": "fz-1",
+            "v": 1, "event_id": eid, "phase": phase, "seq": seq, "site": SITE, "node": "edge-01",
             "camera": draw(st.sampled_from(["cam-a1", "cam-a1", "cam-a1", "cam-zz"])),
             "rule_id": "r1", "rule_type": "intrusion",
             "severity": draw(st.sampled_from(["general", "significant", "major"])),
@@ -416,10 +421,10 @@ def test_batched_store_matches_the_single_message_store(tmp_path: Path) -> None:
         engine = db.make_engine(f"sqlite:///{tmp_path / name}.db")
         db.upgrade(engine)
         factory = db.make_session_factory(engine)
-        mini_park(factory)  # cam-a1 is registered to ent-a: events without an enterprise get it
+        mini_park(factory)  # cam-a1 is ent-a's on edge-01 (events get ent-a); cam-zz is not registered
         factories.append(factory)
     single, batch = factories
-    topic = f"{ROOT}/{SITE}/fz-1/event"
+    topic = f"{ROOT}/{SITE}/edge-01/event"
 
     @settings(max_examples=150, derandomize=True, database=None, deadline=None)
     @given(event_stream(), st.integers(1, 8))

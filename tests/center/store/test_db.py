@@ -51,3 +51,70 @@ def test_migrations_dir_is_inside_the_package() -> None:
     assert db.MIGRATIONS_DIR.parent == Path(db.__file__).resolve().parent
     assert (db.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert db.describe("postgresql+psycopg://u:secret@h/d") == "postgresql+psycopg://u:***@h/d"
+
+
+def test_migration_0005_gives_stored_evidence_its_owners(db_url: str) -> None:
+    """Files stored before evidence ownership get owners from what is known of their upload, never
+    from an enterprise's own 'after' evidence or an alert's claim (issue 12, item 1)."""
+    from sqlalchemy.orm import Session
+
+    from center.store.models import Alert, Camera, Enterprise, EvidenceFile, Hazard, User
+
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        cfg = db.alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        db.upgrade(engine, "0004")  # the revision before evidence owners
+        sha = {name: name[0] * 64 for name in ("officer", "edge", "xnode", "staff")}
+        with Session(engine) as s, s.begin():
+            for eid, code in (("e1", "91440605MA4UXY127E"), ("e2", "91440605MA51HX3K2T")):
+                s.add(Enterprise(id=eid, name=eid, credit_code=code, industry="machinery", contacts=[],
+                                 created_ms=0, updated_ms=0))  # fmt: skip
+            s.flush()
+            users = [("off", "enterprise", {"enterprise_id": "e1"}), ("n1", "edge", {"node": "n1"})]
+            for name, role, links in [*users, ("op", "operator", {})]:
+                s.add(User(username=name, role=role, password_hash="x", active=True, created_ms=0, **links))
+            for cam, ent, node in (("c1", "e1", "n1"), ("c2", "e2", "n1"), ("c3", "e2", "n2")):
+                s.add(Camera(id=cam, enterprise_id=ent, node=node, created_ms=0))
+            uploader = {"officer": "off", "edge": "n1", "xnode": "n1", "staff": "op"}
+            for name, h in sha.items():
+                s.add(
+                    EvidenceFile(
+                        sha256=h, content_type="image/jpeg", size=1, stored_ms=0, uploaded_by=uploader[name]
+                    )
+                )
+            for i, (node, cam, cited) in enumerate((("n1", "c1", "edge"), ("n2", "c3", "xnode"))):
+                s.add(
+                    Alert(
+                        event_id=f"ev-{i}", site="s", node=node, camera=cam, enterprise="e2", rule_id="r",
+                        rule_type="intrusion", severity="general", phase="new", seq=0, started_ms=0,
+                        last_ms=0, evidence=[{"kind": "snapshot", "sha256": sha[cited]}], received_ms=0,
+                        updated_ms=0,
+                    )
+                )  # fmt: skip
+            for i, (ent, before, after) in enumerate(
+                (("e2", [sha["staff"]], []), ("e1", [], [sha["staff"], sha["edge"]]))
+            ):
+                s.add(Hazard(code=f"H{i}", enterprise_id=ent, title="t", level="general", source="inspection",
+                             status="review", deadline_ms=0, before_evidence=before, after_evidence=after,
+                             created_by="op", created_ms=0, updated_ms=0))  # fmt: skip
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT sha256, enterprise_id, camera_id, via FROM evidence_owners")
+            ).all()
+        by_file = {
+            name: sorted((e or "-", c or "-") for f, e, c, _via in rows if f == h) for name, h in sha.items()
+        }
+        assert by_file == {
+            "officer": [("e1", "-")],  # the officer's enterprise
+            "edge": [("e1", "c1")],  # the camera's enterprise in the registry, not the alert's claim (e2)
+            "xnode": [],  # cited by another node's alert: nobody's
+            "staff": [("-", "-"), ("e2", "-")],  # the hazard it is 'before' evidence of; not e1's 'after'
+        }
+        assert {via for *_rest, via in rows} == {"migration"}
+    finally:
+        engine.dispose()

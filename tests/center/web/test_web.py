@@ -35,6 +35,7 @@ from protocol import (
     new_event_id,
     now_ms,
 )
+from tests.centerkit import register_cameras_at
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
@@ -55,6 +56,7 @@ SCREENSHOT = Path("/tmp/center-page.png")
 
 MQTT_CONNECTED = r'"msg": "connected to MQTT broker'
 OPERATOR, PASSWORD = "op", "op-password-1"
+CAMERAS = ["cam-gate", "cam-yard", "cam-stairs", "cam-office"]
 
 
 @dataclass
@@ -85,6 +87,10 @@ http: {{host: 127.0.0.1, port: {port}}}
         check=True,
         capture_output=True,
         env=dict(os.environ),
+    )
+    # the cameras the tests' events come from, registered to the node that sends them
+    register_cameras_at(
+        f"sqlite:///{tmp_workdir / 'var' / 'center.db'}", {c: ("edge-01", "web-ent") for c in CAMERAS}
     )
     proc = ManagedProcess(
         [BIN, "serve", "--config", config],

@@ -207,10 +207,10 @@ def test_center_checks_the_camera_of_edge_uploads(center: Center, tmp_workdir: P
         assert resp.status_code == 403, resp.text
     assert center.stored(sha) is None
     ok = put(edge, camera="cam-yard-01")
-    assert ok.status_code == 200 and ok.json()["created"] is True
+    assert ok.status_code == 201 and ok.json()["created"] is True  # stored now
     # people (an operator's rectification photo) upload as before, no camera needed
     op = {**center.op_headers(), "Content-Type": "image/jpeg"}
-    assert put(op).status_code == 200
+    assert put(op).status_code == 200  # already stored
 
 
 def test_queue_row_survives_kill_9(
