@@ -43,16 +43,20 @@ def conflict(subject: str) -> Responses:
     return {409: {"description": f"the {subject}'s status does not allow it (the reason is in detail)"}}
 
 
-BAD_BODY: Responses = {400: {"description": "the body could not be read (not UTF-8 JSON)"}}
+BAD_BODY: Responses = {
+    400: {"description": "the body could not be read (not UTF-8 JSON)"},
+    413: {"description": "the body is larger than its route's limit (http.limits, center/api/limits.py)"},
+}
 
 
 def document_body_errors(routes: list[Any]) -> None:
     """Each route that reads a JSON body may answer 400 before any validation (FastAPI's "There
-    was an error parsing the body", for bytes that are not UTF-8): put it in the route's
-    ``responses`` so the OpenAPI says every answer the route gives."""
+    was an error parsing the body", for bytes that are not UTF-8) and 413 (the body limit, before
+    it is read): put them in the route's ``responses`` so the OpenAPI says every answer it gives."""
     for route in iter_routes(routes):
         if isinstance(route, APIRoute) and route.body_field is not None:
-            route.responses.setdefault(400, BAD_BODY[400])
+            for code, doc in BAD_BODY.items():
+                route.responses.setdefault(code, doc)
 
 
 def make_router(tag: str) -> APIRouter:

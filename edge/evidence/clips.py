@@ -81,6 +81,10 @@ class ClipJob:
 COVER_SLACK_MS = 250  # a clip's packets this close to the window's ends cover it
 
 
+class ClipCancelled(RuntimeError):
+    """The node stopped while the clip was being built."""
+
+
 def _release(job: ClipJob) -> None:
     if job.ring is not None and job.pin is not None:
         job.ring.unpin(job.pin)
@@ -161,6 +165,7 @@ class ClipWorker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._cancel = threading.Event()  # the node stops and the drain time is over: give up
         self._drain = False
         self._thread: threading.Thread | None = None
         self.built = 0
@@ -206,6 +211,7 @@ class ClipWorker:
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
+            self._cancel.clear()
             self._thread = threading.Thread(target=self._run, name="evidence-clips", daemon=True)
             self._thread.start()
 
@@ -218,9 +224,15 @@ class ClipWorker:
             t_end = now_ms() + int(drain_s * 1000)
             while self.pending and now_ms() < t_end and self._thread.is_alive():
                 deadline.wait(0.05)
+            # a clip still being built (a long event, faces to blur) stops at its next frame, so
+            # the thread ends before the interpreter does (a thread inside FFmpeg or ONNX Runtime
+            # at exit aborts the process)
+            self._cancel.set()
             self._stop.set()
             self._wake.set()
             self._thread.join(5)
+            if self._thread.is_alive():
+                log.warning("clip worker still busy after the node stopped")
             self._thread = None
         else:  # never started: build them here
             self.run_once()
@@ -256,6 +268,8 @@ class ClipWorker:
         # outside our lock: finding the ring takes the node's lock, held by the loop that calls take()
         due = [j for j in jobs if self._due(j, at)]
         for job in due:
+            if self._cancel.is_set():
+                break
             try:
                 item = self.build(job)
             finally:
@@ -317,6 +331,8 @@ class ClipWorker:
         def frames() -> Iterator[tuple[int, np.ndarray]]:
             """Decoded (and blurred) one at a time: a 1080p clip never sits in memory decoded."""
             for ts, img in ring.frames(job.start_ms, job.end_ms):
+                if self._cancel.is_set():
+                    raise ClipCancelled("the node is stopping")
                 if blurrer is not None:
                     h, w = img.shape[:2]
                     people = job.history.near(ts) if job.history is not None else None

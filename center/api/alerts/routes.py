@@ -20,8 +20,8 @@ from center.api.alerts.schemas import (
 from center.api.alerts.service import AlertFilter
 from center.api.deps import NOT_FOUND, ConfigDep, conflict, make_router, scope_of, time_window
 from center.api.export import csv_response, csv_responses
-from center.api.hazards.routes import hazards_out
 from center.api.hazards.schemas import HazardOut
+from center.api.hazards.service import hazards_out
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.auth.policy import Principal

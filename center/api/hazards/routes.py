@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -32,6 +32,7 @@ from center.api.hazards.schemas import (
     StepIn,
     SubmitIn,
 )
+from center.api.hazards.service import display_names, hazards_out
 from center.api.schemas import Page
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
@@ -40,7 +41,7 @@ from center.config import CenterConfig
 from center.domain import workflow
 from center.domain.errors import NotFound, StateConflict
 from center.domain.vocabulary import HazardLevel, HazardSource, HazardStatus, Role
-from center.store.models import Camera, Enterprise, Hazard, User
+from center.store.models import Hazard
 from protocol import now_ms
 
 router = make_router("hazards")
@@ -54,47 +55,10 @@ HAZARD_CSV_HEADER = [
 ]
 
 
-def _display_names(session: Session, usernames: set[str]) -> dict[str, str]:
-    if not usernames:
-        return {}
-    rows = session.execute(
-        select(User.username, User.display_name).where(User.username.in_(sorted(usernames)))
-    )
-    return {u: d for u, d in rows if d}
-
-
-def hazards_out(session: Session, rows: Sequence[Hazard]) -> list[HazardOut]:
-    """Hazards in the API's shape with the names of their enterprise, camera and creator
-    (three lookups for the whole page). A camera's name is given only when the camera is the
-    hazard's own enterprise's."""
-    out = [HazardOut.model_validate(h) for h in rows]
-    if not out:
-        return out
-    wanted = sorted({h.enterprise_id for h in out})
-    enterprises = {
-        ent_id: name
-        for ent_id, name in session.execute(
-            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(wanted))
-        )
-    }
-    cams = {h.camera_id for h in out if h.camera_id}
-    cameras = {
-        c.id: c for c in (session.scalars(select(Camera).where(Camera.id.in_(sorted(cams)))) if cams else [])
-    }
-    people = _display_names(session, {h.created_by for h in out})
-    for h in out:
-        h.enterprise_name = enterprises.get(h.enterprise_id)
-        cam = cameras.get(h.camera_id or "")
-        if cam is not None and cam.enterprise_id == h.enterprise_id:
-            h.camera_name = cam.name or cam.post_name or None
-        h.created_by_name = people.get(h.created_by)
-    return out
-
-
 def _with_history(session: Session, h: Hazard) -> HazardOut:
     out = hazards_out(session, [h])[0]
     steps = workflow.hazard_history(session, h.id)
-    people = _display_names(session, {s.actor for s in steps})
+    people = display_names(session, {s.actor for s in steps})
     out.history = [HazardStepOut.model_validate(s) for s in steps]
     for step in out.history:
         step.actor_name = people.get(step.actor)

@@ -108,7 +108,7 @@ def test_chunked_300_mib_evidence_upload_is_refused_with_bounded_memory(server: 
         headers={**bearer(server.token), "Content-Type": "image/jpeg"},
         timeout=30,
     )
-    assert ok.status_code == 200, ok.text
+    assert ok.status_code == 201, ok.text  # stored
 
 
 def test_100_mib_anonymous_login_body_is_refused_with_bounded_memory(server: Server) -> None:

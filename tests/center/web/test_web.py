@@ -267,7 +267,7 @@ def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page:
     page.click("text=企业风险")
     expect(page).to_have_url(f"{center.url}/risk")
     rows = page.locator("#enterprise-rows tr")
-    expect(rows).to_have_count(8)
+    expect(rows).to_have_count(8 + 1)  # the seeded park and the fixture's web-ent (its cameras)
     expect(page.locator('#enterprise-rows tr[data-enterprise-id="yj-metal"] .level')).to_have_text("红")
     levels = {rows.nth(i).get_attribute("data-level") for i in range(8)}
     assert len(levels) >= 3, levels
@@ -646,7 +646,7 @@ def test_alert_table_and_nodes_page_show_names(
     expect(spray.locator(".state")).to_have_text("状态未知")
     auth = {"Authorization": f"Bearer {bearer(center)}"}  # every seeded camera is on the page, under its node
     total = httpx.get(f"{center.url}/api/cameras", headers=auth, params={"limit": 1}).json()["total"]
-    assert total == 30
+    assert total == 30 + len(CAMERAS)  # the seeded park's and the fixture's
     seeded_nodes = ", ".join(f'section.node[data-node="edge-0{i}"] tbody tr' for i in (1, 2, 3))
     expect(page.locator(seeded_nodes)).to_have_count(total)
     page.screenshot(path="/tmp/names-nodes.png", full_page=True)

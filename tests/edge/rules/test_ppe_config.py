@@ -116,7 +116,7 @@ def test_judgements_and_cannot_judge_are_in_the_node_metrics(tmp_path: Path) -> 
     people = detector.detect(big)
     for i, img in enumerate([big] * 3 + [small] * 3):
         # the same people (normalised boxes) on the tiny frames
-        runtime.finish_frame(START_MS + 200 * i, img.copy(), people, 0.0, events.extend)
+        runtime.finish_frame(START_MS + 200 * i, img.copy(), people, {}, events.extend)
     text = render(camera_families([runtime]))
     lines = [ln for ln in text.splitlines() if ln.startswith("parkguard_edge_ppe_judgements_total{")]
     judged = sum(

@@ -187,3 +187,32 @@ def _wait(cond: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return cond()
+
+
+def test_stopping_cancels_a_clip_being_built(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The node stops while a long clip is re-encoded (faces to blur): the drain time over, the
+    build stops at its next frame and the worker thread ends (no thread left inside FFmpeg)."""
+    from edge.evidence.blur import FaceBlurrer
+
+    class SlowBlur(FaceBlurrer):  # a loaded box: every frame takes a while
+        def __init__(self) -> None:
+            pass
+
+        def blur(self, img, people):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)
+            return img
+
+    ring = RingBuffer(seconds=60.0, max_bytes=32 * 1024 * 1024)
+    feed(ring, T0, 30.0)
+    store = EvidenceStore(tmp_path, settings=EvidenceConfig(clip_max_s=60))
+    worker = ClipWorker(store, lambda cam: ring, SlowBlur())
+    worker.schedule(ClipJob("cam-1", "ev-1", T0, T0 + 29_000))  # ~290 frames: ~15 s to blur
+    worker.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="parkguard.edge.evidence"):
+        worker.stop(drain_s=1.0)
+    assert time.monotonic() - t0 < 4.0
+    assert worker._thread is None and "the node is stopping" in caplog.text
+    [(eid, item)] = worker.take("cam-1")
+    assert eid == "ev-1" and item is None
