@@ -104,10 +104,15 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
     "snapshot_risk": STAFF,
+    # service requests (服务需求): the enterprise asks, the park and its insurers answer
+    "list_service_requests": RISK_READERS,
+    "create_service_request": frozenset({R.ENTERPRISE}),
+    "answer_service_request": STAFF | {R.INSURER},
     # 全安码
     "enterprise_card": Access.PUBLIC,
-    "enterprise_qr_png": RISK_READERS,
-    "enterprise_qr_svg": RISK_READERS,
+    "enterprise_qr_png": Access.PUBLIC,  # they only encode the card's URL, in the level's colour
+    "enterprise_qr_svg": Access.PUBLIC,
+    "enterprise_poster_png": Access.PUBLIC,  # name, colour, QR, park, date: what the card shows anyone
     # web pages (they fetch their data through the API, which checks)
     # (each checks the login itself and sends a role that may not open it to its landing page,
     # by CONSOLE_PAGES below)
