@@ -34,6 +34,7 @@ def svg(url: str, level: str, scale: int = 8) -> bytes:
 # --- the printable poster (A4 portrait, ~150 dpi) ---------------------------------------------
 
 A4_150DPI = (1240, 1754)
+RISK_TEXT = {"red": "重大风险", "orange": "较大风险", "yellow": "一般风险", "blue": "低风险"}
 #: where a CJK font is looked for (Debian's fonts-noto-cjk first; scripts/setup.sh installs it)
 CJK_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -85,8 +86,10 @@ def poster_png(
     centred(50, park_name[:40], 64, "white")
     centred(140, "全安码 · 企业安全信息", 44, "white")
     y = centred(300, enterprise_name[:60], 76, "#111111")
-    draw.rounded_rectangle((width // 2 - 170, y + 10, width // 2 + 170, y + 90), radius=20, fill=colour)
-    centred(y + 20, f"风险等级：{level_label}", 44, "white", max_width=320)
+    pill = f"风险等级：{level_label} · {RISK_TEXT.get(level, '')}".rstrip(" ·")
+    half = int(draw.textlength(pill, font=font(44)) / 2) + 40
+    draw.rounded_rectangle((width // 2 - half, y + 10, width // 2 + half, y + 90), radius=20, fill=colour)
+    centred(y + 20, pill, 44, "white")
 
     code = segno.make(url, error="m", micro=False)
     modules = code.symbol_size(scale=1, border=4)[0]
