@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from center.api.card.schemas import CardOut
 from center.api.deps import NOT_FOUND, ConfigDep, Responses, make_router
 from center.api.enterprises.service import in_force, today
+from center.api.schemas import iso_utc
 from center.auth.deps import CurrentUser, SessionDep
 from center.config import CenterConfig
 from center.domain import qr, scoring
@@ -52,6 +53,9 @@ def enterprise_card(
     enterprise: also the score, hazards and recent alerts; an insurer: its policies too."""
     e = _enterprise(session, enterprise_id)
     r = scoring.current(session, e.id, config.risk)
+    last_alert = session.scalar(select(func.max(Alert.started_ms)).where(Alert.enterprise == e.id))
+    last_hazard = session.scalar(select(func.max(Hazard.updated_ms)).where(Hazard.enterprise_id == e.id))
+    updated = max(v for v in (e.updated_ms, last_alert, last_hazard) if v is not None)
     card = CardOut(
         id=e.id,
         name=e.name,
@@ -59,6 +63,7 @@ def enterprise_card(
         level_label=r["level_label"],
         color=qr.DISPLAY_COLORS[r["level"]],
         viewer=user.role.value if user.role else "anonymous",
+        updated_at=iso_utc(int(updated)),
     )
     if not user.authenticated or user.role is Role.EDGE or not user.may_see(session, e.id, config.timezone):
         return card
