@@ -87,7 +87,7 @@ function submitForm(h, box) {
   file.setAttribute("capture", "environment");
   file.multiple = true;
   const msg = el("p", "note bad");
-  const send = el("button", "primary", "提交整改");
+  const send = el("button", "btn primary", "提交整改");
   send.type = "submit";
   form.append(
     el("label", null, "整改措施"), text,
@@ -131,7 +131,7 @@ async function hazards() {
     if (h.review_note && h.status === "in_progress") item.append(el("p", "note bad", `退回原因：${h.review_note}`));
     const msg = el("p", "note bad");
     if (acts && h.status === "pending") {
-      item.append(button("开始整改", "primary", msg, async () => {
+      item.append(button("开始整改", "btn primary", msg, async () => {
         await ok(await PG.send(`/api/hazards/${h.id}/start`, "POST", { note: "" }));
         await hazards();
       }));
@@ -162,7 +162,7 @@ function requestForm(body) {
   text.placeholder = "需要什么服务，例：新员工20人，需要一次安全培训";
   const count = el("span", "note", `0/${TEXT_MAX}`);
   text.addEventListener("input", () => { count.textContent = `${text.value.length}/${TEXT_MAX}`; });
-  const send = el("button", "primary", "提交需求");
+  const send = el("button", "btn primary", "提交需求");
   send.type = "submit";
   const msg = el("p", "note bad");
   form.append(el("label", null, "服务类型"), kind, el("label", null, "需求说明"), text, count, send, msg);
@@ -197,7 +197,7 @@ function answerForm(r, item) {
   reply.maxLength = TEXT_MAX;
   reply.rows = 2;
   reply.placeholder = "答复企业，例：已安排，下周二上门培训";
-  const send = el("button", "primary", "答复");
+  const send = el("button", "btn primary", "答复");
   send.type = "submit";
   const msg = el("p", "note bad");
   form.append(status, reply, send, msg);

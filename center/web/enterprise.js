@@ -190,7 +190,7 @@ function answerForm(r, item) {
   reply.maxLength = 500;
   reply.rows = 2;
   reply.placeholder = "答复企业，例：已安排，下周二上门培训";
-  const send = el("button", "primary", "答复");
+  const send = el("button", "btn primary", "答复");
   send.type = "submit";
   form.append(status, reply, send);
   form.addEventListener("submit", async (ev) => {
