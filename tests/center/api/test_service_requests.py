@@ -88,7 +88,11 @@ def test_an_officer_files_and_the_park_answers(park: Park) -> None:
     with park.app.state.session_factory() as s:
         actions = [
             (a.action, a.target, a.username)
-            for a in s.scalars(select(AuditEntry).where(AuditEntry.target == f"service_request:{req['id']}"))
+            for a in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.target == f"service_request:{req['id']}")
+                .order_by(AuditEntry.id)
+            )
         ]
     assert [a[0] for a in actions] == [
         "create_service_request",
