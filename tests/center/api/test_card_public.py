@@ -104,3 +104,10 @@ def test_the_demo_config_sets_public_url() -> None:
     path = Path(__file__).resolve().parents[3] / "configs" / "demo-center.yaml"
     demo = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert demo["public_url"].startswith("http")
+
+
+def test_without_a_cjk_font_the_poster_says_why(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qr, "CJK_FONTS", ("/nonexistent/NotoSansCJK-Regular.ttc",))
+    resp = client.get(f"/api/enterprises/{ENT_A}/poster.png")
+    assert resp.status_code == 503 and "fonts-noto-cjk" in resp.json()["detail"]
+    assert client.get(f"/api/enterprises/{ENT_A}/qr.png").status_code == 200  # the QR needs no font

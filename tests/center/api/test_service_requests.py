@@ -160,3 +160,22 @@ def test_bad_answers_are_refused_and_change_nothing(park: Park) -> None:
     got = park.listed("operator")[0]
     assert (got["status"], got["reply"], got["replied_by"]) == ("open", "", None)
     assert park.client.get("/api/service-requests?limit=5000", headers=park.h("operator")).status_code == 422
+
+
+def test_an_enterprise_has_a_bounded_number_of_open_requests(park: Park) -> None:
+    from center.api.requests.routes import MAX_OPEN_PER_ENTERPRISE
+
+    with park.app.state.session_factory.begin() as s:
+        for n in range(MAX_OPEN_PER_ENTERPRISE):
+            s.add(
+                ServiceRequest(
+                    enterprise_id=ENT_A, kind="other", text=f"需求 {n}", status="open",
+                    created_by="u-ent-a", created_ms=n, reply="",
+                )
+            )  # fmt: skip
+    refused = park.file("enterprise")
+    assert refused.status_code == 409 and "未完成" in refused.json()["detail"], refused.text
+    assert park.rows() == MAX_OPEN_PER_ENTERPRISE
+    first = park.listed("operator", limit=1)[0]
+    assert park.answer("operator", first["id"], status="done", reply="已完成").status_code == 200
+    assert park.file("enterprise").status_code == 201  # one finished: room for a new one
