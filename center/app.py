@@ -36,6 +36,7 @@ from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
+from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
 from center.api.system import routes as system
 from center.api.users import routes as users
@@ -64,6 +65,7 @@ API_ROUTERS: list[APIRouter] = [
     evidence.router,
     risk.router,
     card.router,
+    service_requests.router,
 ]
 
 DESCRIPTION = """
@@ -115,6 +117,12 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.upgrade, engine)
+        if not config.public_url:
+            log.warning(
+                "public_url is not set in the config: the 全安码 QR codes and posters point at the "
+                "address each request came to (e.g. http://127.0.0.1:8080), which a phone may not reach; "
+                "set public_url to the address people open the center at"
+            )
         hub.bind(asyncio.get_running_loop())
         ingest = Ingest(
             config.mqtt, config.site, app.state.session_factory, on_alert=hub.publish_alert_threadsafe

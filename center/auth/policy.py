@@ -104,10 +104,15 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
     "snapshot_risk": STAFF,
+    # service requests (服务需求): the enterprise asks, the park and its insurers answer
+    "list_service_requests": RISK_READERS,
+    "create_service_request": frozenset({R.ENTERPRISE}),
+    "answer_service_request": STAFF | {R.INSURER},
     # 全安码
     "enterprise_card": Access.PUBLIC,
-    "enterprise_qr_png": RISK_READERS,
-    "enterprise_qr_svg": RISK_READERS,
+    "enterprise_qr_png": Access.PUBLIC,  # they only encode the card's URL, in the level's colour
+    "enterprise_qr_svg": Access.PUBLIC,
+    "enterprise_poster_png": Access.PUBLIC,  # name, colour, QR, park, date: what the card shows anyone
     # web pages (they fetch their data through the API, which checks)
     # (each checks the login itself and sends a role that may not open it to its landing page,
     # by CONSOLE_PAGES below)
@@ -293,8 +298,14 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "本企业档案",
         "Our risk file",
         RISK_READERS,  # /enterprises/<id> of any enterprise it may see; in the navigation: its own
-        ("me", "get_enterprise", "get_risk", "risk_history", "list_policies", "list_services"),
-        ("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),  # not for insurers
+        (
+            *("me", "get_enterprise", "get_risk", "risk_history", "list_policies", "list_services"),
+            *("list_service_requests", "enterprise_poster_png"),
+        ),
+        (  # the first five not for insurers; answering requests for the park and the insurer
+            *("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),
+            "answer_service_request",
+        ),
     ),
     ConsolePage("nodes", "/nodes", "节点与摄像头", "Nodes", READ_ALL, ("me", "list_nodes")),
     ConsolePage(
@@ -303,7 +314,16 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "本企业全安码",
         "Our safety code",
         RISK_READERS,  # in the navigation of an account linked to an enterprise: its own card
-        ("me", "enterprise_card", "enterprise_qr_svg"),
+        (
+            *("me", "enterprise_card", "enterprise_qr_svg", "enterprise_poster_png"),
+            *("list_service_requests", "list_services"),
+        ),
+        # the officer: its open hazards (start, submit with photos) and 服务需求; the park and the
+        # insurer answer requests; the government reads
+        (
+            *("list_hazards", "start_hazard", "submit_hazard", "upload_photo"),
+            *("create_service_request", "answer_service_request"),
+        ),
     ),
     ConsolePage(
         "users",

@@ -76,6 +76,22 @@ class ServiceKind(StrEnum):
     OTHER = "other"
 
 
+class RequestKind(StrEnum):
+    """What an enterprise asks for in a service request (服务需求)."""
+
+    RISK_DIAGNOSIS = "risk_diagnosis"
+    INSPECTION = "inspection"
+    TRAINING = "training"
+    EMERGENCY_PLAN = "emergency_plan"
+    OTHER = "other"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"  # filed, nobody answered yet
+    ACCEPTED = "accepted"  # 已受理
+    DONE = "done"  # 已完成 (final)
+
+
 RULE_TYPE_LABELS: dict[RuleType, str] = {
     RuleType.INTRUSION: "区域闯入",
     RuleType.POST_UNATTENDED: "离岗",
@@ -123,6 +139,18 @@ SERVICE_LABELS: dict[ServiceKind, str] = {
     ServiceKind.DRILL: "应急演练",
     ServiceKind.INSPECTION: "隐患排查",
     ServiceKind.OTHER: "其他服务",
+}
+REQUEST_KIND_LABELS: dict[RequestKind, str] = {
+    RequestKind.RISK_DIAGNOSIS: "风险诊断",
+    RequestKind.INSPECTION: "隐患排查",
+    RequestKind.TRAINING: "安全培训",
+    RequestKind.EMERGENCY_PLAN: "应急预案指导",
+    RequestKind.OTHER: "其他",
+}
+REQUEST_STATUS_LABELS: dict[RequestStatus, str] = {
+    RequestStatus.OPEN: "待受理",
+    RequestStatus.ACCEPTED: "已受理",
+    RequestStatus.DONE: "已完成",
 }
 #: risk levels of an enterprise, highest first (see center/SCORING.md)
 CAMERA_STATE_LABELS = {

@@ -274,6 +274,25 @@ class ServiceRecord(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class ServiceRequest(Base):
+    """A service an enterprise asks for (服务需求, from its 全安码 page); the park and the
+    enterprise's insurers see it and answer (已受理, 已完成)."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), doc="open / accepted / done")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    replied_by: Mapped[str | None] = mapped_column(String(64))
+    replied_role: Mapped[str | None] = mapped_column(String(16))
+    replied_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class RiskScore(Base):
     """One enterprise's risk score of one day (the daily history)."""
 

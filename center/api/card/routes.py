@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from center.api.card.schemas import CardOut
-from center.api.deps import NOT_FOUND, ConfigDep, Responses, enterprise_or_404, make_router
+from center.api.deps import NOT_FOUND, ConfigDep, Responses, make_router
 from center.api.enterprises.service import in_force, today
+from center.api.schemas import iso_utc
 from center.auth.deps import CurrentUser, SessionDep
-from center.auth.policy import Principal
 from center.config import CenterConfig
 from center.domain import qr, scoring
 from center.domain.errors import NotFound
@@ -31,7 +31,18 @@ Scale = Annotated[int, Query(ge=1, le=40, description="pixels per module")]
 
 
 def _base_url(request: Request, config: CenterConfig) -> str:
+    """Where the QR codes point: the config's ``public_url``; without one, the address this
+    request came to (the center warns at start about that)."""
     return config.public_url or str(request.base_url)
+
+
+def _enterprise(session: Session, enterprise_id: str) -> Enterprise:
+    """Any enterprise (the QR images and the poster are public: they show what the card shows
+    anyone, the name and the colour)."""
+    e = session.get(Enterprise, enterprise_id[:64])
+    if e is None:
+        raise NotFound(f"no enterprise {enterprise_id[:64]!r}")
+    return e
 
 
 @router.get("/enterprises/{enterprise_id}/card", response_model=CardOut, responses=NOT_FOUND)
@@ -40,10 +51,11 @@ def enterprise_card(
 ) -> CardOut:
     """What the 全安码 page shows. Anyone: the name and the risk colour. Someone who may see the
     enterprise: also the score, hazards and recent alerts; an insurer: its policies too."""
-    e = session.get(Enterprise, enterprise_id[:64])
-    if e is None:
-        raise NotFound(f"no enterprise {enterprise_id[:64]!r}")
+    e = _enterprise(session, enterprise_id)
     r = scoring.current(session, e.id, config.risk)
+    last_alert = session.scalar(select(func.max(Alert.started_ms)).where(Alert.enterprise == e.id))
+    last_hazard = session.scalar(select(func.max(Hazard.updated_ms)).where(Hazard.enterprise_id == e.id))
+    updated = max(v for v in (e.updated_ms, last_alert, last_hazard) if v is not None)
     card = CardOut(
         id=e.id,
         name=e.name,
@@ -51,6 +63,7 @@ def enterprise_card(
         level_label=r["level_label"],
         color=qr.DISPLAY_COLORS[r["level"]],
         viewer=user.role.value if user.role else "anonymous",
+        updated_at=iso_utc(int(updated)),
     )
     if not user.authenticated or user.role is Role.EDGE or not user.may_see(session, e.id, config.timezone):
         return card
@@ -103,11 +116,10 @@ def _qr_image(
     request: Request,
     session: Session,
     config: CenterConfig,
-    user: Principal,
     enterprise_id: str,
     scale: int,
 ) -> Response:
-    e = enterprise_or_404(session, user, config, enterprise_id)
+    e = _enterprise(session, enterprise_id)
     level = scoring.current(session, e.id, config.risk)["level"]
     media_type, render = QR_IMAGES[kind]
     image = render(qr.card_url(_base_url(request, config), e.id), level, scale)
@@ -120,10 +132,9 @@ def enterprise_qr_png(
     request: Request,
     session: SessionDep,
     config: ConfigDep,
-    user: CurrentUser,
     scale: Scale = 8,
 ) -> Response:
-    return _qr_image("png", request, session, config, user, enterprise_id, scale)
+    return _qr_image("png", request, session, config, enterprise_id, scale)
 
 
 @router.get("/enterprises/{enterprise_id}/qr.svg", response_class=Response, responses=_image("svg"))
@@ -132,7 +143,43 @@ def enterprise_qr_svg(
     request: Request,
     session: SessionDep,
     config: ConfigDep,
-    user: CurrentUser,
     scale: Scale = 8,
 ) -> Response:
-    return _qr_image("svg", request, session, config, user, enterprise_id, scale)
+    return _qr_image("svg", request, session, config, enterprise_id, scale)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/poster.png",
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"image/png": {}}, "description": "the 全安码 poster, A4 portrait at 150 dpi"},
+        503: {"description": "the center has no CJK font to draw the poster with"},
+    },
+)
+def enterprise_poster_png(
+    enterprise_id: EnterpriseId, request: Request, session: SessionDep, config: ConfigDep
+) -> Response:
+    """A printable 全安码 poster (A4 PNG): the enterprise's name, its level colour, the QR code,
+    the park and the date, to put up at the gate. Public, like the card's anonymous view."""
+    e = _enterprise(session, enterprise_id)
+    r = scoring.current(session, e.id, config.risk)
+    try:
+        image = qr.poster_png(
+            qr.card_url(_base_url(request, config), e.id),
+            r["level"],
+            r["level_label"],
+            e.name,
+            config.site_name,
+            today(config),
+        )
+    except qr.FontMissing as exc:
+        raise HTTPException(
+            503, f"无法生成海报：服务器缺少中文字体（请安装 fonts-noto-cjk）。{exc}"
+        ) from None
+    filename = f"qr-poster-{e.id}.png"
+    return Response(
+        image,
+        media_type="image/png",
+        headers={"Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="{filename}"'},
+    )

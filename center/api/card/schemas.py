@@ -16,6 +16,10 @@ class CardOut(BaseModel):
     level_label: str
     color: str
     viewer: str = Field(description="anonymous, or the caller's role")
+    updated_at: str | None = Field(
+        default=None,
+        description="when what the level rests on last changed (the file, an alert, a hazard), ISO 8601 UTC",
+    )
     score: float | None = None
     coefficient: float | None = None
     industry_label: str | None = None

@@ -630,8 +630,10 @@ def test_qr_codes_and_card_by_viewer(park: Park) -> None:
     )
     svg = c.get(f"/api/enterprises/{ENT_A}/qr.svg", headers=park.h("insurer"))
     assert svg.status_code == 200 and b"<svg" in svg.content
-    assert c.get(f"/api/enterprises/{ENT_A}/qr.svg").status_code == 401
+    public = c.get(f"/api/enterprises/{ENT_A}/qr.svg")  # public: it only encodes the card's URL
+    assert public.status_code == 200 and public.content == svg.content
     anon = c.get(f"/api/enterprises/{ENT_A}/card").json()
+    assert anon["updated_at"] and anon["updated_at"].endswith("Z")  # the last update, for anyone
     assert anon["viewer"] == "anonymous" and anon["name"] == "甲金属制品有限公司" and anon["level"] == "blue"
     assert anon["level_label"] == "蓝" and anon["score"] is None and anon["address"] is None
     own = c.get(f"/api/enterprises/{ENT_A}/card", headers=park.h("enterprise")).json()

@@ -22,7 +22,7 @@ from center.auth.policy import POLICY, Access, iter_routes, missing_policies
 from center.config import CenterConfig
 from center.ingest.process import process
 from center.seed import demo_password, seed
-from center.store.models import Alert, Hazard, User
+from center.store.models import Alert, Hazard, ServiceRequest, User
 from protocol import Topic, new_event_id, now_ms
 from tests.centerkit import bearer, emptied, event
 
@@ -82,7 +82,19 @@ class Seeded:
             select(Hazard).where(Hazard.enterprise_id == enterprise).order_by(Hazard.id)
         ).first()
         camera = "cam-yard-01" if enterprise == OWN else "cam-hx-tank"
+        request = ServiceRequest(
+            enterprise_id=enterprise,
+            kind="training",
+            text="矩阵测试的服务需求",
+            status="open",
+            created_by="seed",
+            created_ms=now_ms(),
+            reply="",
+        )
+        s.add(request)
+        s.flush()
         return {
+            "request_id": str(request.id),
             "enterprise_id": enterprise,
             "event_id": alert.event_id,
             "hazard_id": str(hazard.id),
@@ -172,6 +184,8 @@ def sample_body(name: str, role: str, seeded: Seeded) -> dict[str, Any] | None:
             "submit_hazard": {"rectification": "已整改完毕", "after_evidence": [PHOTO_SHA]},
             "approve_hazard": {},
             "reject_hazard": {"note": "矩阵测试退回"},
+            "create_service_request": {"kind": "training", "text": "矩阵测试：需要安全培训"},
+            "answer_service_request": {"status": "accepted", "reply": f"矩阵测试受理 {role}"},
         }.get(name)
         if own
         else None
@@ -244,7 +258,7 @@ def test_websocket_matrix(seeded: Seeded) -> None:
             assert code == 4403, role
 
 
-OBJECT_PARAMS = ("{enterprise_id}", "{event_id}", "{hazard_id}", "{sha256}")
+OBJECT_PARAMS = ("{enterprise_id}", "{event_id}", "{hazard_id}", "{sha256}", "{request_id}")
 
 
 def _enterprise_ids(value: Any) -> Iterator[str]:
@@ -337,7 +351,12 @@ def test_policy_invariants() -> None:
         "list_quarantine",
         "list_nodes",
     }
-    assert not by_role["enterprise"] & (no_enterprise | {"approve_hazard", "reject_hazard"})
+    assert not by_role["enterprise"] & (
+        no_enterprise | {"approve_hazard", "reject_hazard", "answer_service_request"}
+    )
+    assert by_role["enterprise"] & {"create_service_request"} and not {"create_service_request"} & (
+        by_role["insurer"] | by_role["government"] | by_role["operator"]
+    )
     assert "upload_photo" in by_role["enterprise"] and not {"upload_photo"} & (
         by_role["insurer"] | by_role["edge"]
     )

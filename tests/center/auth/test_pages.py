@@ -200,12 +200,14 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
         "upload_photo",
     }
     verdicts = {"acknowledge_alert", "dismiss_alert", "escalate_alert"}
+    answer = {"answer_service_request"}  # 服务需求: the park and the insurer answer, the enterprise asks
     expected = {
-        "admin": steps | verdicts | file_parts | {"list_nodes", "create_user", "update_user"},
-        "operator": steps | verdicts | file_parts | {"list_nodes"},
+        "admin": steps | verdicts | file_parts | answer | {"list_nodes", "create_user", "update_user"},
+        "operator": steps | verdicts | file_parts | answer | {"list_nodes"},
         "government": file_parts | {"list_nodes"},
-        "insurer": set(),
-        "enterprise": file_parts | {"start_hazard", "submit_hazard", "upload_photo"},
+        "insurer": answer,
+        "enterprise": file_parts
+        | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},
     }[role]
     assert may == expected
     for name in may:
