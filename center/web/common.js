@@ -109,7 +109,9 @@ const PG = (() => {
       const me = await res.json();
       const box = document.getElementById("user");
       if (box) {
-        box.textContent = `${me.display_name || me.username} · ${me.role_label} `;
+        // the role once: a demo account is often named after it (管控中心值班员 · 管控中心值班员)
+        const who = me.display_name || me.username;
+        box.textContent = who === me.role_label ? `${who} ` : `${who} · ${me.role_label} `;
         const out = PG.el("button", null, "退出");
         out.id = "logout";
         out.title = "Log out";
