@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
+pytestmark = pytest.mark.slow  # real `parkguard-center serve` processes: left out of the fast loop
 BIN = Path(sys.executable).parent / "parkguard-center"
 OPERATOR, PASSWORD = "duty-officer", "Lantern-orchid-73"
 

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # fresh interpreters per module: left out of the fast loop
 REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """

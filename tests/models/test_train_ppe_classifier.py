@@ -27,6 +27,7 @@ from edge.detect.ppe import EXPECTED_HEADS, PpeClassifier, Region
 from edge.rules.missing_ppe import MissingPpeRule
 from edge.rules.registry import build_rules
 
+pytestmark = pytest.mark.slow  # trains on real photos: left out of the fast loop
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "models" / "train_ppe_classifier.py"
 SAMPLE = REPO / "tests" / "data" / "ppe"

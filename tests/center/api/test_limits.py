@@ -22,6 +22,7 @@ from tests.centerkit import PASSWORD, SITE, add_user, bearer, login
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
+pytestmark = pytest.mark.slow  # a real uvicorn child and 300 MiB bodies: left out of the fast loop
 MIB = 1024 * 1024
 CHUNK = b"\xff\xd8\xff\xe0" + b"x" * (MIB - 4)  # 1 MiB that starts like a JPEG
 MAX_GROWTH_MIB = 50

@@ -20,6 +20,7 @@ from center.seed import demo_password, seed
 from center.store import db
 from protocol import now_ms
 
+pytestmark = pytest.mark.slow  # property-based fuzzing of every route: left out of the fast loop
 WORKDIR = Path("/tmp") / f"parkguard-schemathesis-{now_ms()}"
 WORKDIR.mkdir(parents=True, exist_ok=True)
 CONFIG = CenterConfig.model_validate(
