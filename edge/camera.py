@@ -146,7 +146,6 @@ class CameraRuntime:
             self.infer_hist.observe(infer_ms)
             self.analyzed += 1
             self.hb_analyzed += 1
-        self.analyzer.last_stage_ms = {}
         emit(self.analyzer.process(ts_ms, bgr, dets))
         if dets is not None:
             for name, ms in (stages | self.analyzer.last_stage_ms).items():

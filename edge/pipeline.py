@@ -260,6 +260,7 @@ class CameraAnalyzer:
         return False
 
     def process(self, ts_ms: int, bgr: np.ndarray | None, dets: Detections | None) -> list[AlertEvent]:
+        self.last_stage_ms = {}
         if dets is None:  # skipped by the motion gate: the scene is as it was
             dets = self.last_dets if self.last_dets is not None else Detections.empty()
             bgr = self.last_bgr  # the still scene's last analyzed frame, for a snapshot

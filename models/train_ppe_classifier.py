@@ -46,6 +46,8 @@ import cv2
 import numpy as np
 import yaml
 
+from edge.detect.ppe import cut_square  # the crop the edge makes: training sees the same
+
 # The class names the edge expects in the export's metadata (edge/rules/ppe_model.py checks them).
 HELMET_CLASSES = ("helmet", "no_helmet")
 VEST_CLASSES = ("vest", "no_vest")
@@ -127,20 +129,6 @@ def split_photos(data_dir: Path, split: str) -> list[Path]:
 def square_region(x1: float, y1: float, x2: float, y2: float, margin: float) -> tuple[float, float, float]:
     """Centre and side of the square around a box (side = longest side × margin)."""
     return (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * margin
-
-
-def cut_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
-    """The square (cx, cy, side) resized to out×out; outside the photo is grey (114)."""
-    scale = out / side
-    m = np.array([[scale, 0, out / 2 - cx * scale], [0, scale, out / 2 - cy * scale]], dtype=np.float32)
-    return cv2.warpAffine(
-        image,
-        m,
-        (out, out),
-        flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(114, 114, 114),
-    )
 
 
 def extract(data_dir: Path, split: str, ids: dict[int, tuple[int, int]], limit_photos: int) -> Crops:

@@ -80,12 +80,7 @@ function submitForm(h, box) {
   text.maxLength = 256;
   text.rows = 3;
   text.placeholder = "整改措施，例：已清理通道杂物并划设禁止堆放标线";
-  const file = el("input");
-  file.type = "file";
-  file.name = "photos";
-  file.accept = "image/*";
-  file.setAttribute("capture", "environment");
-  file.multiple = true;
+  const file = PG.photoInput("photos");
   const msg = el("p", "note bad");
   const send = el("button", "btn primary", "提交整改");
   send.type = "submit";
@@ -97,14 +92,10 @@ function submitForm(h, box) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     msg.textContent = "";
-    const files = Array.from(file.files || []);
     if (!text.value.trim() || text.value.trim().length < 2) { msg.textContent = "请填写整改措施（至少2个字）"; return; }
-    if (!files.length) { msg.textContent = "请拍摄或选择至少一张整改后照片"; return; }
-    if (files.length > 20) { msg.textContent = "最多 20 张照片"; return; }
     send.disabled = true;
     try {
-      const shas = [];
-      for (const f of files) shas.push(await PG.uploadPhoto(f));
+      const shas = await PG.uploadPhotos(file.files, true);
       await ok(await PG.send(`/api/hazards/${h.id}/submit`, "POST", { rectification: text.value.trim(), after_evidence: shas }));
       note(`${h.code} 已提交整改，等待园区复核`);
       await hazards();
@@ -186,49 +177,20 @@ function requestForm(body) {
   body.append(form);
 }
 
-function answerForm(r, item) {
-  const form = el("form", "step-form answer");
-  const status = el("select");
-  status.name = "status";
-  PG.options(status, [["accepted", "已受理"], ["done", "已完成"]]);
-  if (r.status === "accepted") status.value = "done";
-  const reply = el("textarea");
-  reply.name = "reply";
-  reply.maxLength = TEXT_MAX;
-  reply.rows = 2;
-  reply.placeholder = "答复企业，例：已安排，下周二上门培训";
-  const send = el("button", "btn primary", "答复");
-  send.type = "submit";
-  const msg = el("p", "note bad");
-  form.append(status, reply, send, msg);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    send.disabled = true;
-    msg.textContent = "";
-    try {
-      await ok(await PG.send(`/api/service-requests/${r.id}/answer`, "POST", { status: status.value, reply: reply.value.trim() }));
-      await requests();
-    } catch (err) {
-      msg.textContent = err.message;
-      send.disabled = false;
-    }
-  });
-  item.append(form);
-}
-
 async function requests() {
   const body = section("requests", "服务需求", "Service requests");
   const mine = me && me.role === "enterprise" && me.enterprise_id === ID && may.has("create_service_request");
   if (mine) requestForm(body);
   const items = await json(`/api/service-requests?enterprise_id=${E}&limit=50`);
   for (const r of items) {
-    const item = el("div", "item request");
-    item.dataset.id = r.id;
-    const head = el("div", "item-head");
-    head.append(el("strong", null, r.kind_label), el("span", `badge req-${r.status}`, r.status_label));
-    item.append(head, el("p", "note", `${PG.time(r.created_at, { short: true })} · ${r.created_by}`), el("p", "text", r.text));
-    if (r.reply) item.append(el("p", "reply", `答复（${r.replied_by}，${PG.time(r.replied_at, { short: true })}）：${r.reply}`));
-    if (may.has("answer_service_request") && r.status !== "done") answerForm(r, item);
+    const msg = el("p", "note bad");
+    const item = PG.serviceRequest(r, {
+      answerable: may.has("answer_service_request"),
+      onAnswered: requests,
+      showError: (text) => { msg.textContent = text; },
+    });
+    const form = item.querySelector("form.answer");
+    if (form) form.append(msg);
     body.append(item);
   }
   if (!items.length) body.append(el("p", "note", "暂无服务需求"));

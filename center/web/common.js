@@ -64,6 +64,70 @@ const PG = (() => {
       });
     },
 
+    // a file input for photos, the phone's camera first (rectification, on-site hazards)
+    photoInput(name) {
+      const input = PG.el("input");
+      input.type = "file";
+      input.name = name;
+      input.accept = "image/*";
+      input.setAttribute("capture", "environment");
+      input.multiple = true;
+      return input;
+    },
+
+    // upload the chosen photos (at most 20; at least one when ``required``): their sha256s in order
+    PHOTOS_MAX: 20,
+    async uploadPhotos(files, required = false) {
+      const chosen = [...(files || [])];
+      if (required && !chosen.length) throw new Error("请拍摄或选择至少一张照片");
+      if (chosen.length > PG.PHOTOS_MAX) throw new Error(`最多上传 ${PG.PHOTOS_MAX} 张照片`);
+      const shas = [];
+      for (const file of chosen) shas.push(await PG.uploadPhoto(file));
+      return shas;
+    },
+
+    // 服务需求: one service request as an item (kind, status, who, text, the reply), with the
+    // answer form (已受理/已完成 + a reply) when ``answerable``; ``onAnswered`` reloads the list,
+    // ``showError`` says why an answer was refused
+    serviceRequest(r, { answerable, onAnswered, showError }) {
+      const { el } = PG;
+      const item = el("div", "item request");
+      item.dataset.id = r.id;
+      const head = el("div", "item-head");
+      head.append(el("strong", null, r.kind_label), el("span", `badge req-${r.status}`, r.status_label));
+      item.append(head, el("p", "note", `${PG.time(r.created_at, { short: true })} · ${r.created_by}`), el("p", "text", r.text));
+      if (r.reply) item.append(el("p", "reply", `答复（${r.replied_by}，${PG.time(r.replied_at, { short: true })}）：${r.reply}`));
+      if (!answerable || r.status === "done") return item;
+      const form = el("form", "step-form answer");
+      const status = el("select");
+      status.name = "status";
+      PG.options(status, [["accepted", "已受理"], ["done", "已完成"]]);
+      if (r.status === "accepted") status.value = "done";
+      const reply = el("textarea");
+      reply.name = "reply";
+      reply.maxLength = 500;
+      reply.rows = 2;
+      reply.placeholder = "答复企业，例：已安排，下周二上门培训";
+      const send = el("button", "btn primary", "答复");
+      send.type = "submit";
+      form.append(status, reply, send);
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        send.disabled = true;
+        showError("");
+        try {
+          const res = await PG.send(`/api/service-requests/${r.id}/answer`, "POST", { status: status.value, reply: reply.value.trim() });
+          if (!res.ok) throw new Error(await PG.errorText(res));
+          await onAnswered();
+        } catch (err) {
+          showError(err.message);
+          send.disabled = false;
+        }
+      });
+      item.append(form);
+      return item;
+    },
+
     // upload a photo (a File from <input type=file>): checked here first (type, size), then the
     // center hashes and checks it; the stored file's sha256, or an Error with the reason
     PHOTO_MAX: 10 * 1024 * 1024,

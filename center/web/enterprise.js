@@ -179,49 +179,16 @@ function services(items) {
 }
 
 // 服务需求: what the enterprise asked for (from its 全安码 page); the park and its insurer answer
-function answerForm(r, item) {
-  const form = el("form", "step-form answer");
-  const status = el("select");
-  status.name = "status";
-  PG.options(status, [["accepted", "已受理"], ["done", "已完成"]]);
-  if (r.status === "accepted") status.value = "done";
-  const reply = el("textarea");
-  reply.name = "reply";
-  reply.maxLength = 500;
-  reply.rows = 2;
-  reply.placeholder = "答复企业，例：已安排，下周二上门培训";
-  const send = el("button", "btn primary", "答复");
-  send.type = "submit";
-  form.append(status, reply, send);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    send.disabled = true;
-    $("requests-note").textContent = "";
-    try {
-      const res = await PG.send(`/api/service-requests/${r.id}/answer`, "POST", { status: status.value, reply: reply.value.trim() });
-      if (!res.ok) throw new Error(await PG.errorText(res));
-      await requests();
-    } catch (err) {
-      $("requests-note").textContent = err.message;
-      send.disabled = false;
-    }
-  });
-  item.append(form);
-}
-
 async function requests() {
   const items = await json(`/api/service-requests?enterprise_id=${E}&limit=100`);
   const box = $("request-items");
   box.replaceChildren();
   for (const r of items) {
-    const item = el("div", "item request");
-    item.dataset.id = r.id;
-    const head = el("div", "item-head");
-    head.append(el("strong", null, `${r.kind_label}`), el("span", `badge req-${r.status}`, r.status_label));
-    item.append(head, el("p", "note", `${PG.time(r.created_at, { short: true })} · ${r.created_by}`), el("p", "text", r.text));
-    if (r.reply) item.append(el("p", "reply", `答复（${r.replied_by}，${PG.time(r.replied_at, { short: true })}）：${r.reply}`));
-    if (may.has("answer_service_request") && r.status !== "done") answerForm(r, item);
-    box.append(item);
+    box.append(PG.serviceRequest(r, {
+      answerable: may.has("answer_service_request"),
+      onAnswered: requests,
+      showError: (text) => { $("requests-note").textContent = text; },
+    }));
   }
   if (!items.length) box.append(el("p", "note", "暂无服务需求（企业可在全安码页面提交）"));
 }

@@ -290,20 +290,11 @@ function actions(h) {
   if (h.status === "in_progress" && may.has("submit_hazard")) {
     box.append(stepForm("submit", "提交整改", (f) => {
       field(f, "整改措施", textarea("rectification", "做了什么（至少2个字）", true));
-      const files = el("input");
-      files.type = "file";
-      files.name = "photos";
-      files.accept = "image/*";
-      files.setAttribute("capture", "environment");
-      files.multiple = true;
+      const files = PG.photoInput("photos");
       files.required = true;
       field(f, "整改后照片（可用手机拍照，JPEG/PNG，每张≤10MB）", files);
     }, async (f) => {
-      const chosen = [...f.photos.files];
-      if (!chosen.length) throw new Error("请至少上传一张整改后照片");
-      if (chosen.length > 20) throw new Error("最多上传20张照片");
-      const shas = [];
-      for (const file of chosen) shas.push(await PG.uploadPhoto(file));
+      const shas = await PG.uploadPhotos(f.photos.files, true);
       return PG.send(stepUrl(h, "submit"), "POST", { rectification: f.rectification.value, after_evidence: shas });
     }));
   }
@@ -395,10 +386,7 @@ async function create(ev) {
     return;
   }
   try {
-    const files = [...$("c-photos").files];
-    if (files.length > 20) throw new Error("最多上传20张照片");
-    const shas = [];
-    for (const file of files) shas.push(await PG.uploadPhoto(file));
+    const shas = await PG.uploadPhotos($("c-photos").files);
     const body = {
       enterprise_id: $("c-enterprise").value,
       title: $("c-title").value,

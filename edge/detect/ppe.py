@@ -165,18 +165,25 @@ def check_region(r: Region, size: tuple[int, int], min_px: float, max_outside: f
     return r
 
 
-def cut(frame: np.ndarray, r: Region, out: int) -> np.ndarray:
-    """The square resized to ``out``×``out`` (outside the frame: grey 114, as in training)."""
-    scale = out / max(r.side, 1e-6)
-    m = np.array([[scale, 0, out / 2 - r.cx * scale], [0, scale, out / 2 - r.cy * scale]], dtype=np.float32)
+def cut_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:
+    """The square (centre cx, cy; ``side`` pixels) resized to ``out``×``out``; outside the image
+    is grey 114. The one crop of the PPE classifier: training (models/train_ppe_classifier.py)
+    and the edge cut the same way."""
+    scale = out / max(side, 1e-6)
+    m = np.array([[scale, 0, out / 2 - cx * scale], [0, scale, out / 2 - cy * scale]], dtype=np.float32)
     return cv2.warpAffine(
-        frame,
+        image,
         m,
         (out, out),
         flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(114, 114, 114),
     )
+
+
+def cut(frame: np.ndarray, r: Region, out: int) -> np.ndarray:
+    """The region's square resized to ``out``×``out`` (outside the frame: grey, as in training)."""
+    return cut_square(frame, r.cx, r.cy, r.side, out)
 
 
 def _meta_json(meta: dict[str, str], key: str, name: str) -> object:

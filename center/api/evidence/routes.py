@@ -3,7 +3,6 @@ every read is written to the audit log. Insurers never get here (see center/auth
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query, Request, Response
@@ -181,12 +180,12 @@ async def upload_photo(request: Request, config: ConfigDep, user: CurrentUser) -
     refusal = photo_refusal(content_type, body)
     if refusal is not None:
         raise Invalid(("body",), refusal)
-    sha = hashlib.sha256(body).hexdigest()
 
     def save() -> tuple[EvidenceOut, bool]:
         spool = evidence.Spool(config.evidence_dir, content_type)
         try:
             spool.write(body)
+            sha = spool.finish()  # the spool hashes what it writes
         except BaseException:
             spool.discard()
             raise

@@ -190,23 +190,17 @@ def _wait(cond: Callable[[], bool], timeout: float) -> bool:
 
 
 def test_stopping_cancels_a_clip_being_built(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The node stops while a long clip is re-encoded (faces to blur): the drain time over, the
-    build stops at its next frame and the worker thread ends (no thread left inside FFmpeg)."""
-    from edge.evidence.blur import FaceBlurrer
+    """The node stops while a long clip is re-encoded with its faces blurred: the drain time
+    over, the build stops at its next frame and the worker thread ends (no thread left inside
+    FFmpeg or ONNX Runtime)."""
+    from edge.evidence.blur import make_blurrer
 
-    class SlowBlur(FaceBlurrer):  # a loaded box: every frame takes a while
-        def __init__(self) -> None:
-            pass
-
-        def blur(self, img, people):  # type: ignore[no-untyped-def]
-            time.sleep(0.05)
-            return img
-
-    ring = RingBuffer(seconds=60.0, max_bytes=32 * 1024 * 1024)
-    feed(ring, T0, 30.0)
+    ring = RingBuffer(seconds=120.0, max_bytes=64 * 1024 * 1024)
+    feed(ring, T0, 60.0)
     store = EvidenceStore(tmp_path, settings=EvidenceConfig(clip_max_s=60))
-    worker = ClipWorker(store, lambda cam: ring, SlowBlur())
-    worker.schedule(ClipJob("cam-1", "ev-1", T0, T0 + 29_000))  # ~290 frames: ~15 s to blur
+    blurrer = make_blurrer(REPO / "models" / "manifest.yaml", "blazeface", 0.5, True, 40)
+    worker = ClipWorker(store, lambda cam: ring, blurrer)
+    worker.schedule(ClipJob("cam-1", "ev-1", T0, T0 + 59_000))  # ~590 frames to decode, blur, encode
     worker.start()
     time.sleep(0.5)
     t0 = time.monotonic()
