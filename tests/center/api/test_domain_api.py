@@ -740,6 +740,7 @@ def test_seed_is_idempotent_and_scores_differ(db_url: str, tmp_workdir: Path) ->
         engine.dispose()
 
 
+@pytest.mark.slow  # three fresh interpreters
 def test_seed_and_retention_cli(tmp_workdir: Path) -> None:
     cfg = tmp_workdir / "center.yaml"
     cfg.write_text(
