@@ -114,15 +114,29 @@ class NodeRun:
     def analyzed(self) -> int:
         return sum(c.analyzed for c in self.node.cameras)
 
+    def stage_sums(self) -> dict[str, float]:
+        """ms spent so far by stage, every camera together (decode: the readers' per packet)."""
+        out: dict[str, float] = {}
+        for c in self.node.cameras:
+            hists = {**c.stage_hist, "decode": c.stream.decode_hist}
+            for name, h in hists.items():
+                out[name] = out.get(name, 0.0) + h.sum
+        return out
+
     def measure(self, warmup_s: float, seconds: float) -> dict[str, float]:
+        """Analyzed frames/s over ``seconds`` after ``warmup_s``, the frames' ages, the process's
+        CPU, and ``stage_<name>_ms``: wall ms per analyzed frame spent in each stage."""
         time.sleep(warmup_s)
         for c in self.node.cameras:
             c.ages_ms.clear()
         a0, t0 = self.analyzed(), time.monotonic()
+        s0 = self.stage_sums()
         cpu0 = time.process_time()
         time.sleep(seconds)
         a1, t1 = self.analyzed(), time.monotonic()
         cpu = time.process_time() - cpu0
+        s1 = self.stage_sums()
+        stages = {f"stage_{k}_ms": (s1[k] - s0.get(k, 0.0)) / max(1, a1 - a0) for k in s1}
         ages = sorted(a for c in self.node.cameras for a in c.ages_ms)
         p95 = ages[int(0.95 * (len(ages) - 1))] if ages else float("nan")
         per_cam = [c.analyzed for c in self.node.cameras]
@@ -134,4 +148,5 @@ class NodeRun:
             "cpu_s": cpu,
             "min_cam_analyzed": min(per_cam),
             "stale_dropped": sum(c.stream.skipped for c in self.node.cameras),
+            **stages,
         }

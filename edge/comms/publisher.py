@@ -135,7 +135,9 @@ class Publisher:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
-        if self.connected.is_set():
+        if not self._running:  # our own stop(): nothing to reconnect
+            log.info("MQTT disconnected (node stopping)")
+        elif self.connected.is_set():
             log.warning("MQTT disconnected (%s); reconnecting, events wait in the outbox", reason)
         self.connected.clear()
 
