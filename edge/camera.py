@@ -38,11 +38,12 @@ def open_readers(
 ) -> tuple[CameraStream, CameraStream | None, RingBuffer | None]:
     """(detection reader, main-stream reader when detection reads a sub-stream, ring buffer)."""
     ring = RingBuffer(cfg.ring.seconds, int(cfg.ring.max_mb * 1024 * 1024)) if cfg.ring.enabled else None
+    fps = cam.analysis_fps or cfg.analysis_fps
     if cam.detect_url:
-        stream = CameraStream(cam.id, cam.detect_url, cfg.stream)
+        stream = CameraStream(cam.id, cam.detect_url, cfg.stream, analysis_fps=fps)
         main = CameraStream(cam.id, cam.url, cfg.stream, ring=ring, decode=False) if ring else None
         return stream, main, ring
-    return CameraStream(cam.id, cam.url, cfg.stream, ring=ring), None, ring
+    return CameraStream(cam.id, cam.url, cfg.stream, ring=ring, analysis_fps=fps), None, ring
 
 
 @dataclass
@@ -125,6 +126,7 @@ class CameraRuntime:
         if cam.id in plan.retune:  # a new analyzer (rate, motion gate, tracker), the same pipeline
             self.analyzer = CameraAnalyzer(cfg, cam, self.pipeline, track_labels)
             self.period_s = 1.0 / self.analyzer.fps
+            self.stream.set_analysis_fps(self.analyzer.fps)
         self.analyzer.cam = self.cfg = cam
         return ended, stopped
 

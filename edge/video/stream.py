@@ -90,8 +90,14 @@ class CameraStream:
         realtime: bool = True,
         ring: RingBuffer | None = None,
         decode: bool = True,
+        analysis_fps: float | None = None,
     ) -> None:
         self.camera_id = camera_id
+        # frames/s the analysis takes from this reader; when the stream sends at least twice as
+        # many, the decoder skips the frames no other frame refers to (B-frames, temporal layers)
+        self.analysis_fps = analysis_fps
+        self.skipping_nonref = False
+        self._rate_changed = False  # set_analysis_fps: the reader re-decides at the next key frame
         self.url = url
         self.opts = opts
         self.realtime = realtime
@@ -150,7 +156,8 @@ class CameraStream:
 
     def _set_state(self, state: CameraState, error: str | None = None) -> None:
         if state is not self.state:
-            level = logging.INFO if state is CameraState.ONLINE else logging.WARNING
+            # coming online, and going offline because the node stops it, are no trouble
+            level = logging.INFO if state is CameraState.ONLINE or self._stop.is_set() else logging.WARNING
             log.log(
                 level,
                 "camera %s: %s → %s%s",
@@ -204,6 +211,7 @@ class CameraStream:
             stream = container.streams.video[0]
             if self.decode:
                 self.configure_decoder(stream)
+                self.skipping_nonref = self._skip_nonref(stream)
             if self.ring is not None:
                 self.ring.set_stream(StreamInfo(stream))
             clock = PacketClock(float(stream.time_base) if stream.time_base else 0.0, live=not self.is_file)
@@ -220,6 +228,9 @@ class CameraStream:
                 if not self.decode:
                     self._frame_came(int(time.time() * 1000))
                     continue
+                if self._rate_changed and packet.is_keyframe:
+                    self._rate_changed = False
+                    self.skipping_nonref = self._skip_nonref(stream)
                 frames = self._decode(packet)
                 if frames:
                     last_frame_mono = time.monotonic()
@@ -269,6 +280,33 @@ class CameraStream:
         """Decoder threading of every reader: slice threads only. Frame threading would hold
         frames back (one per thread: latency on a live camera) and report errors frames late."""
         stream.thread_type = "SLICE"
+
+    def set_analysis_fps(self, fps: float) -> None:
+        """A new analysis rate (a config change): the reader thread applies it to its decoder at
+        the next key frame, where no frame refers to what came before."""
+        if fps != self.analysis_fps:
+            self.analysis_fps = fps
+            self._rate_changed = True
+
+    def _skip_nonref(self, stream: av.video.stream.VideoStream) -> bool:
+        """Let the decoder drop non-reference frames when the analysis takes at most half the
+        stream's frame rate: they cost decoding and nothing refers to them. Streams without such
+        frames (most IP cameras send I and P frames only) are decoded whole all the same. The ring
+        buffer keeps every packet: clips are not affected."""
+        rate = stream.average_rate or stream.guessed_rate
+        if not self.analysis_fps or not rate or self.analysis_fps * 2 > float(rate):
+            stream.codec_context.skip_frame = "DEFAULT"
+            return False
+        stream.codec_context.skip_frame = "NONREF"
+        if not self.skipping_nonref:  # once, not at every loop of a file or reconnect
+            log.info(
+                "camera %s: the decoder skips non-reference frames where the stream has them "
+                "(stream %.3g fps, analysis %.3g fps)",
+                self.camera_id,
+                float(rate),
+                self.analysis_fps,
+            )
+        return True
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
         """The packet's good frames. A packet the decoder refuses, and a frame it had to patch up
