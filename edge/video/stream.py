@@ -29,6 +29,9 @@ from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
 
 log = logging.getLogger("parkguard.edge.stream")
+# skip non-reference frames only when the stream sends at least this many times the analysis
+# rate: a stream of three non-reference frames to one kept still feeds the analysis in full
+NONREF_SKIP_FACTOR = 4
 
 
 @dataclass
@@ -93,8 +96,9 @@ class CameraStream:
         analysis_fps: float | None = None,
     ) -> None:
         self.camera_id = camera_id
-        # frames/s the analysis takes from this reader; when the stream sends at least twice as
-        # many, the decoder skips the frames no other frame refers to (B-frames, temporal layers)
+        # frames/s the analysis takes from this reader; when the stream sends at least
+        # NONREF_SKIP_FACTOR times as many, the decoder skips the frames no other frame refers
+        # to (B-frames, temporal layers)
         self.analysis_fps = analysis_fps
         self.skipping_nonref = False
         self._rate_changed = False  # set_analysis_fps: the reader re-decides at the next key frame
@@ -289,12 +293,12 @@ class CameraStream:
             self._rate_changed = True
 
     def _skip_nonref(self, stream: av.video.stream.VideoStream) -> bool:
-        """Let the decoder drop non-reference frames when the analysis takes at most half the
-        stream's frame rate: they cost decoding and nothing refers to them. Streams without such
+        """Let the decoder drop non-reference frames when the analysis takes at most a quarter of
+        the stream's frame rate: they cost decoding and nothing refers to them. Streams without such
         frames (most IP cameras send I and P frames only) are decoded whole all the same. The ring
         buffer keeps every packet: clips are not affected."""
         rate = stream.average_rate or stream.guessed_rate
-        if not self.analysis_fps or not rate or self.analysis_fps * 2 > float(rate):
+        if not self.analysis_fps or not rate or self.analysis_fps * NONREF_SKIP_FACTOR > float(rate):
             stream.codec_context.skip_frame = "DEFAULT"
             return False
         stream.codec_context.skip_frame = "NONREF"

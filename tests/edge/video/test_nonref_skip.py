@@ -1,5 +1,5 @@
-"""The detection reader's decoder skips non-reference frames when the analysis takes at most half
-the stream's frame rate: measured on a real H.264 clip with B-frames (libx264 makes them
+"""The detection reader's decoder skips non-reference frames when the analysis takes at most a
+quarter of the stream's frame rate: measured on a real H.264 clip with B-frames (libx264 makes them
 non-reference without a B-pyramid), read by the real reader; the ring buffer still gets every
 packet."""
 
