@@ -330,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write the 风险诊断报告 (PDF) of an enterprise over a period")
     rep.add_argument("--config", required=True, help="center config file (YAML)")
     rep.add_argument("--enterprise", required=True, help="enterprise id")
-    rep.add_argument("--from", dest="date_from", type=_date_arg, help="first day YYYY-MM-DD (default: 30 days back)")
+    rep.add_argument(
+        "--from", dest="date_from", type=_date_arg, help="first day YYYY-MM-DD (default: 30 days back)"
+    )
     rep.add_argument("--to", dest="date_to", type=_date_arg, help="last day YYYY-MM-DD (default: today)")
     rep.add_argument("--out", required=True, help="the PDF to write (written whole or not at all)")
     rep.set_defaults(func=_report)

@@ -103,6 +103,8 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "get_risk": RISK_READERS,
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
+    "risk_report_pdf": RISK_READERS,  # an insurer's holds no evidence image (center/reports/data.py)
+    "verify_report": RISK_READERS,  # a record of a report of an enterprise in the caller's scope
     "snapshot_risk": STAFF,
     # service requests (服务需求): the enterprise asks, the park and its insurers answer
     "list_service_requests": RISK_READERS,
@@ -300,7 +302,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         RISK_READERS,  # /enterprises/<id> of any enterprise it may see; in the navigation: its own
         (
             *("me", "get_enterprise", "get_risk", "risk_history", "list_policies", "list_services"),
-            *("list_service_requests", "enterprise_poster_png"),
+            *("list_service_requests", "enterprise_poster_png", "risk_report_pdf"),
         ),
         (  # the first five not for insurers; answering requests for the park and the insurer
             *("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),

@@ -135,7 +135,7 @@ def _cover(
     return {
         "report_no": report_no,
         "title": "风险诊断报告",
-        "enterprise": e.name,
+        "enterprise_name": e.name,
         "credit_code": e.credit_code,
         "industry": label(INDUSTRY_LABELS, e.industry),
         "town": town.name if town else "",
@@ -156,10 +156,7 @@ def _summary(session: Session, config: CenterConfig, e: Enterprise, period: Peri
     at = min(now_ms(), period.to_ms)
     now = scoring.current(session, e.id, config.risk, at)
     before = scoring.current(session, e.id, config.risk, period.from_ms)
-    terms = [
-        {"key": t["key"], "label": TERM_LABELS.get(t["key"], t["label"]), "points": t["points"]}
-        for t in now["terms"]
-    ]
+    terms = [{"key": t["key"], "label": t["label"], "points": t["points"]} for t in now["terms"]]
     prev_terms = {t["key"]: t["points"] for t in before["terms"]}
     for t in terms:
         t["previous"] = prev_terms.get(t["key"], 0.0)
@@ -185,20 +182,14 @@ def _summary(session: Session, config: CenterConfig, e: Enterprise, period: Peri
     }
 
 
-TERM_LABELS = {
-    "events": "告警频度（每千摄像头小时按严重程度加权的告警数）",
-    "repeats": "重复发生（同一摄像头同一规则的重复告警）",
-    "open_hazards": "未销号隐患",
-    "overdue_hazards": "逾期隐患",
-}
-
-
 def _schedule_text(schedule: Any) -> str:
     if not isinstance(schedule, dict):
         return "全天"
     days = schedule.get("weekdays") or []
     names = dict(zip(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "一二三四五六日", strict=True))
-    day_text = "每天" if not days or len(days) == 7 else "周" + "、".join(names.get(str(d)[:3], "?") for d in days)
+    day_text = (
+        "每天" if not days or len(days) == 7 else "周" + "、".join(names.get(str(d)[:3], "?") for d in days)
+    )
     times = schedule.get("times") or ["00:00-24:00"]
     time_text = "全天" if times == ["00:00-24:00"] else "，".join(str(t) for t in times[:6])
     return f"{day_text} {time_text}"
@@ -207,14 +198,16 @@ def _schedule_text(schedule: Any) -> str:
 def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     cams = list(session.scalars(select(Camera).where(Camera.enterprise_id == e.id).order_by(Camera.id)))
     nodes = {c.node for c in cams if c.node}
-    node_rows = {n.node: n for n in session.scalars(select(Node).where(Node.node.in_(nodes)))} if nodes else {}
+    node_rows = (
+        {n.node: n for n in session.scalars(select(Node).where(Node.node.in_(nodes)))} if nodes else {}
+    )
     # the rules each camera runs, from its node's newest configuration (plain dicts: the center does
     # not import the edge's models)
     rules_by_camera: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for node in nodes:
+    for node_id in nodes:
         cfg = session.scalars(
             select(NodeConfigVersion.config)
-            .where(NodeConfigVersion.node == node)
+            .where(NodeConfigVersion.node == node_id)
             .order_by(NodeConfigVersion.version.desc())
             .limit(1)
         ).first()
@@ -225,7 +218,9 @@ def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]
                 if isinstance(rule, dict):
                     rules_by_camera[str(cam.get("id"))].append(
                         {
-                            "name": str(rule.get("name") or label(RULE_TYPE_LABELS, str(rule.get("type", "")))),
+                            "name": str(
+                                rule.get("name") or label(RULE_TYPE_LABELS, str(rule.get("type", "")))
+                            ),
                             "type": label(RULE_TYPE_LABELS, str(rule.get("type", ""))),
                             "schedule": _schedule_text(rule.get("schedule")),
                         }
@@ -239,7 +234,11 @@ def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]
     seen_by_camera: dict[str, list[dict[str, str]]] = defaultdict(list)
     for cam, rtype, rname in seen:
         seen_by_camera[cam].append(
-            {"name": rname or label(RULE_TYPE_LABELS, rtype), "type": label(RULE_TYPE_LABELS, rtype), "schedule": "—"}
+            {
+                "name": rname or label(RULE_TYPE_LABELS, rtype),
+                "type": label(RULE_TYPE_LABELS, rtype),
+                "schedule": "—",
+            }
         )
     rows = []
     online = 0
@@ -288,9 +287,9 @@ def _alerts(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     where = (Alert.enterprise == e.id, Alert.started_ms >= period.from_ms, Alert.started_ms < period.to_ms)
     n = func.count()
     grouped = session.execute(
-        select(Alert.rule_type, Alert.severity, Alert.status, n).where(*where).group_by(
-            Alert.rule_type, Alert.severity, Alert.status
-        )
+        select(Alert.rule_type, Alert.severity, Alert.status, n)
+        .where(*where)
+        .group_by(Alert.rule_type, Alert.severity, Alert.status)
     ).all()
     by_type: Counter[str] = Counter()
     by_sev: Counter[str] = Counter()
@@ -322,10 +321,7 @@ def _alerts(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
         if key in trend:
             trend[key] += k
     # per post (camera)
-    cams = {
-        c.id: c
-        for c in session.scalars(select(Camera).where(Camera.enterprise_id == e.id))
-    }
+    cams = {c.id: c for c in session.scalars(select(Camera).where(Camera.enterprise_id == e.id))}
     by_camera = session.execute(
         select(Alert.camera, Alert.severity, n).where(*where).group_by(Alert.camera, Alert.severity)
     ).all()
@@ -374,7 +370,8 @@ def _alerts(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     return {
         "total": total,
         "by_type": [
-            {"type": label(RULE_TYPE_LABELS, k), "count": v} for k, v in sorted(by_type.items(), key=lambda x: -x[1])
+            {"type": label(RULE_TYPE_LABELS, k), "count": v}
+            for k, v in sorted(by_type.items(), key=lambda x: -x[1])
         ],
         "by_severity": [
             {"severity": SEVERITY_LABELS_ZH.get(s, s), "count": by_sev.get(s, 0)}
@@ -397,7 +394,11 @@ def _alerts(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
 
 def _hazards(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     at = min(now_ms(), period.to_ms)
-    where = (Hazard.enterprise_id == e.id, Hazard.created_ms >= period.from_ms, Hazard.created_ms < period.to_ms)
+    where = (
+        Hazard.enterprise_id == e.id,
+        Hazard.created_ms >= period.from_ms,
+        Hazard.created_ms < period.to_ms,
+    )
     n = func.count()
     by = session.execute(
         select(Hazard.level, Hazard.status, n).where(*where).group_by(Hazard.level, Hazard.status)
@@ -419,7 +420,9 @@ def _hazards(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     open_where = (*where, (Hazard.closed_ms.is_(None)) | (Hazard.closed_ms >= period.to_ms))
     overdue_open = session.scalar(select(n).where(*open_where, Hazard.deadline_ms < at)) or 0
     majors = session.execute(
-        select(Hazard.code, Hazard.title, Hazard.status, Hazard.deadline_ms, Hazard.created_ms, Hazard.closed_ms)
+        select(
+            Hazard.code, Hazard.title, Hazard.status, Hazard.deadline_ms, Hazard.created_ms, Hazard.closed_ms
+        )
         .where(*where, Hazard.level == "major")
         .order_by(Hazard.created_ms)
         .limit(LIST_CAP)
@@ -427,7 +430,8 @@ def _hazards(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     return {
         "found": found,
         "by_level": [
-            {"level": label(HAZARD_LEVEL_LABELS, lv), "count": by_level.get(lv, 0)} for lv in ("general", "major")
+            {"level": label(HAZARD_LEVEL_LABELS, lv), "count": by_level.get(lv, 0)}
+            for lv in ("general", "major")
         ],
         "by_status": [
             {"status": label(HAZARD_STATUS_LABELS, s), "count": by_status.get(s, 0)}
@@ -512,7 +516,7 @@ def _recurring(
         )
     return {
         "rows": rows,
-        "evidence_note": (
+        "image_note": (
             "证据图片不向保险机构提供（保险机构不查看现场证据，见平台权限规定）。"
             if not shows_evidence
             else "证据图片为边缘节点上传的抓拍，人脸已在边缘节点模糊处理。"
@@ -606,10 +610,10 @@ def enterprise_report(
     e: Enterprise,
     period: Period,
     user: Principal,
-    report_no: str | None = None,
+    report_no: str = "",
 ) -> dict[str, Any]:
-    """All a 风险诊断报告 of ``e`` over ``period`` says, for the reader ``user``."""
-    report_no = report_no or new_report_no("FXZD", datetime.now(period.tz).date().isoformat())
+    """All a 风险诊断报告 of ``e`` over ``period`` says, for the reader ``user`` (``report_no``:
+    the number of the PDF issued from it; empty for the JSON answer, which is not issued)."""
     alerts = _alerts(session, e, period)
     hazards = _hazards(session, e, period)
     recurring = _recurring(session, config, e, period, user)
@@ -642,4 +646,3 @@ def methodology(config: CenterConfig) -> dict[str, Any]:
         "source": "center/SCORING.md",
         "weights": config.risk.model_dump(),
     }
-

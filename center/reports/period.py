@@ -51,9 +51,13 @@ def make_period(start: date | None, end: date | None, timezone: str, today: date
     if start > end:
         raise Invalid(("query", "from"), f"报告期起始日 {start} 晚于截止日 {end} (the period is reversed)")
     if start > today:
-        raise Invalid(("query", "from"), f"报告期起始日 {start} 在今天 {today} 之后 (the period is in the future)")
+        raise Invalid(
+            ("query", "from"), f"报告期起始日 {start} 在今天 {today} 之后 (the period is in the future)"
+        )
     asked_end = end if end > today else None
     end = min(end, today)
     if (end - start).days + 1 > MAX_DAYS:
-        raise Invalid(("query", "from"), f"报告期最长十年 ({MAX_DAYS} 天) (the period is longer than ten years)")
+        raise Invalid(
+            ("query", "from"), f"报告期最长十年 ({MAX_DAYS} 天) (the period is longer than ten years)"
+        )
     return Period(start, end, tz, asked_end)

@@ -67,8 +67,10 @@ def methodology_html() -> str:
 
 def html_of(template: str, data: dict[str, Any], chart_uris: dict[str, str | None]) -> str:
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    return _env().get_template(template).render(
-        d=data, c=data["cover"], ch=chart_uris, css=css, method_html=methodology_html()
+    return (
+        _env()
+        .get_template(template)
+        .render(d=data, c=data["cover"], ch=chart_uris, css=css, method_html=methodology_html())
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -43,7 +44,8 @@ def enterprise_pdf(
     tell = progress or (lambda _s, _f: None)
     t = time.perf_counter()
     tell("query", 0.0)
-    report = data.enterprise_report(session, config, enterprise, period, user)
+    number = data.new_report_no("FXZD", datetime.now(period.tz).date().isoformat())
+    report = data.enterprise_report(session, config, enterprise, period, user, number)
     gathered = time.perf_counter() - t
 
     def stage(name: str, frac: float) -> None:

@@ -259,6 +259,44 @@ async function alerts() {
   $("alerts-panel").hidden = false;
 }
 
+// 风险诊断报告: a period (the last 30 days by default) and a PDF the browser saves; the center
+// answers a reversed or future period with 422 and says why.
+function reportForm() {
+  const form = $("report-form");
+  const today = PG.day(Date.now());
+  const from = new Date(Date.now() - 29 * 86400000);
+  $("report-to").value = today;
+  $("report-to").max = today;
+  $("report-from").value = PG.day(from);
+  $("report-from").max = today;
+  form.hidden = false;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = $("report-button");
+    const q = new URLSearchParams({ from: $("report-from").value, to: $("report-to").value });
+    button.disabled = true;
+    $("report-note").textContent = "正在生成报告…";
+    try {
+      const res = await PG.api(`/api/enterprises/${E}/report.pdf?${q}`);
+      if (!res.ok) throw new Error(await PG.errorText(res));
+      const blob = await res.blob();
+      const number = res.headers.get("X-Report-No") || "风险诊断报告";
+      const a = el("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `${number}.pdf`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      $("report-note").textContent = `已生成 ${number}`;
+    } catch (err) {
+      $("report-note").textContent = `无法生成报告：${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 async function load() {
   const me = await PG.me();
   may = new Set(me.may || []);
@@ -271,6 +309,7 @@ async function load() {
     return;
   }
   profile(e);
+  reportForm();
   const parts = [
     json(`/api/enterprises/${E}/risk`).then((r) => {
       score(r);

@@ -1,0 +1,118 @@
+"""The 风险诊断报告 as a PDF (``…/report.pdf``, the JSON beside it is ``…/report`` in
+center/api/risk), and checking a copy of an issued report by its SHA-256."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Annotated
+
+from fastapi import HTTPException, Path, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from center.api.deps import NOT_FOUND, ConfigDep, enterprise_or_404, make_router
+from center.api.reports.schemas import ReportRecordOut
+from center.api.schemas import iso_utc
+from center.auth.audit import audit
+from center.auth.deps import CurrentUser, SessionDep
+from center.domain.errors import NotFound
+from center.reports.period import make_period
+from center.reports.render import RenderError
+from center.reports.service import enterprise_pdf, find_record
+from center.store.models import Enterprise, User
+
+router = make_router("reports")
+
+EnterpriseId = Annotated[str, Path(min_length=1, max_length=64)]
+DateFrom = Annotated[
+    date | None, Query(alias="from", description="first day YYYY-MM-DD (default: 30 days back)")
+]
+DateTo = Annotated[date | None, Query(alias="to", description="last day YYYY-MM-DD (default: today)")]
+
+RENDERS_AT_ONCE = 2  # PDFs rendered at the same time (each takes a CPU core for seconds)
+WAIT_S = 30.0
+_renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
+KIND_LABELS = {"enterprise": "风险诊断报告"}
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/report.pdf",
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/pdf": {}}, "description": "the 风险诊断报告, A4"},
+        422: {"description": "a reversed period, one in the future or longer than ten years"},
+        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+    },
+)
+def risk_report_pdf(
+    enterprise_id: EnterpriseId,
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+) -> Response:
+    """风险诊断报告 of the enterprise over the period, as the caller may see it (an insurer: its own
+    policies and services, no evidence images). Its number and the PDF's SHA-256 are recorded
+    (``GET /api/reports/verify``)."""
+    e = enterprise_or_404(session, user, config, enterprise_id)
+    period = make_period(date_from, date_to, config.timezone)
+    if not _renders.acquire(timeout=WAIT_S):
+        raise HTTPException(503, "报告生成繁忙，请稍后再试 (the center is busy rendering reports)")
+    try:
+        built = enterprise_pdf(session, config, e, period, user)
+    except RenderError as exc:
+        raise HTTPException(503, f"无法生成报告：{exc}") from None
+    finally:
+        _renders.release()
+    audit(
+        session,
+        user,
+        "issue_report",
+        f"report:{built.report_no}",
+        {"enterprise_id": e.id, "from": period.start.isoformat(), "to": period.end.isoformat()},
+    )
+    session.commit()
+    filename = f"{built.report_no}.pdf"
+    return Response(
+        built.rendered.pdf,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Report-No": built.report_no,
+            "X-Report-SHA256": built.rendered.sha256,
+        },
+    )
+
+
+Sha256 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the PDF copy")]
+
+
+@router.get("/reports/verify", response_model=ReportRecordOut, responses=NOT_FOUND)
+def verify_report(
+    sha256: Sha256, session: SessionDep, config: ConfigDep, user: CurrentUser
+) -> ReportRecordOut:
+    """Was a PDF with this SHA-256 issued by the center? Its record (number, enterprise, period,
+    who, when), for a report of an enterprise the caller may see; 404 otherwise."""
+    row = find_record(session, sha256)
+    if row is None or not user.may_see(session, row.enterprise_id, config.timezone):
+        raise NotFound("没有这份报告的记录 (no report with this SHA-256)")
+    name = session.scalar(select(Enterprise.name).where(Enterprise.id == row.enterprise_id))
+    who = session.scalar(select(User.display_name).where(User.username == row.created_by))
+    return ReportRecordOut(
+        report_no=row.report_no,
+        kind=row.kind,
+        kind_label=KIND_LABELS.get(row.kind, row.kind),
+        enterprise_id=row.enterprise_id,
+        enterprise_name=name,
+        period_from=row.period_from,
+        period_to=row.period_to,
+        sha256=row.sha256,
+        size=row.size,
+        pages=row.pages,
+        created_by=who or row.created_by,
+        created_at=iso_utc(row.created_ms) or "",
+    )
