@@ -104,7 +104,9 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
     "risk_report_pdf": RISK_READERS,  # an insurer's holds no evidence image (center/reports/data.py)
-    "verify_report": RISK_READERS,  # a record of a report of an enterprise in the caller's scope
+    "verify_report": RISK_READERS,
+    "park_report": READ_ALL,  # every enterprise of the park (the government's report)
+    "park_report_pdf": READ_ALL,  # a record of a report of an enterprise in the caller's scope
     "snapshot_risk": STAFF,
     # service requests (服务需求): the enterprise asks, the park and its insurers answer
     "list_service_requests": RISK_READERS,

@@ -177,3 +177,59 @@ def enterprise_charts(data: dict[str, Any]) -> dict[str, str | None]:
         "by_post": alerts_by_post(a["by_post"]),
         "false_alarms": false_alarms(a["rules"]),
     }
+
+
+def levels_chart(levels: list[dict[str, Any]]) -> str | None:
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if not any(x["count"] for x in levels):
+        return None
+    _setup()
+    fig, ax = plt.subplots(figsize=(3.2, 2.4))
+    names = [x["label"] + "色" for x in levels]
+    values = [x["count"] for x in levels]
+    ax.bar(names, values, color=[x["colour"] for x in levels])
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v}", ha="center", va="bottom", fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("风险等级分布（家）", loc="left", fontsize=10)
+    return _png(fig)
+
+
+def groups_by_level(groups: list[dict[str, Any]], colours: list[str], title: str) -> str | None:
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    groups = groups[:15]
+    if not groups:
+        return None
+    _setup()
+    fig, ax = plt.subplots(figsize=(6.2, max(1.6, 0.34 * len(groups) + 0.8)))
+    y = list(range(len(groups)))[::-1]
+    left = [0] * len(groups)
+    for i, (colour, name) in enumerate(zip(colours, ["红", "橙", "黄", "蓝"], strict=True)):
+        values = [g["levels"][i] for g in groups]
+        ax.barh(y, values, left=left, color=colour, label=name)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_yticks(y, [g["name"] for g in groups])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(ncols=4, fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title, loc="left", fontsize=10)
+    return _png(fig)
+
+
+def park_charts(data: dict[str, Any]) -> dict[str, str | None]:
+    colours = [x["colour"] for x in data["summary"]["levels"]]
+    return {
+        "levels": levels_chart(data["summary"]["levels"]),
+        "by_town": groups_by_level(data["by_town"], colours, "各镇街企业风险等级（家）"),
+        "by_industry": groups_by_level(data["by_industry"], colours, "各行业企业风险等级（家）"),
+        "problems": _bars_h(
+            [p["type"] for p in data["problems"]],
+            [p["alerts"] for p in data["problems"]],
+            "突出问题（非误报告警，条）",
+        )
+        if data["problems"]
+        else None,
+    }

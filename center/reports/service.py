@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from center.auth.policy import Principal
 from center.config import CenterConfig
-from center.reports import charts, data
+from center.reports import charts, data, park
 from center.reports.period import Period
 from center.reports.render import Progress, Rendered, render_pdf
 from center.store.models import Enterprise, ReportRecord
@@ -74,3 +74,37 @@ def enterprise_pdf(
 def find_record(session: Session, sha256: str) -> ReportRecord | None:
     """The record of the report whose PDF has this SHA-256 (a copy checked later)."""
     return session.scalars(select(ReportRecord).where(ReportRecord.sha256 == sha256.lower()).limit(1)).first()
+
+
+def park_pdf(
+    session: Session,
+    config: CenterConfig,
+    period: Period,
+    user: Principal,
+    town_id: str | None = None,
+    progress: Progress | None = None,
+) -> BuiltReport:
+    """The park (or one 镇街's) report over ``period``, recorded (the caller commits)."""
+    tell = progress or (lambda _s, _f: None)
+    t = time.perf_counter()
+    number = data.new_report_no("YQBG", datetime.now(period.tz).date().isoformat())
+    report = park.park_report(session, config, period, user, town_id, number, lambda s, f: tell(s, 0.5 * f))
+    gathered = time.perf_counter() - t
+    rendered = render_pdf("park.html", report, charts.park_charts, lambda s, f: tell(s, 0.5 + 0.5 * f))
+    rendered.timings = {"query": gathered, **rendered.timings}
+    record = ReportRecord(
+        report_no=number,
+        kind="park",
+        enterprise_id=None,
+        period_from=period.start.isoformat(),
+        period_to=period.end.isoformat(),
+        sha256=rendered.sha256,
+        size=len(rendered.pdf),
+        pages=rendered.pages,
+        created_by=user.username or "cli",
+        created_role=str(user.role or ""),
+        created_ms=now_ms(),
+    )
+    session.add(record)
+    session.flush()
+    return BuiltReport(report, rendered, record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query
 from fastapi.responses import Response
@@ -16,11 +16,12 @@ from center.api.reports.schemas import ReportRecordOut
 from center.api.schemas import iso_utc
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
-from center.domain.errors import NotFound
+from center.domain.errors import Invalid, NotFound
+from center.reports import park
 from center.reports.period import make_period
 from center.reports.render import RenderError
-from center.reports.service import enterprise_pdf, find_record
-from center.store.models import Enterprise, User
+from center.reports.service import BuiltReport, enterprise_pdf, find_record, park_pdf
+from center.store.models import Enterprise, Town, User
 
 router = make_router("reports")
 
@@ -33,7 +34,8 @@ DateTo = Annotated[date | None, Query(alias="to", description="last day YYYY-MM-
 RENDERS_AT_ONCE = 2  # PDFs rendered at the same time (each takes a CPU core for seconds)
 WAIT_S = 30.0
 _renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
-KIND_LABELS = {"enterprise": "风险诊断报告"}
+KIND_LABELS = {"enterprise": "风险诊断报告", "park": "园区安全风险报告"}
+TownId = Annotated[str | None, Query(max_length=64, description="one 镇街 only (its id)")]
 
 
 @router.get(
@@ -75,13 +77,80 @@ def risk_report_pdf(
         {"enterprise_id": e.id, "from": period.start.isoformat(), "to": period.end.isoformat()},
     )
     session.commit()
-    filename = f"{built.report_no}.pdf"
+    return _pdf_response(built)
+
+
+def _town(session: SessionDep, town_id: str | None) -> str | None:
+    if town_id is not None and session.get(Town, town_id) is None:
+        raise Invalid(("query", "town_id"), f"没有镇街 {town_id!r} (no such town)")
+    return town_id
+
+
+@router.get(
+    "/reports/park",
+    response_model=dict[str, Any],
+    responses={422: {"description": "a reversed period, one in the future or longer than ten years"}},
+)
+def park_report(
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    town_id: TownId = None,
+) -> dict[str, Any]:
+    """园区/镇街安全风险报告 data: every enterprise ranked by risk, by 镇街 and industry, changes since
+    the start of the period, rectification and coverage, the problems that recur most."""
+    period = make_period(date_from, date_to, config.timezone)
+    return park.park_report(session, config, period, user, _town(session, town_id))
+
+
+@router.get(
+    "/reports/park.pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the park / 镇街 report, A4"},
+        422: {"description": "a reversed period, one in the future or longer than ten years"},
+        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+    },
+)
+def park_report_pdf(
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    town_id: TownId = None,
+) -> Response:
+    """The park (or one 镇街's) report as a PDF, recorded like every issued report."""
+    period = make_period(date_from, date_to, config.timezone)
+    town = _town(session, town_id)
+    if not _renders.acquire(timeout=WAIT_S):
+        raise HTTPException(503, "报告生成繁忙，请稍后再试 (the center is busy rendering reports)")
+    try:
+        built = park_pdf(session, config, period, user, town)
+    except RenderError as exc:
+        raise HTTPException(503, f"无法生成报告：{exc}") from None
+    finally:
+        _renders.release()
+    audit(
+        session,
+        user,
+        "issue_report",
+        f"report:{built.report_no}",
+        {"town_id": town, "from": period.start.isoformat(), "to": period.end.isoformat()},
+    )
+    session.commit()
+    return _pdf_response(built)
+
+
+def _pdf_response(built: BuiltReport) -> Response:
     return Response(
         built.rendered.pdf,
         media_type="application/pdf",
         headers={
             "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f'attachment; filename="{built.report_no}.pdf"',
             "X-Report-No": built.report_no,
             "X-Report-SHA256": built.rendered.sha256,
         },

@@ -484,3 +484,65 @@ def test_cli_writes_the_pdf_whole_and_records_it(
 def test_pdftools_are_here() -> None:
     for tool in ("pdftotext", "pdftoppm", "pdfimages"):
         assert shutil.which(tool), f"{tool} missing: install the Debian package poppler-utils"
+
+
+# --- the park / district report (government) --------------------------------------------------
+
+
+def park_expected(seed: Seeded) -> dict[str, Any]:
+    p = make_period(seed.start, seed.end, TZ)
+    ent_a = [a for a in seed.alerts if p.from_ms <= a["started_ms"] < p.to_ms]
+    found = [h for h in seed.hazards if p.from_ms <= h["created_ms"] < p.to_ms]
+    return {"ent_a_alerts": len(ent_a), "found": len(found)}
+
+
+def test_park_report_json_for_the_park_only(seeded: Seeded) -> None:
+    c, q = seeded.client, seeded.query
+    for role in ("enterprise", "insurer"):
+        assert c.get("/api/reports/park", params=q, headers=seeded.h(role)).status_code == 403
+        assert c.get("/api/reports/park.pdf", params=q, headers=seeded.h(role)).status_code == 403
+    resp = c.get("/api/reports/park", params=q, headers=seeded.h("government"))
+    assert resp.status_code == 200, resp.text
+    d = resp.json()
+    want = park_expected(seeded)
+    ranking = {r["name"]: r for r in d["ranking"]}
+    assert set(ranking) == {"甲金属制品有限公司", "乙化工有限公司"}
+    assert ranking["甲金属制品有限公司"]["alerts"] == want["ent_a_alerts"]
+    assert ranking["乙化工有限公司"]["alerts"] == 30  # all of ent-b's lie inside the period
+    assert d["summary"]["alerts"] == want["ent_a_alerts"] + 30
+    assert d["summary"]["hazards_found"] == want["found"]
+    assert [r["rank"] for r in d["ranking"]] == [1, 2]
+    assert d["ranking"][0]["score"] >= d["ranking"][1]["score"]
+    assert [(g["name"], g["enterprises"]) for g in d["by_town"]] == [("狮山镇", 2)]
+    assert {p["type"] for p in d["problems"]} >= {"区域闯入", "烟火"}
+    assert (
+        c.get(
+            "/api/reports/park", params={**q, "town_id": "nowhere"}, headers=seeded.h("government")
+        ).status_code
+        == 422
+    )
+    one = c.get("/api/reports/park", params={**q, "town_id": "shishan"}, headers=seeded.h("operator"))
+    assert one.json()["cover"]["scope"] == "狮山镇" and one.json()["summary"]["enterprises"] == 2
+
+
+@pytest.mark.slow
+def test_park_report_pdf(seeded: Seeded, tmp_path: Path) -> None:
+    resp = seeded.client.get("/api/reports/park.pdf", params=seeded.query, headers=seeded.h("government"))
+    assert resp.status_code == 200, resp.text
+    page_images(resp.content, "park")
+    want = park_expected(seeded)
+    text = pdf_text(resp.content, tmp_path)
+    assert "园区安全风险报告" in text and resp.headers["X-Report-No"] in text
+    assert re.search(rf"报告期告警（条）.*\n\s*2\s+{want['ent_a_alerts'] + 30}\s+{want['found']}\s", text)
+    assert re.search(r"1 +甲金属制品有限公司|1 +乙化工有限公司", text)
+    assert "狮山镇" in text and "附录 评分方法" in text
+    sha = hashlib.sha256(resp.content).hexdigest()
+    found = seeded.client.get("/api/reports/verify", params={"sha256": sha}, headers=seeded.h("government"))
+    assert found.status_code == 200 and found.json()["kind_label"] == "园区安全风险报告"
+    # a park report concerns no one enterprise: scoped roles cannot look it up
+    assert (
+        seeded.client.get(
+            "/api/reports/verify", params={"sha256": sha}, headers=seeded.h("insurer")
+        ).status_code
+        == 404
+    )
