@@ -7,16 +7,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from center.auth.policy import Principal
 from center.config import CenterConfig
-from center.reports import charts, data, park
+from center.reports import charts, data, park, service_report
 from center.reports.period import Period
 from center.reports.render import Progress, Rendered, render_pdf
-from center.store.models import Enterprise, ReportRecord
+from center.store.models import Enterprise, ReportRecord, ServiceRecord
 from protocol import now_ms
 
 
@@ -108,3 +109,32 @@ def park_pdf(
     session.add(record)
     session.flush()
     return BuiltReport(report, rendered, record)
+
+
+def service_pdf(
+    session: Session, config: CenterConfig, enterprise: Enterprise, record: ServiceRecord, user: Principal
+) -> BuiltReport:
+    """The 服务报告 of one service record, recorded (the caller commits)."""
+    tz = ZoneInfo(config.timezone)
+    t = time.perf_counter()
+    number = data.new_report_no("FWBG", datetime.now(tz).date().isoformat())
+    report = service_report.service_report(session, config, enterprise, record, user, tz, number)
+    gathered = time.perf_counter() - t
+    rendered = render_pdf("service.html", report, lambda _d: {})
+    rendered.timings = {"query": gathered, **rendered.timings}
+    row = ReportRecord(
+        report_no=number,
+        kind="service",
+        enterprise_id=enterprise.id,
+        period_from=record.date,
+        period_to=record.date,
+        sha256=rendered.sha256,
+        size=len(rendered.pdf),
+        pages=rendered.pages,
+        created_by=user.username or "cli",
+        created_role=str(user.role or ""),
+        created_ms=now_ms(),
+    )
+    session.add(row)
+    session.flush()
+    return BuiltReport(report, rendered, row)

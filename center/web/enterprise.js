@@ -174,8 +174,24 @@ function policies(page) {
 function services(items) {
   const body = $("service-rows");
   body.replaceChildren();
-  for (const s of items) row(body, [s.date, s.kind_label, s.provider, cell("summary", s.summary || "–")]);
-  if (!items.length) empty(body, 4, "暂无服务记录");
+  for (const s of items) {
+    const get = el("button", "btn small", "服务报告");
+    get.type = "button";
+    get.addEventListener("click", async () => {
+      get.disabled = true;
+      try {
+        await PG.downloadPdf(`/api/enterprises/${E}/services/${s.id}/report.pdf`);
+      } catch (err) {
+        note(`无法生成服务报告：${err.message}`);
+      } finally {
+        get.disabled = false;
+      }
+    });
+    const action = el("td");
+    action.append(get);
+    row(body, [s.date, s.kind_label, s.provider, cell("summary", s.summary || "–"), action]);
+  }
+  if (!items.length) empty(body, 5, "暂无服务记录");
 }
 
 // 服务需求: what the enterprise asked for (from its 全安码 page); the park and its insurer answer
@@ -277,17 +293,7 @@ function reportForm() {
     button.disabled = true;
     $("report-note").textContent = "正在生成报告…";
     try {
-      const res = await PG.api(`/api/enterprises/${E}/report.pdf?${q}`);
-      if (!res.ok) throw new Error(await PG.errorText(res));
-      const blob = await res.blob();
-      const number = res.headers.get("X-Report-No") || "风险诊断报告";
-      const a = el("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `${number}.pdf`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      const number = await PG.downloadPdf(`/api/enterprises/${E}/report.pdf?${q}`);
       $("report-note").textContent = `已生成 ${number}`;
     } catch (err) {
       $("report-note").textContent = `无法生成报告：${err.message}`;

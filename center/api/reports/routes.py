@@ -16,12 +16,13 @@ from center.api.reports.schemas import ReportRecordOut
 from center.api.schemas import iso_utc
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
+from center.auth.policy import service_records_visible
 from center.domain.errors import Invalid, NotFound
 from center.reports import park
 from center.reports.period import make_period
 from center.reports.render import RenderError
-from center.reports.service import BuiltReport, enterprise_pdf, find_record, park_pdf
-from center.store.models import Enterprise, Town, User
+from center.reports.service import BuiltReport, enterprise_pdf, find_record, park_pdf, service_pdf
+from center.store.models import Enterprise, ServiceRecord, Town, User
 
 router = make_router("reports")
 
@@ -34,7 +35,7 @@ DateTo = Annotated[date | None, Query(alias="to", description="last day YYYY-MM-
 RENDERS_AT_ONCE = 2  # PDFs rendered at the same time (each takes a CPU core for seconds)
 WAIT_S = 30.0
 _renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
-KIND_LABELS = {"enterprise": "风险诊断报告", "park": "园区安全风险报告"}
+KIND_LABELS = {"enterprise": "风险诊断报告", "park": "园区安全风险报告", "service": "事故预防技术服务报告"}
 TownId = Annotated[str | None, Query(max_length=64, description="one 镇街 only (its id)")]
 
 
@@ -75,6 +76,55 @@ def risk_report_pdf(
         "issue_report",
         f"report:{built.report_no}",
         {"enterprise_id": e.id, "from": period.start.isoformat(), "to": period.end.isoformat()},
+    )
+    session.commit()
+    return _pdf_response(built)
+
+
+ServiceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/services/{service_id}/report.pdf",
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/pdf": {}}, "description": "the 服务报告 of one service, A4"},
+        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+    },
+)
+def service_report_pdf(
+    enterprise_id: EnterpriseId,
+    service_id: ServiceId,
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+) -> Response:
+    """服务报告 of one accident-prevention service: what it was, the hazards recorded on site that
+    day (photos, none for an insurer), advice, and lines for both sides to confirm. An insurer
+    gets those of its own services and of services no insurer gave."""
+    e = enterprise_or_404(session, user, config, enterprise_id)
+    record = session.scalars(
+        select(ServiceRecord).where(
+            ServiceRecord.id == service_id, ServiceRecord.enterprise_id == e.id, service_records_visible(user)
+        )
+    ).first()
+    if record is None:
+        raise NotFound(f"no service {service_id} of this enterprise")
+    if not _renders.acquire(timeout=WAIT_S):
+        raise HTTPException(503, "报告生成繁忙，请稍后再试 (the center is busy rendering reports)")
+    try:
+        built = service_pdf(session, config, e, record, user)
+    except RenderError as exc:
+        raise HTTPException(503, f"无法生成报告：{exc}") from None
+    finally:
+        _renders.release()
+    audit(
+        session,
+        user,
+        "issue_report",
+        f"report:{built.report_no}",
+        {"enterprise_id": e.id, "service": record.id},
     )
     session.commit()
     return _pdf_response(built)

@@ -546,3 +546,82 @@ def test_park_report_pdf(seeded: Seeded, tmp_path: Path) -> None:
         ).status_code
         == 404
     )
+
+
+# --- 服务报告 of one service --------------------------------------------------------------------
+
+
+def _visit(seed: Seeded) -> tuple[int, int, list[str]]:
+    """A service by ins-1 and one by ins-2 on the day of the first hazard found in the period,
+    whose photo (ent-a's) is cited; the ids and the codes of that day's hazards."""
+    p = make_period(seed.start, seed.end, TZ)
+    h0 = min((h for h in seed.hazards if h["created_ms"] >= p.from_ms), key=lambda h: h["created_ms"])
+    day = datetime.fromtimestamp(h0["created_ms"] / 1000, ZoneInfo(TZ)).date()
+    codes = sorted(
+        h["code"]
+        for h in seed.hazards
+        if datetime.fromtimestamp(h["created_ms"] / 1000, ZoneInfo(TZ)).date() == day
+    )
+    with seed.app.state.session_factory.begin() as s:
+        hazard = s.scalars(select(Hazard).where(Hazard.code == h0["code"])).one()
+        hazard.before_evidence = [seed.photo_sha]
+        common = {"enterprise_id": ENT_A, "date": day.isoformat(), "created_ms": now_ms()}
+        own = ServiceRecord(
+            **common, kind="risk_diagnosis", provider="测试诊断中心", insurer_id="ins-1",
+            summary="现场风险诊断：检查了熔铸车间和配电房", created_by="u-ins",
+        )  # fmt: skip
+        other = ServiceRecord(
+            **common,
+            kind="inspection",
+            provider="另一家",
+            insurer_id="ins-2",
+            summary="另一家的排查",
+            created_by="x",
+        )
+        s.add_all([own, other])
+        s.flush()
+        return own.id, other.id, codes
+
+
+def test_service_report_scope(seeded: Seeded) -> None:
+    own, other, _codes = _visit(seeded)
+    c = seeded.client
+    url = f"/api/enterprises/{ENT_A}/services/{{}}/report.pdf"
+    assert c.get(url.format(other), headers=seeded.h("insurer")).status_code == 404  # a co-insurer's service
+    assert c.get(url.format(999999), headers=seeded.h("operator")).status_code == 404
+    # the service through another enterprise's path, and another enterprise's path for the officer
+    assert (
+        c.get(f"/api/enterprises/{ENT_B}/services/{own}/report.pdf", headers=seeded.h("operator")).status_code
+        == 404
+    )
+    assert (
+        c.get(
+            f"/api/enterprises/{ENT_B}/services/{own}/report.pdf", headers=seeded.h("enterprise")
+        ).status_code
+        == 404
+    )
+
+
+@pytest.mark.slow
+def test_service_report_pdf(seeded: Seeded, tmp_path: Path) -> None:
+    own, _other, codes = _visit(seeded)
+    c = seeded.client
+    url = f"/api/enterprises/{ENT_A}/services/{own}/report.pdf"
+    park = c.get(url, headers=seeded.h("operator"))
+    assert park.status_code == 200, park.text
+    page_images(park.content, "service")
+    text = pdf_text(park.content, tmp_path)
+    assert "事故预防技术服务报告" in text and "现场风险诊断：检查了熔铸车间和配电房" in text
+    assert f"现场发现的隐患（{len(codes)} 项）" in text
+    for code in codes:
+        assert code in text
+    assert "双方确认" in text and "企业（签字、盖章）" in text
+    assert jpeg_images(park.content, tmp_path) == 1  # the cited photo
+    ins = c.get(url, headers=seeded.h("insurer"))
+    assert ins.status_code == 200
+    assert jpeg_images(ins.content, tmp_path) == 0 and "隐患照片不向保险机构提供" in pdf_text(
+        ins.content, tmp_path
+    )
+    sha = hashlib.sha256(ins.content).hexdigest()
+    found = c.get("/api/reports/verify", params={"sha256": sha}, headers=seeded.h("enterprise"))
+    assert found.status_code == 200 and found.json()["kind_label"] == "事故预防技术服务报告"
