@@ -287,7 +287,15 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ("me", "list_hazards", "get_hazard", "get_alert", "get_evidence", "list_enterprises", "list_cameras"),
         ("create_hazard", "start_hazard", "submit_hazard", "approve_hazard", "reject_hazard", "upload_photo"),
     ),
-    ConsolePage("risk", "/risk", "企业风险", "Risk map", RISK_READERS, ("me", "risk_overview")),
+    ConsolePage(
+        "risk",
+        "/risk",
+        "企业风险",
+        "Risk map",
+        RISK_READERS,
+        ("me", "risk_overview", "risk_report_pdf"),
+        ("park_report_pdf",),  # the park report: the park's staff and the government
+    ),
     ConsolePage(
         "enterprises",
         "/enterprises",
