@@ -192,7 +192,7 @@ def _schedule_text(schedule: Any) -> str:
     )
     times = schedule.get("times") or ["00:00-24:00"]
     time_text = "全天" if times == ["00:00-24:00"] else "，".join(str(t) for t in times[:6])
-    return f"{day_text} {time_text}"
+    return "全天" if (day_text, time_text) == ("每天", "全天") else f"{day_text} {time_text}"
 
 
 def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from center.domain.errors import Invalid
 from center.domain.vocabulary import RULE_TYPE_LABELS
 from center.reports.data import recommendations
 from center.reports.period import MAX_DAYS, make_period
-from center.store.models import Alert, Camera, Hazard, ReportRecord, ServiceRecord
+from center.store.models import Alert, Camera, Hazard, NodeConfigVersion, ReportRecord, ServiceRecord
 from protocol import now_ms
 from tests.centerkit import CODE_A, ENT_A, ENT_B, ROLE_USERS, bearer, login, mini_park
 
@@ -324,6 +324,19 @@ def test_bad_periods_get_a_clear_422(seeded: Seeded) -> None:
 
 def test_json_report_has_the_figures_and_chinese_labels(seeded: Seeded) -> None:
     want = expected(seeded)
+    rules = [
+        {"id": "gate-ppe", "type": "missing_ppe", "name": "大门安全帽",
+         "schedule": {"weekdays": ["mon", "tue", "wed", "thu", "fri"],
+                      "times": ["08:00-12:00", "13:00-18:00"]}},
+        {"id": "gate-intrusion", "type": "intrusion"},
+    ]  # fmt: skip
+    with seeded.app.state.session_factory.begin() as s:  # the node's remote config: its rules and schedules
+        s.add(
+            NodeConfigVersion(
+                site="yijia", node="edge-01", version=1, source="", created_ms=now_ms(),
+                config={"cameras": [{"id": "cam-a1", "rules": rules}]}, created_by="u-operator",
+            )
+        )  # fmt: skip
     resp = seeded.client.get(
         f"/api/enterprises/{ENT_A}/report", params=seeded.query, headers=seeded.h("operator")
     )
@@ -344,6 +357,19 @@ def test_json_report_has_the_figures_and_chinese_labels(seeded: Seeded) -> None:
     assert (h["mean_days_to_close"], h["overdue_open"]) == (want["mean_days"], want["overdue_open"])
     assert sorted(m["code"] for m in h["majors"]) == want["majors"]
     assert d["cover"]["credit_code"] == CODE_A and d["cover"]["report_no"] == ""
+    cams = {r["name"]: r for r in d["coverage"]["rows"]}
+    assert cams["A1"]["rules"] == [
+        {
+            "name": "大门安全帽",
+            "type": "未佩戴防护用品",
+            "schedule": "周一、二、三、四、五 08:00-12:00，13:00-18:00",
+        },
+        {"name": "区域闯入", "type": "区域闯入", "schedule": "全天"},
+    ]
+    assert (
+        cams["A1"]["rules_from"] == "配置" and cams["A2"]["rules_from"] == "告警"
+    )  # A2's node config names no A2
+    assert (d["coverage"]["cameras"], d["coverage"]["key_posts"]) == (2, 1)
     for term in body["risk"]["terms"] + d["summary"]["terms"]:
         assert not re.search(r"[A-Za-z]", term["label"]), term["label"]  # Chinese only (issue 14)
     # the co-insurer's service record is not the insurer's to see
