@@ -239,7 +239,13 @@ def expected(seed: Seeded) -> dict[str, Any]:
     for name, c in by_rule.items():
         reviewed = c["acknowledged"] + c["escalated"] + c["dismissed"]
         false_pct[name] = round(100 * c["dismissed"] / reviewed, 1) if reviewed else None
+    by_hour = [0] * 24
+    for a in inside:
+        by_hour[datetime.fromtimestamp(a["started_ms"] / 1000, ZoneInfo(TZ)).hour] += 1
+    posts = {"cam-a1": "厂区大门", "cam-a2": "配电房"}
     return {
+        "by_hour": by_hour,
+        "by_post": dict(Counter(posts[a["camera"]] for a in inside)),
         "total": len(inside),
         "by_type": {RULE_TYPE_LABELS[t]: n for t, n in by_type.items()},  # type: ignore[index]
         "false_pct": false_pct,
@@ -346,7 +352,8 @@ def test_json_report_has_the_figures_and_chinese_labels(seeded: Seeded) -> None:
     assert body["period"] == {"from": seeded.start.isoformat(), "to": seeded.end.isoformat(), "days": 45}
     assert d["alerts"]["total"] == want["total"]
     assert {r["type"]: r["count"] for r in d["alerts"]["by_type"]} == want["by_type"]
-    assert sum(d["alerts"]["by_hour"]) == want["total"]
+    assert d["alerts"]["by_hour"] == want["by_hour"]
+    assert {r["post"]: r["total"] for r in d["alerts"]["by_post"]} == want["by_post"]
     assert {r["rule"]: r["false_alarm_pct"] for r in d["alerts"]["rules"]} == want["false_pct"]
     h = d["hazards"]
     assert (h["found"], h["closed"], h["rectification_pct"]) == (
