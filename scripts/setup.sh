@@ -151,7 +151,12 @@ pip_install() {
 
 # ---------------------------------------------------------------------------------------------
 
+# What the center's reports need at run time: pango (WeasyPrint renders the PDF with it) and a CJK
+# font (Chinese text and chart labels). Missing, the report commands say so; the rest runs.
+RUNTIME_DEBS=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
+
 setup_runtime() {
+    apt_install "${RUNTIME_DEBS[@]}" || say "without these the center cannot render reports (PDF)"
     make_venv
     pip_install runtime -e .
 }
@@ -161,7 +166,7 @@ TEST_DEBS=(
     ffmpeg
     python3-gi gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-    chromium fonts-noto-cjk poppler-utils
+    chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0
     postgresql
 )
 

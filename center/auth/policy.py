@@ -103,6 +103,11 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "get_risk": RISK_READERS,
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
+    "risk_report_pdf": RISK_READERS,  # an insurer's holds no evidence image (center/reports/data.py)
+    "verify_report": RISK_READERS,
+    "service_report_pdf": RISK_READERS,  # scoped like list_services; no photos for an insurer
+    "park_report": READ_ALL,  # every enterprise of the park (the government's report)
+    "park_report_pdf": READ_ALL,  # a record of a report of an enterprise in the caller's scope
     "snapshot_risk": STAFF,
     # service requests (服务需求): the enterprise asks, the park and its insurers answer
     "list_service_requests": RISK_READERS,
@@ -282,7 +287,15 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ("me", "list_hazards", "get_hazard", "get_alert", "get_evidence", "list_enterprises", "list_cameras"),
         ("create_hazard", "start_hazard", "submit_hazard", "approve_hazard", "reject_hazard", "upload_photo"),
     ),
-    ConsolePage("risk", "/risk", "企业风险", "Risk map", RISK_READERS, ("me", "risk_overview")),
+    ConsolePage(
+        "risk",
+        "/risk",
+        "企业风险",
+        "Risk map",
+        RISK_READERS,
+        ("me", "risk_overview", "risk_report_pdf"),
+        ("park_report_pdf",),  # the park report: the park's staff and the government
+    ),
     ConsolePage(
         "enterprises",
         "/enterprises",
@@ -300,7 +313,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         RISK_READERS,  # /enterprises/<id> of any enterprise it may see; in the navigation: its own
         (
             *("me", "get_enterprise", "get_risk", "risk_history", "list_policies", "list_services"),
-            *("list_service_requests", "enterprise_poster_png"),
+            *("list_service_requests", "enterprise_poster_png", "risk_report_pdf", "service_report_pdf"),
         ),
         (  # the first five not for insurers; answering requests for the park and the insurer
             *("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),
@@ -316,7 +329,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         RISK_READERS,  # in the navigation of an account linked to an enterprise: its own card
         (
             *("me", "enterprise_card", "enterprise_qr_svg", "enterprise_poster_png"),
-            *("list_service_requests", "list_services"),
+            *("list_service_requests", "list_services", "service_report_pdf"),
         ),
         # the officer: its open hazards (start, submit with photos) and 服务需求; the park and the
         # insurer answer requests; the government reads

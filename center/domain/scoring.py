@@ -23,6 +23,13 @@ from center.store.models import Alert, Camera, Enterprise, Hazard, RiskScore
 from protocol import now_ms
 
 CONFIRMED = ("acknowledged", "escalated")
+#: the terms' names as every page and report shows them (the keys are in the API, in English)
+TERM_LABELS = {
+    "events": "告警频度（每千摄像头小时按严重程度加权的告警数）",
+    "repeats": "重复发生（同一摄像头同一规则的重复告警）",
+    "open_hazards": "未销号隐患",
+    "overdue_hazards": "逾期隐患",
+}
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def compute(inputs: RiskInputs, cfg: RiskConfig) -> dict[str, Any]:
     terms = [
         {
             "key": "events",
-            "label": "告警频度 (severity-weighted alerts per 1000 camera-hours)",
+            "label": TERM_LABELS["events"],
             "points": round(events_points, 2),
             "detail": {
                 "confirmed_weight": round(confirmed_w, 3),
@@ -108,19 +115,19 @@ def compute(inputs: RiskInputs, cfg: RiskConfig) -> dict[str, Any]:
         },
         {
             "key": "repeats",
-            "label": "重复发生 (repeated alerts on the same camera and rule)",
+            "label": TERM_LABELS["repeats"],
             "points": round(repeat_points, 2),
             "detail": {"repeats": repeats, "weight": cfg.repeat_weight, "cap": cfg.repeat_cap},
         },
         {
             "key": "open_hazards",
-            "label": "未销号隐患 (open hazards)",
+            "label": TERM_LABELS["open_hazards"],
             "points": round(open_points, 2),
             "detail": {"counts": dict(inputs.open_hazards), "weights": cfg.open_hazard_weights},
         },
         {
             "key": "overdue_hazards",
-            "label": "逾期隐患 (overdue hazards)",
+            "label": TERM_LABELS["overdue_hazards"],
             "points": round(overdue_points, 2),
             "detail": {"counts": dict(inputs.overdue_hazards), "weights": cfg.overdue_hazard_weights},
         },

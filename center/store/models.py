@@ -391,3 +391,23 @@ class EvidenceOwner(Base):
     uploaded_by: Mapped[str] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(16), doc="upload / hazard (bound when cited) / migration")
     created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportRecord(Base):
+    """A report the center generated (PDF): its number and the SHA-256 of the file, so a copy
+    shown later can be checked against what was issued (center/reports)."""
+
+    __tablename__ = "report_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_no: Mapped[str] = mapped_column(String(64), unique=True, doc="报告编号")
+    kind: Mapped[str] = mapped_column(String(16), doc="enterprise (风险诊断报告)")
+    enterprise_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    period_from: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD, first day")
+    period_to: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD, last day")
+    sha256: Mapped[str] = mapped_column(String(64), index=True, doc="of the PDF as issued")
+    size: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_role: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)

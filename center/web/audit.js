@@ -14,6 +14,7 @@ const ACTIONS = [
   ["create_enterprise", "登记企业"], ["update_enterprise", "修改企业"], ["create_camera", "登记摄像头"],
   ["update_camera", "修改摄像头"], ["create_policy", "登记保单"], ["create_service", "登记服务"],
   ["create_service_request", "提交服务需求"], ["answer_service_request", "答复服务需求"],
+  ["issue_report", "出具风险诊断报告"],
   ["set_node_config", "下发节点配置"], ["login_failed", "登录失败"], ["snapshot_risk", "风险评分快照"],
 ];
 const ACTION_NAMES = new Map(ACTIONS);

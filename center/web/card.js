@@ -204,6 +204,19 @@ async function services() {
   for (const s of items) {
     const item = el("div", "item");
     item.append(el("strong", null, `${s.date} ${s.kind_label}`), el("p", "note", s.provider), el("p", "text", s.summary || "–"));
+    const get = el("button", "btn small", "查看服务报告");
+    get.type = "button";
+    get.addEventListener("click", async () => {
+      get.disabled = true;
+      try {
+        await PG.downloadPdf(`/api/enterprises/${E}/services/${s.id}/report.pdf`);
+      } catch (err) {
+        note(`无法生成服务报告：${err.message}`, true);
+      } finally {
+        get.disabled = false;
+      }
+    });
+    item.append(get);
     body.append(item);
   }
   if (!items.length) body.append(el("p", "note", "暂无服务记录"));

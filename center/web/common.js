@@ -145,6 +145,22 @@ const PG = (() => {
 
     // what went wrong with an answer, for the page: the center's reason (its detail) after a
     // few words on the status
+    // fetch a PDF the center renders (a report) and hand it to the browser to save; its report
+    // number (X-Report-No), or an Error with the center's reason
+    async downloadPdf(path) {
+      const res = await PG.api(path);
+      if (!res.ok) throw new Error(await PG.errorText(res));
+      const number = res.headers.get("X-Report-No") || "report";
+      const a = PG.el("a");
+      a.href = URL.createObjectURL(await res.blob());
+      a.download = `${number}.pdf`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      return number;
+    },
+
     async errorText(res) {
       const what = {
         400: "请求有误", 401: "请先登录", 403: "无权执行此操作", 404: "未找到或无权查看",

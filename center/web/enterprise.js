@@ -174,8 +174,24 @@ function policies(page) {
 function services(items) {
   const body = $("service-rows");
   body.replaceChildren();
-  for (const s of items) row(body, [s.date, s.kind_label, s.provider, cell("summary", s.summary || "–")]);
-  if (!items.length) empty(body, 4, "暂无服务记录");
+  for (const s of items) {
+    const get = el("button", "btn small", "服务报告");
+    get.type = "button";
+    get.addEventListener("click", async () => {
+      get.disabled = true;
+      try {
+        await PG.downloadPdf(`/api/enterprises/${E}/services/${s.id}/report.pdf`);
+      } catch (err) {
+        note(`无法生成服务报告：${err.message}`);
+      } finally {
+        get.disabled = false;
+      }
+    });
+    const action = el("td");
+    action.append(get);
+    row(body, [s.date, s.kind_label, s.provider, cell("summary", s.summary || "–"), action]);
+  }
+  if (!items.length) empty(body, 5, "暂无服务记录");
 }
 
 // 服务需求: what the enterprise asked for (from its 全安码 page); the park and its insurer answer
@@ -259,6 +275,34 @@ async function alerts() {
   $("alerts-panel").hidden = false;
 }
 
+// 风险诊断报告: a period (the last 30 days by default) and a PDF the browser saves; the center
+// answers a reversed or future period with 422 and says why.
+function reportForm() {
+  const form = $("report-form");
+  const today = PG.day(Date.now());
+  const from = new Date(Date.now() - 29 * 86400000);
+  $("report-to").value = today;
+  $("report-to").max = today;
+  $("report-from").value = PG.day(from);
+  $("report-from").max = today;
+  form.hidden = false;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = $("report-button");
+    const q = new URLSearchParams({ from: $("report-from").value, to: $("report-to").value });
+    button.disabled = true;
+    $("report-note").textContent = "正在生成报告…";
+    try {
+      const number = await PG.downloadPdf(`/api/enterprises/${E}/report.pdf?${q}`);
+      $("report-note").textContent = `已生成 ${number}`;
+    } catch (err) {
+      $("report-note").textContent = `无法生成报告：${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 async function load() {
   const me = await PG.me();
   may = new Set(me.may || []);
@@ -271,6 +315,7 @@ async function load() {
     return;
   }
   profile(e);
+  reportForm();
   const parts = [
     json(`/api/enterprises/${E}/risk`).then((r) => {
       score(r);

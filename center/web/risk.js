@@ -1,4 +1,6 @@
-// 企业风险一张图: the enterprises the user may see, coloured 红/橙/黄/蓝, as a list and on the park map.
+// 企业风险一张图: the enterprises the user may see, coloured 红/橙/黄/蓝, as a list and on the park map;
+// each with its 风险诊断报告 (the last 30 days; the risk file offers any period), and for the park's
+// staff and the government the park report.
 "use strict";
 
 const COLORS = { red: "#e5484d", orange: "#f76b15", yellow: "#f5c400", blue: "#3e7bfa" };
@@ -6,7 +8,31 @@ const SVG = "http://www.w3.org/2000/svg";
 
 const { el } = PG;
 
-async function load() {
+const note = (text) => { document.getElementById("note").textContent = text || ""; };
+
+// a button that fetches a PDF the center renders and saves it; failures go to the note
+function pdfButton(button, path) {
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const number = await PG.downloadPdf(path);
+      note(`已生成 ${number}`);
+    } catch (err) {
+      note(`无法生成报告：${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+async function load(me) {
+  const may = new Set((me && me.may) || []);
+  if (may.has("park_report_pdf")) {
+    const park = document.getElementById("park-report");
+    pdfButton(park, "/api/reports/park.pdf");
+    park.hidden = false;
+  }
   const res = await PG.api("/api/risk");
   if (!res.ok) {
     document.getElementById("note").textContent = `加载失败 (HTTP ${res.status})`;
@@ -27,7 +53,11 @@ async function load() {
     name.append(link);
     const level = el("td");
     level.append(el("span", `level level-${r.level}`, r.level_label));
-    tr.append(name, el("td", null, r.industry_label), level, el("td", "num score", r.score.toFixed(1)), el("td", "num", r.coefficient.toFixed(2)));
+    const report = el("td");
+    const get = el("button", "btn small", "风险诊断报告");
+    get.type = "button";
+    report.append(pdfButton(get, `/api/enterprises/${encodeURIComponent(r.enterprise_id)}/report.pdf`));
+    tr.append(name, el("td", null, r.industry_label), level, el("td", "num score", r.score.toFixed(1)), el("td", "num", r.coefficient.toFixed(2)), report);
     body.append(tr);
     if (r.map_x !== null && r.map_y !== null) {
       const g = document.createElementNS(SVG, "g");

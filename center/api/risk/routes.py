@@ -24,6 +24,8 @@ from center.domain.errors import Invalid
 from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import HazardStatus, Role
 from center.domain.workflow import is_overdue
+from center.reports.data import enterprise_report
+from center.reports.period import make_period
 from center.store.models import Alert, Enterprise, Hazard, InsurancePolicy, Insurer, RiskScore, ServiceRecord
 from protocol import now_ms
 
@@ -84,13 +86,28 @@ def risk_history(
     return _history(session, enterprise_id, days, config)
 
 
-@router.get("/enterprises/{enterprise_id}/report", response_model=ReportOut, responses=NOT_FOUND)
+@router.get(
+    "/enterprises/{enterprise_id}/report",
+    response_model=ReportOut,
+    responses={**NOT_FOUND, 422: {"description": "a reversed period, one in the future or over ten years"}},
+)
 def risk_report(
-    enterprise_id: EnterpriseId, session: SessionDep, config: ConfigDep, user: CurrentUser
+    enterprise_id: EnterpriseId,
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="first day (default: 30 days back)")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="last day YYYY-MM-DD (default: today)")
+    ] = None,
 ) -> ReportOut:
     """风险诊断报告 data: the file, the explained score, 30 days of history, hazard and alert
-    counts (no evidence), services and policies. An insurer gets its own policies only."""
+    counts (no evidence), services and policies. An insurer gets its own policies only.
+    ``diagnosis`` is what the PDF (``…/report.pdf``) says over the period, with its Chinese labels."""
     e = enterprise_or_404(session, user, config, enterprise_id)
+    period = make_period(date_from, date_to, config.timezone)
     risk = scoring.current(session, e.id, config.risk)
     since = now_ms() - config.risk.window_days * DAY_MS
     hazards = list(session.scalars(select(Hazard).where(Hazard.enterprise_id == e.id)))
@@ -134,6 +151,8 @@ def risk_report(
         ],
         policies=[policy_out(p, insurers.get(p.insurer_id), day) for p in session.scalars(policies)],
         generated_at=iso_utc(now_ms()) or "",
+        period={"from": period.start.isoformat(), "to": period.end.isoformat(), "days": period.days},
+        diagnosis=enterprise_report(session, config, e, period, user),
     )
     return report
 

@@ -55,6 +55,8 @@ class ReportOut(BaseModel):
     services: list[ServiceOut]
     policies: list[PolicyOut]
     generated_at: str
+    period: dict[str, Any]
+    diagnosis: dict[str, Any]
 
 
 class SnapshotOut(BaseModel):

@@ -204,10 +204,11 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     }
     verdicts = {"acknowledge_alert", "dismiss_alert", "escalate_alert"}
     answer = {"answer_service_request"}  # 服务需求: the park and the insurer answer, the enterprise asks
+    park = {"park_report_pdf"}  # the park report on the risk map: the park's staff and the government
     expected = {
-        "admin": steps | verdicts | file_parts | answer | {"list_nodes", "create_user", "update_user"},
-        "operator": steps | verdicts | file_parts | answer | {"list_nodes"},
-        "government": file_parts | {"list_nodes"},
+        "admin": steps | verdicts | file_parts | answer | park | {"list_nodes", "create_user", "update_user"},
+        "operator": steps | verdicts | file_parts | answer | park | {"list_nodes"},
+        "government": file_parts | park | {"list_nodes"},
         "insurer": answer,
         "enterprise": file_parts
         | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},

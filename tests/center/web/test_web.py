@@ -286,6 +286,45 @@ def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page:
     page.screenshot(path="/tmp/center-card.png", full_page=True)
 
 
+def test_report_buttons_download_pdfs(center: Center, tmp_workdir: Path, page: Page) -> None:
+    """风险诊断报告 with a period on the risk file, 服务报告 of a service, the park report on the risk
+    map: each button gives a PDF the browser saves (issue 14)."""
+    seeded = subprocess.run(
+        [BIN, "seed", "--config", tmp_workdir / "center.yaml"], capture_output=True, text=True, timeout=120
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    log_in(page, center.url)
+    page.goto(f"{center.url}/enterprises/yj-metal")
+    expect(page.locator("#report-form")).to_be_visible()
+    page.fill("#report-from", "2020-01-01")
+    page.fill("#report-to", "2019-12-01")  # reversed: the center's reason is shown
+    page.click("#report-button")
+    expect(page.locator("#report-note")).to_contain_text("晚于截止日")
+    page.fill("#report-to", time.strftime("%Y-%m-%d"))
+    with page.expect_download(timeout=60_000) as got:
+        page.click("#report-button")
+    saved = tmp_workdir / "report.pdf"
+    got.value.save_as(saved)
+    assert got.value.suggested_filename.startswith("FXZD-")
+    text = subprocess.run(["pdftotext", saved, "-"], capture_output=True, text=True, check=True).stdout
+    assert "佛山市南海毅佳金属制品有限公司" in text and "风险诊断报告" in text
+    expect(page.locator("#report-note")).to_contain_text("已生成 FXZD-")
+    artifacts = REPO / "var" / "test-artifacts" / "reports"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(artifacts / "console-risk-file.png"), full_page=True)
+    with page.expect_download(timeout=60_000) as got:
+        page.locator("#service-rows button").first.click()
+    assert got.value.suggested_filename.startswith("FWBG-")
+    page.click("text=企业风险")
+    with page.expect_download(timeout=60_000) as got:
+        page.click("#park-report")
+    assert got.value.suggested_filename.startswith("YQBG-")
+    with page.expect_download(timeout=60_000) as got:
+        page.locator('#enterprise-rows tr[data-enterprise-id="hx-chem"] button').click()
+    assert got.value.suggested_filename.startswith("FXZD-")
+    page.screenshot(path=str(artifacts / "console-risk-map.png"), full_page=True)
+
+
 # --- 节点与摄像头: status + heartbeats over MQTT, health on the page ----------------------------
 
 DATA = REPO / "tests" / "data"

@@ -1,0 +1,1 @@
+"""Report documents (PDF) and the records of those issued."""
