@@ -83,6 +83,7 @@ class _Pending:
     record: WarningRecord
     waiting: int
     started_ms: int  # the event's start, for the latency in the log
+    order: list[str]  # the rule's outputs, in its order
     results: dict[str, WarningOutputResult] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -243,7 +244,15 @@ class WarningService:
             log.info("warning not played (%s): %s 「%s」", why, where, w.message)
             return self._not_played(record, WarningOutcome.RATE_LIMITED, why)
         job = Job(rule.id, camera, event_id, voice)
-        pending = _Pending(rule.id, camera, event_id, record, waiting=len(w.outputs), started_ms=started_ms)
+        pending = _Pending(
+            rule.id,
+            camera,
+            event_id,
+            record,
+            waiting=len(w.outputs),
+            started_ms=started_ms,
+            order=list(w.outputs),
+        )
         full: list[str] = []
         with pending.lock:  # results of fast outputs wait until every output has been asked
             for out_id in w.outputs:
@@ -333,8 +342,7 @@ class WarningService:
                 self.latency_ms = [*self.latency_ms[-99:], min(played) - pending.started_ms]
 
     def _final(self, pending: _Pending) -> WarningRecord:
-        order = {o: i for i, o in enumerate(pending.results)}
-        outputs = sorted(pending.results.values(), key=lambda r: order[r.output])
+        outputs = [pending.results[o] for o in pending.order if o in pending.results]
         ok = sum(r.ok for r in outputs)
         outcome = (
             WarningOutcome.PLAYED

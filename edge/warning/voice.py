@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import wave
@@ -61,6 +62,7 @@ class VoiceCache:
         self.cfg = cfg
         self.folder = folder
         self._voices: dict[str, Voice] = {}
+        self._known: set[str] | None = None  # espeak-ng's voices, asked once
 
     def key(self, text: str) -> str:
         c = self.cfg
@@ -89,6 +91,17 @@ class VoiceCache:
         _check_not_silent(path, f"warning audio file {path}")
         return Voice(path, text, file_sha256(path))
 
+    def _check_voice(self, exe: str) -> None:
+        """espeak-ng speaks an unknown voice with its default one, without a word: refuse it here."""
+        if self._known is None:
+            self._known = _voices(exe)
+        name = self.cfg.voice.split("+", 1)[0]
+        if self._known and name not in self._known:
+            raise ConfigError(
+                f"warning.voice.voice: espeak-ng has no voice {name!r} (Mandarin is cmn; "
+                "`espeak-ng --voices` lists them)"
+            )
+
     def _generate(self, text: str, path: Path) -> None:
         exe = shutil.which("espeak-ng")
         if exe is None:
@@ -96,9 +109,10 @@ class VoiceCache:
                 f"warning message {text!r}: espeak-ng not found: {INSTALL_HINT}, "
                 "or give the rule's warning a recorded `audio` file"
             )
+        c = self.cfg
+        self._check_voice(exe)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        c = self.cfg
         cmd = [exe, "-v", c.voice, "-s", str(c.speed), "-a", str(c.amplitude), "-w", str(tmp), "--", text]
         try:
             run = subprocess.run(cmd, capture_output=True, timeout=c.timeout_s, check=False)
@@ -119,6 +133,18 @@ class VoiceCache:
             raise
         os.replace(tmp, path)
         log.info("voice %r generated with espeak-ng voice %s: %s", text, c.voice, path)
+
+
+def _voices(exe: str) -> set[str]:
+    """The names espeak-ng knows a voice by: languages (cmn, zh), voice names, files (sit/cmn)."""
+    run = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=20, check=False)
+    names: set[str] = set()
+    for line in run.stdout.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5:
+            names.update({cols[1], cols[3], cols[4], cols[4].rsplit("/", 1)[-1]})
+            names.update(re.findall(r"\(([^\s)]+)", line))  # other languages: (zh-cmn 5)(zh 5)
+    return names
 
 
 def _check_not_silent(path: Path, what: str) -> None:
