@@ -8,7 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -82,10 +82,8 @@ def modbus_server(coils: int = 16, unit: int = 1) -> Iterator[ModbusDevice]:
             ready.set()
             await task
 
-        try:
+        with suppress(asyncio.CancelledError):
             loop.run_until_complete(serve())
-        except asyncio.CancelledError:
-            pass
 
     thread = threading.Thread(target=run, name="modbus-server", daemon=True)
     thread.start()
@@ -139,9 +137,9 @@ def speaker_server() -> Iterator[SpeakerServer]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        do_GET = do_POST = _take  # noqa: N815
+        do_GET = do_POST = _take
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

@@ -178,8 +178,8 @@ def test_plays_on_a_speaker_and_a_strobe_and_reports_each(
             time.sleep(0.6)  # on_s: the strobe goes off again
             assert [w.value for w in dev.writes] == [True, False]
             assert (
-                "warning played on yard-01 (厂区扬声器): 「危险区域，请勿进入」 rule gate-zone camera cam-gate"
-                in caplog.text
+                "warning played on yard-01 (厂区扬声器): 「危险区域，请勿进入」 rule gate-zone "
+                "camera cam-gate" in caplog.text
             )
             assert svc.played == {"yard-01": 1, "strobe": 1} and not svc.failed
             assert svc.latency_ms and 400 <= svc.latency_ms[0] < 3000
