@@ -571,6 +571,65 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
     expect(detail).to_be_hidden()
 
 
+def test_alert_detail_shows_what_was_played_at_the_post(
+    center: Center, publisher: mqtt.Client, page: Page
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    t0 = now_ms() - 8000
+    played_ms = t0 + 1400
+    queued = {
+        "outcome": "queued",
+        "message": "请佩戴安全帽",
+        "reason": "the rule's event started",
+        "decided_ms": t0 + 600,
+    }
+    played = {
+        **queued,
+        "outcome": "partial",
+        "outputs": [
+            {"output": "yard-01", "name": "yard-01", "kind": "speaker_http", "ok": True, "ms": played_ms},
+            {
+                "output": "strobe",
+                "name": "大门声光报警器",
+                "kind": "modbus",
+                "ok": False,
+                "error": "Modbus device 10.0.0.40:502 unreachable",
+            },
+        ],
+    }
+    eid = new_event_id(t0)
+    send(publisher, eid, started_ms=t0, warning=queued)
+    send(publisher, eid, "update", 1, started_ms=t0, warning=played)
+    quiet = new_event_id()  # a rule without a warning: no line
+    send(publisher, quiet, camera="cam-yard")
+    limited = new_event_id()
+    send(
+        publisher,
+        limited,
+        camera="cam-stairs",
+        warning={**queued, "outcome": "rate_limited", "reason": "repeat within 60 s (last played 14:02:11)"},
+    )
+
+    log_in(page, center.url)
+    expect(row(page, limited)).to_be_visible()
+    row(page, eid).locator("td.camera").click()
+    clock = datetime.fromtimestamp(played_ms / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+    line = page.locator("#detail-facts dd.warning")
+    expect(line).to_have_text(
+        f"部分播放「请佩戴安全帽」 {clock} (扬声器 yard-01；失败 声光报警器 大门声光报警器："
+        "Modbus device 10.0.0.40:502 unreachable)"
+    )
+    expect(page.locator("#detail-facts dt", has_text="现场提醒")).to_have_count(1)
+    row(page, quiet).locator("td.camera").click()
+    expect(page.locator("#detail")).to_have_attribute("data-event-id", quiet)
+    expect(page.locator("#detail-facts dd.warning")).to_have_count(0)
+    row(page, limited).locator("td.camera").click()
+    decided = datetime.fromtimestamp((t0 + 600) / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+    expect(line).to_have_text(f"未播放（频率限制）「请佩戴安全帽」 {decided}")
+
+
 def test_nodes_page_knows_every_node_and_camera_state() -> None:
     script = (REPO / "center" / "web" / "nodes.js").read_text(encoding="utf-8")
     health = re.search(r"const HEALTH = \{([^}]*)\}", script)

@@ -42,7 +42,11 @@ def test_a_good_warning_config_resolves_its_paths(tmp_path: Path) -> None:
         write(
             tmp_path,
             {"outputs": [SPEAKER, STROBE, sink], "voice": {"cache_dir": "voice"}},
-            {"message": "危险区域，请勿进入", "audio": "rec/zone.wav", "outputs": ["yard-01", "strobe", "ipc"]},
+            {
+                "message": "危险区域，请勿进入",
+                "audio": "rec/zone.wav",
+                "outputs": ["yard-01", "strobe", "ipc"],
+            },
         )
     )
     w = cfg.cameras[0].rules[0].warning
