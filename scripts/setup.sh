@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Bootstrap ParkGuard on a Debian/Ubuntu machine; safe to run again (it only does what is missing).
 #
-#   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`
+#   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`, and the Debian packages of
+#                              the on-site warnings (espeak-ng: the voice, alsa-utils: aplay)
 #   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,live,train-ppe]'` + the Debian packages
-#                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL)
+#                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL, sox)
 #
 # Run from anywhere; it works in the repository root. Environment:
 #   PARKGUARD_PYTHON=/path/to/python3.11   use this interpreter for the venv
@@ -151,7 +152,12 @@ pip_install() {
 
 # ---------------------------------------------------------------------------------------------
 
+# on-site warnings (现场提醒): espeak-ng speaks the messages (Mandarin voice cmn), aplay plays them
+RUNTIME_DEBS=(espeak-ng alsa-utils)
+
 setup_runtime() {
+    apt_install "${RUNTIME_DEBS[@]}" ||
+        say "without espeak-ng a node refuses a rule whose warning has a message to speak (recorded files still work)"
     make_venv
     pip_install runtime -e .
 }
@@ -163,6 +169,7 @@ TEST_DEBS=(
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     chromium fonts-noto-cjk poppler-utils
     postgresql
+    "${RUNTIME_DEBS[@]}" sox
 )
 
 setup_test() {
