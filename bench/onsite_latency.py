@@ -127,8 +127,8 @@ def main() -> int:
         f"RESULT events_with_warning={len(finals)} outcomes={outcomes} seconds={args.seconds:g}", flush=True
     )
     print(
-        f"RESULT warning_health played={health.played} failed={health.failed} rate_limited={health.rate_limited} "
-        f"dropped={health.dropped}",
+        f"RESULT warning_health played={health.played} failed={health.failed} "
+        f"rate_limited={health.rate_limited} dropped={health.dropped}",
         flush=True,
     )
     if not first:
@@ -141,13 +141,14 @@ def main() -> int:
             flush=True,
         )
     print(
-        f"RESULT baseline alert (new message emitted − started_ms) n={len(alert)} p50={statistics.median(alert):.0f} "
-        f"p95={pct(alert, 95):.0f} max={max(alert):.0f} ms",
+        f"RESULT baseline alert (new message emitted − started_ms) n={len(alert)} "
+        f"p50={statistics.median(alert):.0f} p95={pct(alert, 95):.0f} max={max(alert):.0f} ms",
         flush=True,
     )
     if overhead:  # negative: the voice started before the alert's message left (snapshot, publish)
         print(
-            f"RESULT playback − alert emitted: p50={statistics.median(overhead):.0f} max={max(overhead):.0f} ms"
+            f"RESULT playback − alert emitted: p50={statistics.median(overhead):.0f} "
+            f"max={max(overhead):.0f} ms"
         )
     ok = goal("event start → first playback, max (ms)", max(first), GOAL_MS, " ms", higher=False)
     return 0 if ok else 1
