@@ -32,6 +32,7 @@ from protocol import (
     NodeStatus,
     Topic,
     TopicKind,
+    WarningHealth,
     new_event_id,
     now_ms,
 )
@@ -405,7 +406,10 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
     expect(anon).to_have_url(f"{center.url}/login?next=/nodes")
     anon.context.close()
 
-    with Beats(publisher, node, cameras, outbox_depth=5, outbox_dropped=2, interval_s=1.0) as beats:
+    warnings = WarningHealth(played=12, failed=1, rate_limited=4, outside_schedule=2, dropped=0)
+    with Beats(
+        publisher, node, cameras, outbox_depth=5, outbox_dropped=2, interval_s=1.0, warning=warnings
+    ) as beats:
         log_in(page, center.url)
         page.click("text=节点与摄像头")
         expect(page).to_have_url(f"{center.url}/nodes")
@@ -427,6 +431,10 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
         expect(gate.locator(".error")).to_have_text("no frame for 12 s")
         expect(sec.locator('tr[data-camera="cam-roof"] .state')).to_have_text("未上报")  # in the status only
         expect(sec.locator("dd.outbox")).to_have_text("待发 5 条 · 已丢弃 2 条")
+        expect(sec.locator("dd.warnings")).to_have_text(
+            "已播放 12 · 失败 1 · 频率限制 4 · 不在时段 2 · 设备繁忙丢弃 0"
+        )
+        expect(sec.locator("dd.warnings")).to_have_class("warnings warn")
         expect(sec.locator("dd.config")).to_have_text("v3")
         expect(sec.locator("dd.config-rejected")).to_have_text("v4：zones[0]: a polygon needs 3 points")
         expect(sec.locator("dd.heartbeat")).to_contain_text("周期 1 秒")
