@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, WrapValidator, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from edge.config.base import Section
 from protocol import Id, WarningOutputKind
@@ -133,9 +134,34 @@ class GpioOutput(_Output):
     sysfs: Path = Field(default=Path("/sys/class/gpio"), description="the sysfs GPIO folder")
 
 
-WarningOutput = Annotated[
-    SpeakerOutput | AudioOutput | ModbusOutput | GpioOutput, Field(discriminator="type")
-]
+_TYPES = ("speaker_http", "audio", "modbus", "gpio")
+
+
+def _untagged(value: Any, handler: Any) -> Any:
+    """Errors say ``warning.outputs[0].url``, without the type tag pydantic puts in the path."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if loc and loc[0] in _TYPES:
+                loc = loc[1:]
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(err["type"], err["msg"]), loc=loc, input=err["input"]
+                )
+            )
+        raise ValidationError.from_exception_data(exc.title, errors) from None
+
+
+if TYPE_CHECKING:
+    WarningOutput: TypeAlias = SpeakerOutput | AudioOutput | ModbusOutput | GpioOutput
+else:
+    WarningOutput = Annotated[
+        Annotated[SpeakerOutput | AudioOutput | ModbusOutput | GpioOutput, Field(discriminator="type")],
+        WrapValidator(_untagged),
+    ]
 #: the output kinds that play the voice (the others are light / siren only)
 VOICE_KINDS = {WarningOutputKind.SPEAKER_HTTP.value, WarningOutputKind.AUDIO.value}
 

@@ -72,12 +72,19 @@ def test_a_good_warning_config_resolves_its_paths(tmp_path: Path) -> None:
         (
             {"outputs": [{**SPEAKER, "url": "http://10.0.0.31/play?t={text}&v={volume}"}]},
             {"message": "请佩戴安全帽", "outputs": ["yard-01"]},
-            "url: URL template names unknown field(s) ['volume'] (known: text, file, sha256, rule, camera)",
+            "warning.outputs[0].url: URL template names unknown field(s) ['volume'] (known: text, file, "
+            "sha256, rule, camera)",
         ),
         (
             {"outputs": [{**SPEAKER, "headers": {"Authorization": "Basic abc"}}]},
             {"message": "请佩戴安全帽", "outputs": ["yard-01"]},
             "put the Authorization header in an environment variable (auth_env)",
+        ),
+        (
+            {"outputs": [{**SPEAKER, "url": "http://10.0.0.31/play?t={text"}]},
+            {"message": "请佩戴安全帽", "outputs": ["yard-01"]},
+            "warning.outputs[0].url: URL template 'http://10.0.0.31/play?t={text': expected '}' before end "
+            "of string",
         ),
         (
             {"outputs": [STROBE]},
@@ -97,7 +104,7 @@ def test_a_good_warning_config_resolves_its_paths(tmp_path: Path) -> None:
         (
             {"outputs": [{**STROBE, "coil": 70000}]},
             {"outputs": ["strobe"]},
-            "coil: Input should be less than or equal to 65535",
+            "warning.outputs[0].coil: Input should be less than or equal to 65535",
         ),
         (
             {"outputs": [STROBE]},
