@@ -106,7 +106,7 @@ class VoiceCache:
         exe = shutil.which("espeak-ng")
         if exe is None:
             raise ConfigError(
-                f"warning message {text!r}: espeak-ng not found: {INSTALL_HINT}, "
+                f"message {text!r}: espeak-ng not found: {INSTALL_HINT}, "
                 "or give the rule's warning a recorded `audio` file"
             )
         c = self.cfg
@@ -118,16 +118,16 @@ class VoiceCache:
             run = subprocess.run(cmd, capture_output=True, timeout=c.timeout_s, check=False)
         except subprocess.TimeoutExpired:
             tmp.unlink(missing_ok=True)
-            raise ConfigError(f"warning message {text!r}: espeak-ng took over {c.timeout_s:g} s") from None
+            raise ConfigError(f"message {text!r}: espeak-ng took over {c.timeout_s:g} s") from None
         err = run.stderr.decode("utf-8", "replace").strip()
         if run.returncode != 0 or not tmp.exists():
             tmp.unlink(missing_ok=True)
             raise ConfigError(
-                f"warning message {text!r}: espeak-ng (voice {c.voice}) failed with exit code "
+                f"message {text!r}: espeak-ng (voice {c.voice}) failed with exit code "
                 f"{run.returncode}: {err[:200] or 'no message'}"
             )
         try:
-            _check_not_silent(tmp, f"warning message {text!r} (espeak-ng voice {c.voice})")
+            _check_not_silent(tmp, f"message {text!r} (espeak-ng voice {c.voice})")
         except ConfigError:
             tmp.unlink(missing_ok=True)
             raise

@@ -119,3 +119,45 @@ def test_mistakes_name_the_field(tmp_path: Path, warning: dict, rule_warning: di
         load_edge_config(path)
     assert str(err.value).startswith(f"{path}: "), err.value
     assert error.replace("Value error, ", "") in str(err.value), err.value
+
+
+@pytest.mark.slow  # a fresh interpreter loads the models
+def test_check_without_espeak_ng_exits_2_with_what_to_install(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    data = yaml.safe_load((repo / "configs" / "demo-edge.yaml").read_text(encoding="utf-8"))
+    data["models"]["manifest"] = str(repo / "models" / "manifest.yaml")
+    data["cameras"][0]["url"] = str(repo / "samples" / "vtest-walkway.mp4")
+    data["state_dir"] = str(tmp_path / "state")
+    data["warning"]["voice"]["cache_dir"] = str(tmp_path / "voice")
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}  # no espeak-ng (nor anything else) on it
+    res = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo,
+        env=env,
+    )
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    assert (
+        "parkguard-edge: config error: rule junction-intrusion: warning: message '危险区域，请勿进入': "
+        "espeak-ng not found: install the Debian package espeak-ng" in res.stderr
+    ), res.stderr
+    env["PATH"] = os.environ["PATH"]
+    ok = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo,
+        env=env,
+    )
+    assert ok.returncode == 0 and "1 warning output(s)" in ok.stdout, ok.stdout + ok.stderr
+    assert len(list((tmp_path / "voice").glob("*.wav"))) == 1  # made at check time, cached for the node
