@@ -218,6 +218,9 @@ class CameraPipeline:
                 continue  # its camera was rebuilt without this event (ended and settled)
             self._warnings[eid] = rec
             last = self._warn_ended.pop(eid, None)
+            if not self.cfg.warning.on_event:  # nothing to tell the center
+                self._settled(eid)
+                continue
             if last is not None:
                 out.append(last.model_copy(update={"seq": self._resend_seq(eid, last.seq), "warning": rec}))
                 self._settled(eid)
@@ -289,7 +292,7 @@ class CameraPipeline:
             score=t.score,
             objects=t.objects,
             evidence=evidence,
-            warning=self._warnings.get(t.event_id),
+            warning=self._warnings.get(t.event_id) if self.cfg.warning.on_event else None,
         )
 
 

@@ -171,6 +171,11 @@ class WarningConfig(Section):
 
     outputs: list[WarningOutput] = Field(default_factory=list, max_length=32)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    on_event: bool = Field(
+        default=True,
+        description="carry what was played on the event's messages; false for a center that predates "
+        "it (it refuses messages with the field): the warnings still play, log and count",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> WarningConfig:

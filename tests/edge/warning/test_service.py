@@ -377,3 +377,21 @@ def test_frame_loop_is_not_slowed_by_a_hanging_speaker(tmp_path: Path) -> None:
             assert len(dropped) >= 17 and svc.suppressed["queue_full"] == len(dropped)
         finally:
             svc.stop(timeout=0.1)
+
+
+def test_on_event_false_plays_but_keeps_the_messages_as_an_older_center_takes_them(tmp_path: Path) -> None:
+    cfg = config(tmp_path, [sink(tmp_path)], {})
+    cfg.warning.on_event = False
+    svc = make_warnings(cfg)
+    assert svc is not None
+    svc.start()
+    try:
+        pipe = CameraPipeline(cfg, cfg.cameras[0], {"person"}, None, svc)
+        t = int(time.time() * 1000)
+        events, _ = run_frames(pipe, [(t + i * 200, i < 6) for i in range(16)], svc, settle=True)
+        assert [e.phase for e in events] == [EventPhase.NEW, EventPhase.END]  # no extra update either
+        assert all('"warning"' not in e.model_dump_json() for e in events)
+        assert svc.played["sink"] == 1 and (tmp_path / "played.wav").is_file()
+        assert not pipe._warnings and not pipe._warn_ended
+    finally:
+        svc.stop()
