@@ -210,7 +210,7 @@ class EdgeNode:
             outbox_dropped=self.outbox.dropped,
             interval_s=self.cfg.heartbeat_s,
             evidence=self.evidence.health(),
-            warning=self.warner.health() if self.warner is not None else None,
+            warning=self.warner.health() if self.warner and self.cfg.warning.report_to_center else None,
         )
         self.publisher.send_now(TopicKind.HEARTBEAT, hb)
 

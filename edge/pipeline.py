@@ -218,7 +218,7 @@ class CameraPipeline:
                 continue  # its camera was rebuilt without this event (ended and settled)
             self._warnings[eid] = rec
             last = self._warn_ended.pop(eid, None)
-            if not self.cfg.warning.on_event:  # nothing to tell the center
+            if not self.cfg.warning.report_to_center:  # nothing to tell the center
                 self._settled(eid)
                 continue
             if last is not None:
@@ -292,7 +292,7 @@ class CameraPipeline:
             score=t.score,
             objects=t.objects,
             evidence=evidence,
-            warning=self._warnings.get(t.event_id) if self.cfg.warning.on_event else None,
+            warning=self._warnings.get(t.event_id) if self.cfg.warning.report_to_center else None,
         )
 
 

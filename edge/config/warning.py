@@ -171,10 +171,10 @@ class WarningConfig(Section):
 
     outputs: list[WarningOutput] = Field(default_factory=list, max_length=32)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
-    on_event: bool = Field(
+    report_to_center: bool = Field(
         default=True,
-        description="carry what was played on the event's messages; false for a center that predates "
-        "it (it refuses messages with the field): the warnings still play, log and count",
+        description="what was played on the events' messages, the figures in the heartbeat; false for a "
+        "center that predates them (it refuses messages with the fields): warnings still play, log, count",
     )
 
     @model_validator(mode="after")

@@ -379,9 +379,11 @@ def test_frame_loop_is_not_slowed_by_a_hanging_speaker(tmp_path: Path) -> None:
             svc.stop(timeout=0.1)
 
 
-def test_on_event_false_plays_but_keeps_the_messages_as_an_older_center_takes_them(tmp_path: Path) -> None:
+def test_report_to_center_false_plays_but_keeps_the_messages_as_an_older_center_takes_them(
+    tmp_path: Path,
+) -> None:
     cfg = config(tmp_path, [sink(tmp_path)], {})
-    cfg.warning.on_event = False
+    cfg.warning.report_to_center = False
     svc = make_warnings(cfg)
     assert svc is not None
     svc.start()
