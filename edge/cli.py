@@ -87,13 +87,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     for cam in cfg.cameras:
         build_rules(cam, cfg.timezone, det.labels, tracking=cfg.tracker.enabled, models=cfg.models)
     make_evidence(cfg, upload=False)  # the face model for blurring loads
+    from edge.warning.service import make_warnings
+
+    warner = make_warnings(cfg)  # the warnings' voices are made (and cached), their players found
     if cfg.center.url and not os.environ.get(cfg.center.token_env):
         print(
             f"{args.config}: warning: center.token_env: {cfg.center.token_env} is not set here; "
             "evidence will wait in the upload queue until it is",
             file=sys.stderr,
         )
-    print(f"{args.config}: OK ({len(cfg.cameras)} camera(s), model {det.model.entry.name})")
+    voices = f", {len(warner.workers)} warning output(s)" if warner is not None else ""
+    print(f"{args.config}: OK ({len(cfg.cameras)} camera(s), model {det.model.entry.name}{voices})")
     return 0
 
 

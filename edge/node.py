@@ -28,6 +28,7 @@ from edge.pipeline import CameraPipeline, tracked_labels
 from edge.reconfig import ReconfigPlan, plan_reconfiguration
 from edge.video.ringbuffer import RingBuffer
 from edge.video.stream import CameraStream
+from edge.warning.service import WarningService, make_warnings
 from protocol import AlertEvent, CameraHealth, Heartbeat, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.node")
@@ -41,6 +42,8 @@ class EdgeNode:
         self.detector = detector or load_detector(cfg.models)
         self.evidence = make_evidence(cfg, self.ring)  # faces blurred, clips, uploads
         self.track_labels = tracked_labels(self.detector)
+        # on-site warnings: the voices made now (not at the post); None without warning outputs
+        self.warner: WarningService | None = make_warnings(cfg)
         self.cameras: list[CameraRuntime] = [
             self._open_camera(cfg, cam) for cam in cfg.cameras if cam.enabled
         ]
@@ -58,7 +61,9 @@ class EdgeNode:
 
     # -- cameras -------------------------------------------------------------------------
     def _pipeline(self, cfg: EdgeConfig, cam: CameraConfig) -> CameraPipeline:
-        return CameraPipeline(cfg, cam, self.detector.labels, self.evidence)
+        if self.warner is not None:
+            self.warner.prepare([cam])  # a rule added live gets its voice before it can alert
+        return CameraPipeline(cfg, cam, self.detector.labels, self.evidence, self.warner)
 
     def _open_camera(
         self, cfg: EdgeConfig, cam: CameraConfig, pipeline: CameraPipeline | None = None
@@ -86,6 +91,8 @@ class EdgeNode:
         self.detector.warmup()
         self.publisher.start()
         self.evidence.start()
+        if self.warner is not None:
+            self.warner.start()
         self._start_metrics()
         with self._lock:
             start = time.monotonic()
@@ -148,8 +155,12 @@ class EdgeNode:
         for cam in cameras:
             self._emit(cam.pipeline.finish(now_ms()))
         self.evidence.stop()  # clips still due are built from what the rings hold
+        if self.warner is not None:
+            self.warner.wait_idle(3.0)  # warnings playing now get their result on their events
         for cam in cameras:
             self._emit(cam.pipeline.collect_clips())
+        if self.warner is not None:
+            self.warner.stop()
         if self.metrics is not None:
             self.metrics.stop()
         self.publisher.stop()
@@ -199,6 +210,7 @@ class EdgeNode:
             outbox_dropped=self.outbox.dropped,
             interval_s=self.cfg.heartbeat_s,
             evidence=self.evidence.health(),
+            warning=self.warner.health() if self.warner and self.cfg.warning.report_to_center else None,
         )
         self.publisher.send_now(TopicKind.HEARTBEAT, hb)
 

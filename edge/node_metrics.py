@@ -75,12 +75,36 @@ def camera_families(cameras: list[CameraRuntime]) -> list[Family]:
     return list(fams.values())
 
 
+def warning_families(node: EdgeNode) -> list[Family]:
+    """On-site warnings: plays per output (worked / failed) and warnings not played by reason."""
+    w = node.warner
+    if w is None:
+        return []
+    played = Family(P + "warning_played_total", "counter", "on-site warnings played, per output")
+    failed = Family(
+        P + "warning_failed_total", "counter", "on-site warning plays that failed (device unreachable …)"
+    )
+    for out_id in w.workers:
+        played.add({"output": out_id}, w.played[out_id])
+        failed.add({"output": out_id}, w.failed[out_id])
+    suppressed = Family(
+        P + "warning_suppressed_total",
+        "counter",
+        "on-site warnings not played: rate_limit (a repeat), hourly_cap, outside_schedule, "
+        "queue_full (per output: the device slow or unreachable)",
+    )
+    for reason, n in sorted(w.suppressed.items()):
+        suppressed.add({"reason": reason}, n)
+    return [played, failed, suppressed]
+
+
 def node_families(node: EdgeNode) -> list[Family]:
     """Every family of the node: its cameras', then the outbox, events, uptime and identity."""
     det = node.detector
     ev = node.evidence.health()
     return [
         *camera_families(node.camera_list()),
+        *warning_families(node),
         Family(P + "clips_total", "counter", "evidence clips: built (partial included), failed, partial")
         .add({"result": "built"}, ev.clips_built)
         .add({"result": "failed"}, ev.clips_failed)

@@ -22,7 +22,8 @@ from edge.rules.lifecycle import Transition
 from edge.rules.registry import build_rules
 from edge.track.tracker import Tracker
 from edge.video.motion import MotionGate
-from protocol import AlertEvent, EventPhase, EvidenceItem
+from edge.warning.service import WarningService
+from protocol import AlertEvent, EventPhase, EvidenceItem, WarningOutcome, WarningRecord
 
 log = logging.getLogger("parkguard.edge.pipeline")
 
@@ -37,7 +38,12 @@ class CameraPipeline:
     """A camera's rules and the evidence of their events: detections in, alert events out."""
 
     def __init__(
-        self, cfg: EdgeConfig, camera: CameraConfig, labels: set[str], evidence: EvidenceStore | None
+        self,
+        cfg: EdgeConfig,
+        camera: CameraConfig,
+        labels: set[str],
+        evidence: EvidenceStore | None,
+        warner: WarningService | None = None,
     ) -> None:
         self.cfg = cfg
         self.camera = camera
@@ -57,6 +63,12 @@ class CameraPipeline:
         self._clip_wait: dict[str, AlertEvent | None] = {}  # event id → its last message
         self.evidence_ms = 0.0  # of the last process(): snapshots saved (the rest is the rules')
         self._clip_ready: dict[str, EvidenceItem] = {}
+        # on-site warnings: each event's record (carried by its messages), the end message of an
+        # event over before its warning's result came, the seq of messages sent again after an end
+        self.warner = warner
+        self._warnings: dict[str, WarningRecord] = {}
+        self._warn_ended: dict[str, AlertEvent] = {}
+        self._resent: dict[str, int] = {}
 
     def process(self, frame_bgr: np.ndarray | None, ts_ms: int, dets: Detections) -> list[AlertEvent]:
         self.evidence_ms = 0.0
@@ -74,6 +86,11 @@ class CameraPipeline:
                 self.judgements = Detections.concat([self.judgements, judged])
             if t is None:
                 continue
+            if t.phase is EventPhase.NEW and rule.cfg.warning is not None and self.warner is not None:
+                # decided now, played by the outputs' threads: the frame loop never waits for a device
+                self._warnings[t.event_id] = self.warner.request(
+                    rule.cfg, self.camera.id, t.event_id, ts_ms, t.started_ms
+                )
             evidence: list[EvidenceItem] = []
             if t.phase is EventPhase.NEW and self.evidence is not None:
                 t0 = time.perf_counter()
@@ -82,7 +99,7 @@ class CameraPipeline:
             events.append(self._with_clip(self._event(rule, t, evidence)))
         if self._clip_wait:
             self._extend_clips()
-        return events + self._late_clips()
+        return events + self._late_clips() + self._late_warnings()
 
     def _extend_clips(self) -> None:
         """A clip covers its whole event (plus ``post_s``, up to ``clip_max_s``): while the event
@@ -155,9 +172,65 @@ class CameraPipeline:
                 self._clip_wait.pop(eid, None)
             elif last is not None and last.phase is EventPhase.END:
                 del self._clip_wait[eid]
-                out.append(last.model_copy(update={"seq": last.seq + 1, "evidence": [item]}))
+                update = {"seq": self._resend_seq(eid, last.seq), "evidence": [item]}
+                if eid in self._warnings:
+                    update["warning"] = self._warnings[eid]
+                out.append(last.model_copy(update=update))
+                self._settled(eid)
             elif eid in self._clip_wait:
                 self._clip_ready[eid] = item
+        return out
+
+    # -- on-site warnings ---------------------------------------------------------------------
+    def _resend_seq(self, eid: str, seq: int) -> int:
+        """The seq of a message sent again after an event's end (a late clip, a late warning
+        result): one above any sent before, so the center takes each."""
+        n = max(seq, self._resent.get(eid, seq)) + 1
+        self._resent[eid] = n
+        return n
+
+    def _settled(self, eid: str) -> None:
+        """Forget an ended event once neither its clip nor its warning's result is awaited."""
+        if eid in self._clip_wait or eid in self._warn_ended:
+            return
+        self._resent.pop(eid, None)
+        self._warnings.pop(eid, None)
+
+    def _track_warning(self, event: AlertEvent) -> AlertEvent:
+        """An end message of an event whose warning is still playing is kept, to send again with
+        the result; an event over and settled is forgotten."""
+        if event.phase is EventPhase.END and event.event_id in self._warnings:
+            rec = self._warnings[event.event_id]
+            if rec.outcome is WarningOutcome.QUEUED:
+                self._warn_ended[event.event_id] = event
+            else:
+                self._settled(event.event_id)
+        return event
+
+    def _late_warnings(self) -> list[AlertEvent]:
+        """Warnings whose outputs have all answered: a running event tells it at once (an update),
+        an event already over gets its end again (seq + 1) carrying it."""
+        if self.warner is None:
+            return []
+        out: list[AlertEvent] = []
+        for eid, rec in self.warner.take_results(self.camera.id):
+            if eid not in self._warnings:
+                continue  # its camera was rebuilt without this event (ended and settled)
+            self._warnings[eid] = rec
+            last = self._warn_ended.pop(eid, None)
+            if not self.cfg.warning.report_to_center:  # nothing to tell the center
+                self._settled(eid)
+                continue
+            if last is not None:
+                out.append(last.model_copy(update={"seq": self._resend_seq(eid, last.seq), "warning": rec}))
+                self._settled(eid)
+                continue
+            for rule in self.rules:
+                running = rule.lifecycle.running
+                if running is not None and running[0] == eid:
+                    t = rule.lifecycle.report()
+                    if t is not None:
+                        out.append(self._with_clip(self._event(rule, t, [])))
         return out
 
     def take_over(self, old: CameraPipeline, ts_ms: int, keep_open: bool) -> list[AlertEvent]:
@@ -175,11 +248,16 @@ class CameraPipeline:
         self._clip_wait.update(old._clip_wait)
         self._clip_ready.update(old._clip_ready)
         old._clip_wait, old._clip_ready = {}, {}
+        self._warnings.update(old._warnings)
+        self._warn_ended.update(old._warn_ended)
+        self._resent.update(old._resent)
+        old._warnings, old._warn_ended, old._resent = {}, {}, {}
         return ended
 
     def collect_clips(self) -> list[AlertEvent]:
-        """The clips finished since the last frame (the node stops, or a camera went dark)."""
-        return self._late_clips()
+        """The clips (and warning results) finished since the last frame (the node stops, or a
+        camera went dark)."""
+        return self._late_clips() + self._late_warnings()
 
     def finish(self, ts_ms: int) -> list[AlertEvent]:
         """End every running event (the clip is over, the node stops)."""
@@ -191,6 +269,9 @@ class CameraPipeline:
         return out
 
     def _event(self, rule: Rule[Any], t: Transition, evidence: list[EvidenceItem]) -> AlertEvent:
+        return self._track_warning(self._message(rule, t, evidence))
+
+    def _message(self, rule: Rule[Any], t: Transition, evidence: list[EvidenceItem]) -> AlertEvent:
         return AlertEvent(
             event_id=t.event_id,
             phase=t.phase,
@@ -211,6 +292,7 @@ class CameraPipeline:
             score=t.score,
             objects=t.objects,
             evidence=evidence,
+            warning=self._warnings.get(t.event_id) if self.cfg.warning.report_to_center else None,
         )
 
 

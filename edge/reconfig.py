@@ -25,6 +25,7 @@ FIXED_SETTINGS = (
     "metrics_bind",
     "evidence",
     "center",
+    "warning",
 )
 # camera settings its pipeline (zones, rules) is not built from: a change to these alone keeps it
 _NOT_PIPELINE = {"url", "detect_url", "analysis_fps", "motion", "enabled", "name"}

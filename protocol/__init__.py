@@ -22,6 +22,11 @@ from protocol.messages import (
     NodeStatus,
     RuleType,
     Severity,
+    WarningHealth,
+    WarningOutcome,
+    WarningOutputKind,
+    WarningOutputResult,
+    WarningRecord,
     now_ms,
 )
 from protocol.topics import Topic, TopicKind, parse_topic
@@ -47,6 +52,11 @@ __all__ = [
     "Severity",
     "Topic",
     "TopicKind",
+    "WarningHealth",
+    "WarningOutcome",
+    "WarningOutputKind",
+    "WarningOutputResult",
+    "WarningRecord",
     "new_event_id",
     "now_ms",
     "parse_topic",

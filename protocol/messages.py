@@ -11,7 +11,16 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from protocol.ids import Id
 
@@ -92,6 +101,59 @@ class EvidenceItem(_Msg):
 EvidenceRef = EvidenceItem
 
 
+class WarningOutcome(StrEnum):
+    """What became of an event's on-site warning (现场提醒: voice and light at the post)."""
+
+    QUEUED = "queued"  # accepted, the outputs are playing it (a later message tells the result)
+    PLAYED = "played"  # every output played it
+    PARTIAL = "partial"  # some outputs played it, some failed
+    FAILED = "failed"  # no output played it
+    RATE_LIMITED = "rate_limited"  # a repeat within min_interval_s, or over max_per_hour
+    OUTSIDE_SCHEDULE = "outside_schedule"  # outside the warning's schedule
+    DROPPED = "dropped"  # the outputs' queues were full (a slow or dead device)
+
+
+class WarningOutputKind(StrEnum):
+    SPEAKER_HTTP = "speaker_http"  # an IP speaker's HTTP interface
+    AUDIO = "audio"  # the industrial PC's audio output (ALSA / PulseAudio / a WAV file sink)
+    MODBUS = "modbus"  # a strobe or siren's coil through Modbus TCP
+    GPIO = "gpio"  # a strobe or siren on a GPIO line
+
+
+class WarningOutputResult(_Msg):
+    """One output's part in a warning."""
+
+    output: Id
+    name: Annotated[str, StringConstraints(max_length=64)] = ""
+    kind: WarningOutputKind
+    ok: bool
+    ms: EpochMs | None = Field(default=None, description="when it started playing / switched on")
+    error: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class WarningRecord(_Msg):
+    """What was played at the post for an event, when and why (or why not)."""
+
+    outcome: WarningOutcome
+    message: Annotated[str, StringConstraints(max_length=100)] = Field(
+        default="", description="the voice message (请佩戴安全帽), empty for light only"
+    )
+    reason: Annotated[str, StringConstraints(max_length=200)] = Field(
+        default="", description="why this outcome (the rate limit hit, the schedule, the queue)"
+    )
+    decided_ms: EpochMs = Field(description="when the node decided (the event's new message)")
+    outputs: list[WarningOutputResult] = Field(default_factory=list, max_length=8)
+
+
+def _drop_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """Fields added to v1 later are left out when empty, so a center or node that predates them
+    (its models refuse unknown keys) still takes the message."""
+    for key in keys:
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
+
+
 class AlertEvent(_Msg):
     """One unsafe situation, told as ``new`` → ``update``… → ``end`` under one event id."""
 
@@ -116,6 +178,13 @@ class AlertEvent(_Msg):
     objects: list[DetectedObject] = Field(default_factory=list, max_length=200)
     evidence: list[EvidenceItem] = Field(default_factory=list, max_length=8)
     sent_ms: EpochMs = Field(default_factory=now_ms)
+    warning: WarningRecord | None = Field(
+        default=None, description="the on-site warning of this event (added in v1; left out when none)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _compatible(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_none(handler(self), "warning")
 
     @field_validator("event_id")
     @classmethod
@@ -197,6 +266,16 @@ class EvidenceHealth(_Msg):
     uploads_dropped: int = Field(default=0, ge=0, description="files evicted from a full upload queue")
 
 
+class WarningHealth(_Msg):
+    """The node's on-site warnings since it started (one count per output for played / failed)."""
+
+    played: int = Field(default=0, ge=0, description="output plays that worked")
+    failed: int = Field(default=0, ge=0, description="output plays that failed (device unreachable …)")
+    rate_limited: int = Field(default=0, ge=0, description="warnings not played: repeat or hourly cap")
+    outside_schedule: int = Field(default=0, ge=0, description="warnings not played: outside the schedule")
+    dropped: int = Field(default=0, ge=0, description="warnings not played: an output's queue was full")
+
+
 class Heartbeat(_Msg):
     v: Literal[1] = PROTOCOL_VERSION
     site: Id
@@ -210,6 +289,13 @@ class Heartbeat(_Msg):
         default=None, gt=0, le=3600, description="the node's heartbeat period (3 missed: stale)"
     )
     evidence: EvidenceHealth | None = None
+    warning: WarningHealth | None = Field(
+        default=None, description="on-site warning figures (added in v1; left out when none)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _compatible(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_none(handler(self), "warning")
 
 
 class NodeConfig(_Msg):

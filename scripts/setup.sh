@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Bootstrap ParkGuard on a Debian/Ubuntu machine; safe to run again (it only does what is missing).
 #
-#   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`
+#   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`, and the Debian packages of
+#                              the on-site warnings (espeak-ng: the voice, alsa-utils: aplay)
 #   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,live,train-ppe]'` + the Debian packages
-#                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL)
+#                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL, sox)
 #
 # Run from anywhere; it works in the repository root. Environment:
 #   PARKGUARD_PYTHON=/path/to/python3.11   use this interpreter for the venv
@@ -151,12 +152,14 @@ pip_install() {
 
 # ---------------------------------------------------------------------------------------------
 
-# What the center's reports need at run time: pango (WeasyPrint renders the PDF with it) and a CJK
-# font (Chinese text and chart labels). Missing, the report commands say so; the rest runs.
-RUNTIME_DEBS=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
+# What the runtime needs from Debian: pango and a CJK font for the center's reports (WeasyPrint
+# renders the PDF with pango; Chinese text and chart labels), espeak-ng and aplay for the edge's
+# on-site warnings (现场提醒: Mandarin voice cmn). Missing, the commands that need them say so.
+RUNTIME_DEBS=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk espeak-ng alsa-utils)
 
 setup_runtime() {
-    apt_install "${RUNTIME_DEBS[@]}" || say "without these the center cannot render reports (PDF)"
+    apt_install "${RUNTIME_DEBS[@]}" ||
+        say "without these the center cannot render reports (PDF) and a node refuses a warning with a message to speak"
     make_venv
     pip_install runtime -e .
 }
@@ -168,6 +171,7 @@ TEST_DEBS=(
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0
     postgresql
+    "${RUNTIME_DEBS[@]}" sox
 )
 
 setup_test() {

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from protocol import RuleType, Severity
+from protocol import RuleType, Severity, WarningOutcome, WarningOutputKind
 
 
 class Role(StrEnum):
@@ -115,6 +115,22 @@ ALERT_STATUS_LABELS: dict[AlertStatus, str] = {
     AlertStatus.ACKNOWLEDGED: "已确认",
     AlertStatus.DISMISSED: "误报",
     AlertStatus.ESCALATED: "已转隐患",
+}
+# on-site warnings (现场提醒) the edge played at the post, by outcome and by output kind
+WARNING_OUTCOME_LABELS: dict[WarningOutcome, str] = {
+    WarningOutcome.QUEUED: "播放中",
+    WarningOutcome.PLAYED: "已播放",
+    WarningOutcome.PARTIAL: "部分播放",
+    WarningOutcome.FAILED: "播放失败",
+    WarningOutcome.RATE_LIMITED: "未播放（频率限制）",
+    WarningOutcome.OUTSIDE_SCHEDULE: "未播放（不在提醒时段）",
+    WarningOutcome.DROPPED: "未播放（设备繁忙或不可达）",
+}
+WARNING_OUTPUT_LABELS: dict[WarningOutputKind, str] = {
+    WarningOutputKind.SPEAKER_HTTP: "扬声器",
+    WarningOutputKind.AUDIO: "工控机音频",
+    WarningOutputKind.MODBUS: "声光报警器",
+    WarningOutputKind.GPIO: "声光报警器",
 }
 HAZARD_STATUS_LABELS: dict[HazardStatus, str] = {
     HazardStatus.PENDING: "待整改",

@@ -12,7 +12,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from center.store.models import Alert, Camera, Node, Quarantine
-from protocol import SEVERITY_RANK, AlertEvent, Heartbeat, NodeState, NodeStatus
+from protocol import SEVERITY_RANK, AlertEvent, Heartbeat, NodeState, NodeStatus, WarningOutcome
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 
@@ -54,6 +54,7 @@ def new_alert(ev: AlertEvent, now_ms: int, enterprise_of: Callable[[str], str | 
         "score": ev.score,
         "objects": [o.model_dump(mode="json") for o in ev.objects],
         "evidence": [e.model_dump(mode="json") for e in ev.evidence],
+        "warning": ev.warning.model_dump(mode="json") if ev.warning is not None else None,
         "received_ms": now_ms,
         "updated_ms": now_ms,
     }
@@ -89,6 +90,11 @@ def merge_alert(
         ch["objects"] = [o.model_dump(mode="json") for o in ev.objects]
     if ev.evidence:
         ch["evidence"] = _merge_evidence(row["evidence"], [e.model_dump(mode="json") for e in ev.evidence])
+    if ev.warning is not None and not (
+        ev.warning.outcome is WarningOutcome.QUEUED
+        and (row.get("warning") or {}).get("outcome") not in (None, "queued")
+    ):  # a result, once in, is not taken back by a "queued"
+        ch["warning"] = ev.warning.model_dump(mode="json")
     if ev.ended_ms is not None:
         ch["ended_ms"] = ev.ended_ms
     if ev.rule_name:
@@ -102,7 +108,18 @@ def merge_alert(
     return ch
 
 
-_MERGE_READS = ("site", "node", "camera", "rule_id", "seq", "last_ms", "severity", "evidence", "enterprise")
+_MERGE_READS = (
+    "site",
+    "node",
+    "camera",
+    "rule_id",
+    "seq",
+    "last_ms",
+    "severity",
+    "evidence",
+    "enterprise",
+    "warning",
+)
 
 
 def apply_alert(session: Session, ev: AlertEvent, now_ms: int) -> tuple[Outcome, Alert]:

@@ -64,6 +64,9 @@ class Alert(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    warning: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), doc="the on-site warning the edge played (protocol WarningRecord), or null"
+    )
     received_ms: Mapped[int] = mapped_column(BigInteger, doc="when the center first heard of it")
     updated_ms: Mapped[int] = mapped_column(BigInteger, doc="when the center last changed it")
     # the operator's verdict (see center/domain/workflow.py)

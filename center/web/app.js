@@ -198,6 +198,7 @@ function renderDetail(a) {
   fact(dl, "区域", a.zone);
   fact(dl, "人数", a.count);
   fact(dl, "置信度", a.score ? a.score.toFixed(2) : "");
+  fact(dl, "现场提醒", warningText(a), "warning");
   fact(dl, "状态", a.phase === "end" ? "已结束" : "进行中");
   fact(dl, "处置", a.status_label);
   fact(dl, "处置人", a.handled_by);
@@ -206,6 +207,17 @@ function renderDetail(a) {
   // the row's action buttons, here too: the panel covers the table's last columns
   document.getElementById("detail-actions").replaceChildren(...actions(a).childNodes);
   loadEvidence(a);
+}
+
+// the on-site warning the edge played at the post: 已播放「请佩戴安全帽」 14:02:11 (扬声器 yard-01)
+function warningText(a) {
+  const w = a.warning;
+  if (!w) return "";
+  const played = (w.outputs || []).filter((o) => o.ok && o.ms);
+  const when = played.length ? Math.min(...played.map((o) => o.ms)) : w.decided_ms;
+  const what = w.message ? `「${w.message}」` : "（声光）";
+  const where = a.warning_outputs ? ` (${a.warning_outputs})` : "";
+  return `${a.warning_label}${what} ${PG.clock(when)}${where}`;
 }
 
 function showEvidenceBlock() {

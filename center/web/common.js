@@ -10,6 +10,7 @@ const PG = (() => {
   const full = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", ...clock });
   const short = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, month: "2-digit", day: "2-digit", ...clock });
   const day = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
+  const hms = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, ...clock });
 
   return {
     tz,
@@ -34,6 +35,12 @@ const PG = (() => {
     time(value, { short: noYear = false } = {}) {
       if (value === null || value === undefined || value === "") return "–";
       return (noYear ? short : full).format(new Date(value));
+    },
+
+    // HH:MM:SS of a time in the park's time zone
+    clock(value) {
+      if (value === null || value === undefined || value === "") return "–";
+      return hms.format(new Date(value));
     },
 
     // YYYY-MM-DD of a time in the park's time zone

@@ -102,6 +102,13 @@ function renderNode(n) {
     const ef = fact(dl, "证据 Evidence", clips, "evidence");
     if ((ev.clips_failed || ev.uploads_dropped) && ef) ef.classList.add("warn");
   }
+  const wh = n.warning;
+  if (wh) {
+    const text = `已播放 ${wh.played} · 失败 ${wh.failed} · 频率限制 ${wh.rate_limited}` +
+      ` · 不在时段 ${wh.outside_schedule} · 设备繁忙丢弃 ${wh.dropped}`;
+    const wf = fact(dl, "现场提醒 Warnings", text, "warnings");
+    if ((wh.failed || wh.dropped) && wf) wf.classList.add("warn");
+  }
   fact(dl, "配置版本 Config", n.config_version === null ? "本地配置文件" : `v${n.config_version}`, "config");
   if (n.config_rejected !== null && n.config_rejected !== undefined) {
     fact(dl, "拒绝的配置 Rejected", `v${n.config_rejected}：${n.config_error || "原因未知"}`, "config-rejected warn");

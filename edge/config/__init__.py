@@ -16,6 +16,7 @@ from edge.config.mqtt import MqttConfig
 from edge.config.node import EdgeConfig, load_edge_config, parse_edge_config
 from edge.config.stream import RingConfig, StreamOptions
 from edge.config.tracker import TrackerConfig
+from edge.config.warning import WarningConfig
 
 __all__ = [
     "CameraConfig",
@@ -29,6 +30,7 @@ __all__ = [
     "Section",
     "StreamOptions",
     "TrackerConfig",
+    "WarningConfig",
     "ZoneConfig",
     "load_edge_config",
     "parse_edge_config",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from common.configfile import ConfigError, read_yaml, resolve_path, validate_mapping
 from edge.config.base import Section
@@ -24,6 +25,7 @@ from edge.config.motion import MotionConfig
 from edge.config.mqtt import MqttConfig
 from edge.config.stream import RingConfig, StreamOptions
 from edge.config.tracker import TrackerConfig
+from edge.config.warning import VOICE_KINDS, WarningConfig
 from protocol import Id
 
 
@@ -44,6 +46,9 @@ class EdgeConfig(Section):
     ring: RingConfig = Field(default_factory=RingConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     center: CenterLinkConfig = Field(default_factory=CenterLinkConfig)
+    warning: WarningConfig = Field(
+        default_factory=WarningConfig, description="on-site warning outputs (speakers, audio, strobes)"
+    )
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 = off")
     metrics_bind: str = Field(default="127.0.0.1", description="address the /metrics server listens on")
     cameras: list[CameraConfig] = Field(min_length=1)
@@ -67,7 +72,33 @@ class EdgeConfig(Section):
         dup = {r for r in rules if rules.count(r) > 1}
         if dup:
             raise ValueError(f"rule id(s) {sorted(dup)} used twice")
+        self._warning_refs()
         return self
+
+    def _warning_refs(self) -> None:
+        """Each rule's warning names outputs the ``warning`` section has, and has something to say
+        when one of them is a speaker or the PC's audio; errors carry the rule's field path."""
+        errors: list[InitErrorDetails] = []
+        have = ", ".join(o.id for o in self.warning.outputs) or "none"
+        for i, cam in enumerate(self.cameras):
+            for j, rule in enumerate(cam.rules):
+                w = rule.warning
+                if w is None:
+                    continue
+                loc: tuple[str | int, ...] = ("cameras", i, "rules", j, "warning")
+                voice = False
+                for k, out_id in enumerate(w.outputs):
+                    out = self.warning.output(out_id)
+                    if out is None:
+                        msg = f"no output {out_id!r} in warning.outputs (have: {have})"
+                        errors.append(_error("unknown_output", msg, (*loc, "outputs", k), out_id))
+                    elif out.type in VOICE_KINDS:
+                        voice = True
+                if voice and not w.needs_audio():
+                    msg = "a speaker or audio output needs a message (or a recorded audio file)"
+                    errors.append(_error("no_message", msg, (*loc, "message"), w.message))
+        if errors:
+            raise ValidationError.from_exception_data("EdgeConfig", errors)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
@@ -76,6 +107,10 @@ class EdgeConfig(Section):
         raise ConfigError(
             f"no camera {camera_id!r} in the config (have: {', '.join(c.id for c in self.cameras)})"
         )
+
+
+def _error(kind: str, msg: str, loc: tuple[str | int, ...], value: object) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, msg), loc=loc, input=value)
 
 
 def load_edge_config(path: str | Path) -> EdgeConfig:
@@ -96,7 +131,17 @@ def parse_edge_config(data: Any, source: str, base: Path) -> EdgeConfig:
         cfg.mqtt.tls = cfg.mqtt.tls.resolved(base)
         for name, file in cfg.mqtt.tls.missing_files():
             raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")
+    if cfg.warning.voice.cache_dir is not None:
+        cfg.warning.voice.cache_dir = resolve_path(base, cfg.warning.voice.cache_dir)
+    for out in cfg.warning.outputs:
+        if out.type == "audio" and out.file is not None:
+            out.file = resolve_path(base, out.file)
+        elif out.type == "gpio":
+            out.sysfs = resolve_path(base, out.sysfs)
     for cam in cfg.cameras:
+        for rule in cam.rules:
+            if rule.warning is not None and rule.warning.audio is not None:
+                rule.warning.audio = resolve_path(base, rule.warning.audio)
         if "://" not in cam.url:
             cam.url = str(resolve_path(base, Path(cam.url)))
         if cam.detect_url is not None and "://" not in cam.detect_url:

@@ -25,6 +25,7 @@ from edge.detect.detections import Detections
 from edge.detect.geometry import Point, anchors, points_in_polygon
 from edge.rules.lifecycle import Lifecycle, Transition
 from edge.rules.schedule import Schedule, ScheduleClock
+from edge.rules.warning import RuleWarning
 from protocol import Id, RuleType, Severity
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class RuleConfigBase(BaseModel):
     end_after_s: float = Field(default=3.0, ge=0.0, le=3600, description="absence that ends the event")
     cooldown_s: float = Field(default=30.0, ge=0.0, le=86400, description="quiet time after an end")
     update_interval_s: float = Field(default=5.0, ge=0.5, le=3600)
+    warning: RuleWarning | None = Field(
+        default=None, description="on-site voice / light warning when an event starts (现场提醒)"
+    )
 
     @field_validator("confirm_frames")
     @classmethod

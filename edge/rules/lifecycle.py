@@ -106,6 +106,13 @@ class Lifecycle:
         """(event id, last time its condition held, epoch ms) of the running event; None if none."""
         return (self._event_id, self._last_true_ms) if self.state is _State.ACTIVE else None
 
+    def report(self) -> Transition | None:
+        """An ``update`` of the running event now, as it stands (something about it came in
+        between frames, e.g. its on-site warning played); None when none runs."""
+        if self.state is not _State.ACTIVE:
+            return None
+        return self._emit(EventPhase.UPDATE, self._last_true_ms, self._last_count)
+
     def close(self, ts_ms: int) -> Transition | None:
         """End the running event now (e.g. the schedule closed); None when none runs."""
         if self.state is _State.CONFIRMING:

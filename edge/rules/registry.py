@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from edge.config.models import ModelsConfig
 
 # modules of edge/rules/ that hold no rule type
-_SUPPORT_MODULES = {"base", "registry", "lifecycle", "schedule", "ppe"}
+_SUPPORT_MODULES = {"base", "registry", "lifecycle", "schedule", "ppe", "warning"}
 
 
 def _discover() -> tuple[type[Rule[Any]], ...]:

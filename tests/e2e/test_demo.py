@@ -41,6 +41,9 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
     edge["evidence_dir"] = str(tmp_workdir / "edge-evidence")
     edge["state_dir"] = str(tmp_workdir / "edge-state")
     edge["center"]["url"] = f"http://127.0.0.1:{http_port}"  # evidence uploads go to this center
+    edge["warning"]["voice"]["cache_dir"] = str(tmp_workdir / "voice")
+    sink = tmp_workdir / "warning-played.wav"
+    edge["warning"]["outputs"][0]["file"] = str(sink)
     (tmp_workdir / "center.yaml").write_text(yaml.safe_dump(center, allow_unicode=True), encoding="utf-8")
     (tmp_workdir / "edge.yaml").write_text(yaml.safe_dump(edge, allow_unicode=True), encoding="utf-8")
 
@@ -97,6 +100,17 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
                 time.sleep(0.5)
                 got = httpx.get(f"{base}/api/evidence/{sha}", headers=auth, timeout=10)
             assert got.status_code == 200 and got.headers["content-type"] == content_type, (kind, got.text)
+        # the junction rule warned at the post (the WAV file sink) and the center knows what was played
+        first = f"{base}/api/alerts/{items[0]['event_id']}"
+        deadline = time.monotonic() + 20
+        alert = httpx.get(first, headers=auth, timeout=5).json()
+        while (alert["warning"] or {}).get("outcome") in (None, "queued") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            alert = httpx.get(first, headers=auth, timeout=5).json()
+        assert alert["warning"]["outcome"] == "played", alert["warning"]
+        assert alert["warning"]["message"] == "危险区域，请勿进入" and alert["warning_label"] == "已播放"
+        assert alert["warning_outputs"] == "工控机音频 主通道岗位 (WAV 文件输出)"
+        assert sink.read_bytes()[:4] == b"RIFF"
         code = demo.stop()
     assert code == 0, demo.log_tail()
     assert any("[demo] stopped" in line for line in demo.lines("any"))

@@ -88,3 +88,36 @@ def test_a_node_whose_rules_read_no_tracks_never_imports_the_tracker() -> None:
         seen[rule] = res.stdout.split()[-3:]
     assert seen["intrusion"] == ["False", "False", "False"], seen
     assert seen["loitering"] == ["True", "True", "True"], seen
+
+
+MODBUS_SCRIPT = """
+import sys, tempfile
+from pathlib import Path
+from edge.config import EdgeConfig
+from edge.node import EdgeNode  # everything a node imports
+from edge.warning.service import make_warnings
+tmp = Path(tempfile.mkdtemp())
+outputs = [{"id": "sink", "type": "audio", "player": "file", "file": str(tmp / "w.wav")}]
+if sys.argv[1] == "modbus":
+    outputs.append({"id": "strobe", "type": "modbus", "host": "127.0.0.1", "coil": 0})
+cfg = EdgeConfig.model_validate({
+    "site": "yijia", "node": "edge-imports", "state_dir": str(tmp / "st"),
+    "warning": {"outputs": outputs},
+    "cameras": [{"id": "cam-1", "url": "x.mp4", "zones": [{"id": "z", "points": [[0, 0], [1, 0], [1, 1]]}],
+                 "rules": [{"id": "r", "type": "intrusion", "zone": "z",
+                            "warning": {"message": "请佩戴安全帽", "outputs": [o["id"] for o in outputs]}}]}],
+})
+make_warnings(cfg)
+print("pymodbus" in sys.modules)
+"""
+
+
+def test_pymodbus_is_imported_only_with_a_modbus_output() -> None:
+    seen = {}
+    for kind in ("audio", "modbus"):
+        res = subprocess.run(
+            [sys.executable, "-c", MODBUS_SCRIPT, kind], capture_output=True, text=True, timeout=120, cwd=REPO
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
+        seen[kind] = res.stdout.split()[-1]
+    assert seen == {"audio": "False", "modbus": "True"}

@@ -77,3 +77,49 @@ def _event(**over: object) -> dict:
 def test_bad_events_are_refused_with_a_reason(over: dict, why: str) -> None:
     with pytest.raises(ValidationError, match=why):
         AlertEvent.model_validate(_event(**over))
+
+
+def _v1_without(model: type, field: str) -> dict:
+    """The JSON Schema of ``model`` as it was before ``field`` was added (what an older peer checks)."""
+    schema = model.model_json_schema()
+    del schema["properties"][field]
+    return schema
+
+
+def test_warning_is_additive_older_peers_get_no_new_key() -> None:
+    from protocol import Heartbeat, WarningHealth, WarningRecord
+
+    ev = AlertEvent.model_validate(_event())
+    wire = json.loads(ev.model_dump_json())
+    assert "warning" not in wire  # an event without a warning looks as it did before
+    old = _v1_without(AlertEvent, "warning")
+    assert set(wire) <= set(old["properties"]) and old.get("additionalProperties") is False
+    hb = Heartbeat(site="yijia", node="edge-01", ts_ms=1, uptime_s=1)
+    assert "warning" not in json.loads(hb.model_dump_json())
+    # with one, it round-trips; an older message (no key) still validates
+    rec = WarningRecord.model_validate(
+        {
+            "outcome": "played",
+            "message": "请佩戴安全帽",
+            "reason": "the rule's event started",
+            "decided_ms": 1_795_827_600_000,
+            "outputs": [
+                {
+                    "output": "yard-01",
+                    "name": "厂区扬声器",
+                    "kind": "speaker_http",
+                    "ok": True,
+                    "ms": 1_795_827_600_900,
+                }
+            ],
+        }
+    )
+    with_warning = AlertEvent.model_validate({**_event(), "warning": rec.model_dump(mode="json")})
+    again = AlertEvent.model_validate_json(with_warning.model_dump_json())
+    assert again.warning == rec
+    hb2 = Heartbeat(site="yijia", node="edge-01", ts_ms=1, uptime_s=1, warning=WarningHealth(played=2))
+    assert Heartbeat.model_validate_json(hb2.model_dump_json()).warning == WarningHealth(played=2)
+    with pytest.raises(ValidationError, match="Input should be 'queued'"):
+        AlertEvent.model_validate(
+            {**_event(), "warning": {**rec.model_dump(mode="json"), "outcome": "maybe"}}
+        )

@@ -13,6 +13,8 @@ from center.domain.vocabulary import (
     ALERT_STATUS_LABELS,
     RULE_TYPE_LABELS,
     SEVERITY_LABELS,
+    WARNING_OUTCOME_LABELS,
+    WARNING_OUTPUT_LABELS,
     AlertStatus,
     label,
 )
@@ -43,6 +45,12 @@ class AlertOut(RowOut):
     score: float
     objects: list[dict[str, Any]]
     evidence: list[dict[str, Any]]
+    warning: dict[str, Any] | None = Field(
+        default=None,
+        description="the on-site warning the edge played at the post (现场提醒): outcome (queued, played, "
+        "partial, failed, rate_limited, outside_schedule, dropped), message, reason, decided_ms, outputs "
+        "(output, name, kind, ok, ms, error); null when the rule has none",
+    )
     received_ms: int
     updated_ms: int
     status: str = Field(
@@ -99,6 +107,30 @@ class AlertOut(RowOut):
     @derived
     def status_label(self) -> str:
         return label(ALERT_STATUS_LABELS, self.status)
+
+    @derived
+    def warning_label(self) -> str | None:
+        """what became of the on-site warning (已播放, 未播放（频率限制） …); null without one"""
+        return label(WARNING_OUTCOME_LABELS, str(self.warning.get("outcome"))) if self.warning else None
+
+    @derived
+    def warning_outputs(self) -> str | None:
+        """where it played, by kind and name (扬声器 厂区扬声器), then the outputs that failed and why"""
+        if not self.warning:
+            return None
+        parts, failed = [], []
+        for out in self.warning.get("outputs") or []:
+            name = (
+                f"{label(WARNING_OUTPUT_LABELS, str(out.get('kind')))} {out.get('name') or out.get('output')}"
+            )
+            if out.get("ok"):
+                parts.append(name)
+            else:
+                failed.append(f"{name}：{out.get('error') or '失败'}")
+        text = "、".join(parts)
+        if failed:
+            text += ("；" if text else "") + "失败 " + "、".join(failed)
+        return text or None
 
 
 class AlertPage(Page[AlertOut]):

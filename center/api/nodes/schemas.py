@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from center.api.schemas import RowOut, derived, iso_utc
 from center.domain.nodes import HEARTBEAT_DEFAULT_S
 from center.domain.vocabulary import CAMERA_STATE_LABELS, label
-from protocol import EvidenceHealth
+from protocol import EvidenceHealth, WarningHealth
 
 QUARANTINE_PREVIEW_BYTES = 2048
 MAX_CONFIG_BYTES = 256 * 1024
@@ -105,6 +105,13 @@ class NodeOut(RowOut):
         """Clips and evidence uploads as of the last heartbeat (None from nodes that do not say)."""
         raw = (self.heartbeat or {}).get("evidence")
         return EvidenceHealth.model_validate(raw) if raw else None
+
+    @derived
+    def warning(self) -> WarningHealth | None:
+        """On-site warnings (现场提醒) as of the last heartbeat: played, failed, not played by reason
+        (None from nodes without warning outputs)."""
+        raw = (self.heartbeat or {}).get("warning")
+        return WarningHealth.model_validate(raw) if raw else None
 
 
 class NodeConfigIn(BaseModel):

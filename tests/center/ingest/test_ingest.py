@@ -133,6 +133,39 @@ def test_new_update_end_merge_into_one_row(center: Center, pub: Publisher) -> No
     assert center.count(Quarantine) == 0
 
 
+def test_the_warning_played_at_the_post_is_stored_and_kept(center: Center, pub: Publisher) -> None:
+    from center.api.alerts.schemas import AlertOut
+
+    queued = {
+        "outcome": "queued",
+        "message": "请佩戴安全帽",
+        "reason": "the rule's event started",
+        "decided_ms": 1_750_000_000_600,
+    }
+    speaker = {
+        "output": "yard-01",
+        "name": "厂区扬声器",
+        "kind": "speaker_http",
+        "ok": True,
+        "ms": 1_750_000_001_200,
+    }
+    played = {**queued, "outcome": "played", "outputs": [speaker]}
+    eid = new_event_id()
+    pub.send(event(eid, warning=queued))
+    pub.send(event(eid, "update", 1, warning=played))
+    pub.send(event(eid, "update", 2))  # a message without it keeps it
+    pub.send(event(eid, "update", 3, warning=queued))  # a result once in is not taken back
+    row = wait_for(lambda: (a := center.alert(eid)) is not None and a.seq == 3 and a, what="seq 3 applied")
+    assert row.warning == {**played, "outputs": [{**speaker, "error": None}]}
+    out = AlertOut.model_validate(row)
+    assert (out.warning_label, out.warning_outputs) == ("已播放", "扬声器 厂区扬声器")
+    plain = new_event_id()
+    pub.send(event(plain))
+    row = wait_for(lambda: center.alert(plain), what="a plain event")
+    assert row.warning is None and AlertOut.model_validate(row).warning_label is None
+    assert center.count(Quarantine) == 0
+
+
 def test_replay_and_older_seq_change_nothing(center: Center, pub: Publisher) -> None:
     eid = new_event_id()
     pub.send(event(eid))

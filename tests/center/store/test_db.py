@@ -56,6 +56,7 @@ def test_migrations_dir_is_inside_the_package() -> None:
 def test_migration_0005_gives_stored_evidence_its_owners(db_url: str) -> None:
     """Files stored before evidence ownership get owners from what is known of their upload, never
     from an enterprise's own 'after' evidence or an alert's claim (issue 12, item 1)."""
+    from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
     from center.store.models import Alert, Camera, Enterprise, EvidenceFile, Hazard, User
@@ -87,8 +88,9 @@ def test_migration_0005_gives_stored_evidence_its_owners(db_url: str) -> None:
                     )
                 )
             for i, (node, cam, cited) in enumerate((("n1", "c1", "edge"), ("n2", "c3", "xnode"))):
-                s.add(
-                    Alert(
+                # an INSERT of the columns given (the model's later columns, e.g. 0008's, are not there yet)
+                s.execute(
+                    insert(Alert).values(
                         event_id=f"ev-{i}", site="s", node=node, camera=cam, enterprise="e2", rule_id="r",
                         rule_type="intrusion", severity="general", phase="new", seq=0, started_ms=0,
                         last_ms=0, evidence=[{"kind": "snapshot", "sha256": sha[cited]}], received_ms=0,

@@ -32,6 +32,7 @@ from protocol import (
     NodeStatus,
     Topic,
     TopicKind,
+    WarningHealth,
     new_event_id,
     now_ms,
 )
@@ -444,7 +445,10 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
     expect(anon).to_have_url(f"{center.url}/login?next=/nodes")
     anon.context.close()
 
-    with Beats(publisher, node, cameras, outbox_depth=5, outbox_dropped=2, interval_s=1.0) as beats:
+    warnings = WarningHealth(played=12, failed=1, rate_limited=4, outside_schedule=2, dropped=0)
+    with Beats(
+        publisher, node, cameras, outbox_depth=5, outbox_dropped=2, interval_s=1.0, warning=warnings
+    ) as beats:
         log_in(page, center.url)
         page.click("text=节点与摄像头")
         expect(page).to_have_url(f"{center.url}/nodes")
@@ -466,6 +470,10 @@ def test_nodes_page_shows_health_cameras_and_missed_heartbeats(
         expect(gate.locator(".error")).to_have_text("no frame for 12 s")
         expect(sec.locator('tr[data-camera="cam-roof"] .state')).to_have_text("未上报")  # in the status only
         expect(sec.locator("dd.outbox")).to_have_text("待发 5 条 · 已丢弃 2 条")
+        expect(sec.locator("dd.warnings")).to_have_text(
+            "已播放 12 · 失败 1 · 频率限制 4 · 不在时段 2 · 设备繁忙丢弃 0"
+        )
+        expect(sec.locator("dd.warnings")).to_have_class("warnings warn")
         expect(sec.locator("dd.config")).to_have_text("v3")
         expect(sec.locator("dd.config-rejected")).to_have_text("v4：zones[0]: a polygon needs 3 points")
         expect(sec.locator("dd.heartbeat")).to_contain_text("周期 1 秒")
@@ -608,6 +616,65 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
     expect(detail.locator("img")).to_have_count(0)
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
+
+
+def test_alert_detail_shows_what_was_played_at_the_post(
+    center: Center, publisher: mqtt.Client, page: Page
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    t0 = now_ms() - 8000
+    played_ms = t0 + 1400
+    queued = {
+        "outcome": "queued",
+        "message": "请佩戴安全帽",
+        "reason": "the rule's event started",
+        "decided_ms": t0 + 600,
+    }
+    played = {
+        **queued,
+        "outcome": "partial",
+        "outputs": [
+            {"output": "yard-01", "name": "yard-01", "kind": "speaker_http", "ok": True, "ms": played_ms},
+            {
+                "output": "strobe",
+                "name": "大门声光报警器",
+                "kind": "modbus",
+                "ok": False,
+                "error": "Modbus device 10.0.0.40:502 unreachable",
+            },
+        ],
+    }
+    eid = new_event_id(t0)
+    send(publisher, eid, started_ms=t0, warning=queued)
+    send(publisher, eid, "update", 1, started_ms=t0, warning=played)
+    quiet = new_event_id()  # a rule without a warning: no line
+    send(publisher, quiet, camera="cam-yard")
+    limited = new_event_id()
+    send(
+        publisher,
+        limited,
+        camera="cam-stairs",
+        warning={**queued, "outcome": "rate_limited", "reason": "repeat within 60 s (last played 14:02:11)"},
+    )
+
+    log_in(page, center.url)
+    expect(row(page, limited)).to_be_visible()
+    row(page, eid).locator("td.camera").click()
+    clock = datetime.fromtimestamp(played_ms / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+    line = page.locator("#detail-facts dd.warning")
+    expect(line).to_have_text(
+        f"部分播放「请佩戴安全帽」 {clock} (扬声器 yard-01；失败 声光报警器 大门声光报警器："
+        "Modbus device 10.0.0.40:502 unreachable)"
+    )
+    expect(page.locator("#detail-facts dt", has_text="现场提醒")).to_have_count(1)
+    row(page, quiet).locator("td.camera").click()
+    expect(page.locator("#detail")).to_have_attribute("data-event-id", quiet)
+    expect(page.locator("#detail-facts dd.warning")).to_have_count(0)
+    row(page, limited).locator("td.camera").click()
+    decided = datetime.fromtimestamp((t0 + 600) / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+    expect(line).to_have_text(f"未播放（频率限制）「请佩戴安全帽」 {decided}")
 
 
 def test_nodes_page_knows_every_node_and_camera_state() -> None:

@@ -33,7 +33,7 @@ def test_ppe_example_config_is_valid_and_checks() -> None:
         cwd=REPO,
     )
     assert res.returncode == 0, res.stderr
-    assert "OK (1 camera(s), model nanodet-coco)" in res.stdout
+    assert "OK (1 camera(s), model nanodet-coco, 1 warning output(s))" in res.stdout
 
 
 @pytest.mark.footage
