@@ -36,6 +36,7 @@ from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
+from center.api.notify import routes as notify
 from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
 from center.api.system import routes as system
@@ -68,6 +69,7 @@ API_ROUTERS: list[APIRouter] = [
     risk.router,
     card.router,
     service_requests.router,
+    notify.router,
 ]
 
 DESCRIPTION = """

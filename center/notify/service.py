@@ -387,7 +387,7 @@ class Notifier:
                     .limit(1000)
                 )
             )
-            names = dict(s.execute(select(Enterprise.id, Enterprise.name)).tuples())
+            names = {eid: name for eid, name in s.execute(select(Enterprise.id, Enterprise.name))}
             for h in hazards:
                 overdue = h.deadline_ms < now
                 kind = "hazard_overdue" if overdue else "hazard_due"

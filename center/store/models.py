@@ -455,7 +455,9 @@ class Notification(Base):
     event_key: Mapped[str] = mapped_column(String(64), doc="alert event id, or hazard:<id>, digest:<day>")
     route: Mapped[str] = mapped_column(String(96), doc="route id, sub:<user>, esc:<level>, due:<day> …")
     recipient: Mapped[str] = mapped_column(String(254), doc="address; '' for a robot's group")
-    kind: Mapped[str] = mapped_column(String(16), doc="alert / escalation / hazard_due / hazard_overdue / digest")
+    kind: Mapped[str] = mapped_column(
+        String(16), doc="alert / escalation / hazard_due / hazard_overdue / digest"
+    )
     channel_id: Mapped[str] = mapped_column(String(64))
     alert_id: Mapped[str | None] = mapped_column(String(36), index=True)
     enterprise_id: Mapped[str | None] = mapped_column(String(64))
