@@ -89,13 +89,16 @@ def insert_new(session: Session, rows: Iterable[dict[str, Any]]) -> list[dict[st
     dialect = session.get_bind().dialect.name
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     done = []
+    table = Notification.metadata.tables["notifications"]
+    conn = session.connection()  # Core: an ORM insert reports a row even when the conflict skipped it
     for row in rows:
         stmt = (
-            ins(Notification)
+            ins(table)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["event_key", "route", "recipient"])
+            .returning(table.c.id)
         )
-        if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        if conn.execute(stmt).first() is not None:
             done.append(row)
     return done
 
