@@ -103,6 +103,18 @@ def insert_new(session: Session, rows: Iterable[dict[str, Any]]) -> list[dict[st
     return done
 
 
+def insert_all(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows in one statement, skipping any already there (the ingest's path: one
+    executemany for a whole batch of new alerts). Runs in the caller's transaction."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Notification.metadata.tables["notifications"]
+    stmt = ins(table).on_conflict_do_nothing(index_elements=["event_key", "route", "recipient"])
+    session.connection().execute(stmt, rows)
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A notification this worker holds (until ``lease_until_ms``) for one attempt."""
@@ -126,8 +138,10 @@ def _due(now_ms: int) -> Any:
 
 
 def claim(factory: sessionmaker[Session], now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
-    """Take up to ``limit`` due notifications (pending and due, or sending with a lapsed lease)."""
-    with factory() as session:
+    """Take up to ``limit`` due notifications (pending and due, or sending with a lapsed lease),
+    in one transaction: each row by a conditional UPDATE, so of two workers only one wins it (on
+    PostgreSQL the loser waits for the winner's commit, then finds the row no longer due)."""
+    with factory.begin() as session:
         ids = list(
             session.scalars(
                 select(Notification.id)
@@ -136,25 +150,28 @@ def claim(factory: sessionmaker[Session], now_ms: int, lease_ms: int, limit: int
                 .limit(limit)
             )
         )
-    out: list[Claimed] = []
-    for nid in ids:
-        with factory.begin() as session:
+        won = []
+        for nid in ids:
             res = session.execute(
                 update(Notification)
                 .where(Notification.id == nid, _due(now_ms))
                 .values(state=SENDING, lease_until_ms=now_ms + lease_ms, attempts=Notification.attempts + 1)
+                .execution_options(synchronize_session=False)
             )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
-                continue  # another worker won it
-            row = session.get(Notification, nid)
-            assert row is not None
-            out.append(
-                Claimed(
-                    row.id, row.event_key, row.route, row.recipient, row.kind,
-                    row.channel_id, row.alert_id, row.attempts, dict(row.payload),
-                )
-            )  # fmt: skip
-    return out
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                won.append(nid)  # else another worker won it
+        if not won:
+            return []
+        rows = session.scalars(
+            select(Notification).where(Notification.id.in_(won)).order_by(Notification.next_attempt_ms)
+        )
+        return [
+            Claimed(
+                row.id, row.event_key, row.route, row.recipient, row.kind,
+                row.channel_id, row.alert_id, row.attempts, dict(row.payload),
+            )
+            for row in rows
+        ]  # fmt: skip
 
 
 def _audit(session: Session, item: Claimed, action: str, now_ms: int, detail: Mapping[str, Any]) -> None:

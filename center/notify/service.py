@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -278,7 +278,8 @@ class Notifier:
                 "notify: routing %d alert(s) failed; they are stored without notifications", len(alerts)
             )
             return 0
-        return len(outbox.insert_new(session, rows))
+        outbox.insert_all(session, rows)
+        return len(rows)
 
     # --- escalation and reminders ---------------------------------------------------------
 
@@ -525,7 +526,9 @@ class Notifier:
         if not claimed:
             return 0
         snap = self.snapshot()
-        for item, error in self._pool.map(lambda c: self._send(c, snap.channels.get(c.channel_id)), claimed):
+        futures = [self._pool.submit(self._send, c, snap.channels.get(c.channel_id)) for c in claimed]
+        for future in as_completed(futures):  # each marked as soon as it is done
+            item, error = future.result()
             now = self.clock()
             if error is None:
                 if not outbox.mark_sent(self.factory, item, now):
