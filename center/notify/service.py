@@ -519,33 +519,42 @@ class Notifier:
             return item, f"internal error: {type(exc).__name__}"
         return item, None
 
+    def _deliver_one(self, item: outbox.Claimed, channel: ChannelIn | None) -> None:
+        """Send one claimed notification and record the outcome (in a sender thread: the
+        deliveries of a round and their commits run in parallel)."""
+        cfg = self.config
+        item, error = self._send(item, channel)
+        now = self.clock()
+        if error is None:
+            if not outbox.mark_sent(self.factory, item, now):
+                log.warning("notify: notification %d was sent but its lease had run out", item.id)
+            return
+        state = outbox.mark_failed(
+            self.factory, item, error, now, cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s
+        )
+        log.warning(
+            "notify: notification %d (%s to %s, attempt %d) failed: %s%s",
+            item.id,
+            item.channel_id,
+            outbox.mask(item.recipient) or "group",
+            item.attempts,
+            error,
+            "; giving up" if state == outbox.FAILED else "; will retry",
+        )
+
     def deliver_due(self) -> int:
-        """Claim what is due and deliver it (in parallel); returns how many were claimed."""
+        """Claim what is due and deliver it (``workers`` at a time); returns how many were claimed."""
         cfg = self.config
         claimed = outbox.claim(self.factory, self.clock(), int(cfg.lease_s * 1000), cfg.batch)
         if not claimed:
             return 0
         snap = self.snapshot()
-        futures = [self._pool.submit(self._send, c, snap.channels.get(c.channel_id)) for c in claimed]
-        for future in as_completed(futures):  # each marked as soon as it is done
-            item, error = future.result()
-            now = self.clock()
-            if error is None:
-                if not outbox.mark_sent(self.factory, item, now):
-                    log.warning("notify: notification %d was sent but its lease had run out", item.id)
-                continue
-            state = outbox.mark_failed(
-                self.factory, item, error, now, cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s
-            )
-            log.warning(
-                "notify: notification %d (%s to %s, attempt %d) failed: %s%s",
-                item.id,
-                item.channel_id,
-                outbox.mask(item.recipient) or "group",
-                item.attempts,
-                error,
-                "; giving up" if state == outbox.FAILED else "; will retry",
-            )
+        futures = [self._pool.submit(self._deliver_one, c, snap.channels.get(c.channel_id)) for c in claimed]
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except Exception:  # a database error while marking: the lease lapses, it is sent again
+                log.exception("notify: recording a delivery failed")
         return len(claimed)
 
     def close(self) -> None:
