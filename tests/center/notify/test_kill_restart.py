@@ -2,12 +2,11 @@
 requests are in flight), then started again: every notification is delivered, and after the
 restart each exactly once. Delivery is at-least-once: the requests the receiver had already
 taken when the center died come again after the lease, with the same idempotency key, and are
-counted here as the duplicates a receiver drops."""
+counted here as the duplicates a receiver drops. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import time
 import uuid
@@ -18,10 +17,12 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from sqlalchemy import text
 
+from center.store import db
 from protocol.topics import ROOT
 from tests.center.notify.receivers import http_sink
-from tests.centerkit import event, register_cameras_at
+from tests.centerkit import emptied, event, register_cameras_at
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
 
@@ -29,6 +30,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 N = 12
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def queue_url(request: pytest.FixtureRequest, tmp_workdir: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_workdir / 'center.db'}"
+    return emptied(request.getfixturevalue("pg_url"))
+
+
+def _query(url: str, sql: str) -> list[Any]:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _sent(url: str) -> int:
+    return int(_query(url, "select count(*) from notifications where state = 'sent'")[0][0])
 
 
 def _wait(cond: Any, timeout: float, what: str) -> Any:
@@ -42,17 +63,16 @@ def _wait(cond: Any, timeout: float, what: str) -> Any:
 
 
 def test_sigkill_mid_delivery_then_restart_delivers_each_notification_once(
-    tmp_workdir: Path, mosquitto: Any
+    tmp_workdir: Path, mosquitto: Any, queue_url: str
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    db_path = tmp_workdir / "center.db"
-    register_cameras_at(f"sqlite:///{db_path}", {"cam-k": ("edge-k", "ent-k")})
+    register_cameras_at(queue_url, {"cam-k": ("edge-k", "ent-k")})
     with http_sink(stall_s=60.0) as sink:
         cfg = tmp_workdir / "center.yaml"
         cfg.write_text(
             f"""site: yijia
-database: {{url: "sqlite:///center.db"}}
+database: {{url: "{queue_url}"}}
 mqtt: {{host: 127.0.0.1, port: {mosquitto.port}, client_id: notify-kill-{uuid.uuid4().hex[:6]}}}
 http: {{host: 127.0.0.1, port: {port}}}
 notify:
@@ -93,26 +113,18 @@ notify:
             center.kill9()
             before = [h.headers["x-parkguard-idempotency-key"] for h in sink.hits]
             sink.stall_s = 0.0
-            with sqlite3.connect(db_path) as conn:
-                states = Counter(s for (s,) in conn.execute("select state from notifications"))
+            states = Counter(s for (s,) in _query(queue_url, "select state from notifications"))
             assert sum(states.values()) == N and states["sending"] >= 1, states  # claimed when it died
             center.start()
-            _wait(lambda: _sent(db_path) == N, 60, f"{N} notifications sent after the restart")
+            _wait(lambda: _sent(queue_url) == N, 60, f"{N} notifications sent after the restart")
         after = [h.headers["x-parkguard-idempotency-key"] for h in sink.hits[len(before) :]]
-    with sqlite3.connect(db_path) as conn:
-        keys = {
-            json.loads(p)["fields"]["idempotency_key"]
-            for (p,) in conn.execute("select payload from notifications")
-        }
-        alerts = conn.execute("select count(*) from alerts").fetchone()[0]
+    rows = _query(queue_url, "select payload from notifications")
+    keys = {(p if isinstance(p, dict) else json.loads(p))["fields"]["idempotency_key"] for (p,) in rows}
+    alerts = _query(queue_url, "select count(*) from alerts")[0][0]
     assert alerts == N and len(keys) == N
     assert Counter(after) == Counter(keys)  # after the restart: every notification, each exactly once
     assert set(before) <= keys  # before it: only the ones that were in flight
-    duplicates = len(before)
-    print(f"\nkill-restart: {N} notifications, {duplicates} in flight at SIGKILL were delivered again "
-          f"(same idempotency key; a receiver drops them), {N} distinct delivered")  # fmt: skip
-
-
-def _sent(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute("select count(*) from notifications where state = 'sent'").fetchone()[0])
+    print(
+        f"\nkill-restart ({queue_url.split(':')[0]}): {N} notifications, {len(before)} in flight at SIGKILL "
+        f"were delivered again (same idempotency key; a receiver drops them), {N} distinct delivered"
+    )
