@@ -36,6 +36,7 @@ from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
+from center.api.notify import routes as notify
 from center.api.reports import routes as reports
 from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
@@ -48,6 +49,8 @@ from center.config import CenterConfig
 from center.domain import scoring
 from center.domain.errors import DomainError, Invalid, first_line
 from center.ingest.subscriber import Ingest
+from center.notify.service import Notifier
+from center.notify.worker import NotifyWorker
 from center.store import db
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ API_ROUTERS: list[APIRouter] = [
     reports.router,
     card.router,
     service_requests.router,
+    notify.router,
 ]
 
 DESCRIPTION = """
@@ -126,8 +130,17 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
                 "set public_url to the address people open the center at"
             )
         hub.bind(asyncio.get_running_loop())
+        notifier: Notifier = app.state.notifier
+        await run_in_threadpool(notifier.seed)
+        worker = NotifyWorker(notifier)
+        if config.notify.enabled:
+            worker.start()
         ingest = Ingest(
-            config.mqtt, config.site, app.state.session_factory, on_alert=hub.publish_alert_threadsafe
+            config.mqtt,
+            config.site,
+            app.state.session_factory,
+            on_alert=hub.publish_alert_threadsafe,
+            on_new=notifier.enqueue_alerts,
         )
         app.state.ingest = ingest
         if start_ingest:
@@ -141,6 +154,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
                 await snapshots
             if start_ingest:
                 await run_in_threadpool(ingest.stop)
+            await run_in_threadpool(worker.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -155,6 +169,13 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.config = config
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
+    app.state.notifier = Notifier(
+        config.notify,
+        app.state.session_factory,
+        site_name=config.site_name,
+        base_url=config.base_url(),
+        timezone=config.timezone,
+    )
     app.state.hub = hub
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None

@@ -347,6 +347,12 @@ def _broker(args: argparse.Namespace) -> int:
     return broker_main(args)
 
 
+def _mailbox(args: argparse.Namespace) -> int:
+    from center.notify.mailbox import main as mailbox_main
+
+    return mailbox_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parkguard-center", description="ParkGuard control center")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -429,13 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser("broker", help="run a small MQTT broker for trials", add_help=False)
     broker.set_defaults(func=_broker)
+
+    mailbox = sub.add_parser(
+        "mailbox", help="run a small SMTP server that keeps mails in a folder (the demo's)", add_help=False
+    )
+    mailbox.set_defaults(func=_mailbox)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("demo", "broker"):
+    if extra and args.command not in ("demo", "broker", "mailbox"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra  # demo/broker options are theirs to parse
     try:

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from center.notify.config import NotifyConfig
 from common.configfile import ConfigError, read_yaml, validate_mapping
 from protocol.ids import valid_id
 from protocol.tls import TlsConfig
@@ -239,6 +240,7 @@ class CenterConfig(_Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @field_validator("site")
     @classmethod
@@ -255,6 +257,13 @@ class CenterConfig(_Section):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from None
         return value
+
+    def base_url(self) -> str:
+        """Where people open the console (links in notifications): public_url, else the HTTP address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http.host in ("0.0.0.0", "::", "") else self.http.host
+        return f"http://{host}:{self.http.port}"
 
     def resolved(self, base_dir: Path) -> CenterConfig:
         """A copy whose relative paths are made absolute against ``base_dir``."""

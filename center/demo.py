@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from center.broker import mosquitto_binary, start_mosquitto
-from center.config import load_config
+from center.config import CenterConfig, load_config
 from common.configfile import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,6 +123,8 @@ class Demo:
             center_cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
         _wait("broker", lambda: _port_open(host, port), proc, log, 15)
 
+        self._start_mailboxes(cfg)
+
         _say("seeding the demo park (enterprises, cameras, users, 30 days of history)")
         seeded = _center_cli(["seed", "--config", str(center_cfg)], "seeding", 300)
         for line in seeded.splitlines():
@@ -153,6 +155,25 @@ class Demo:
         if proc.poll() is not None:
             raise RuntimeError(f"edge exited with code {proc.returncode}; see {log}:\n{_tail(log)}")
         return url
+
+    def _start_mailboxes(self, cfg: CenterConfig) -> None:
+        """The demo's e-mail channels on this machine get a mailbox (aiosmtpd) that keeps each mail
+        in var/demo/mail, so the notifications are delivered offline and can be read."""
+        ports = {
+            ch.smtp.port
+            for ch in cfg.notify.channels
+            if ch.smtp is not None and ch.smtp.host in ("127.0.0.1", "localhost")
+        }
+        for port in sorted(ports):
+            if _port_open("127.0.0.1", port):
+                raise RuntimeError(f"port 127.0.0.1:{port} (the demo mailbox's) is already in use")
+            folder = self.workdir / "mail"
+            _say(f"starting the demo mailbox (SMTP) on 127.0.0.1:{port}: notification e-mails go to {folder}")
+            proc, log = self._spawn(
+                f"mailbox-{port}" if len(ports) > 1 else "mailbox",
+                [sys.executable, "-m", "center.cli", "mailbox", "--port", str(port), "--dir", str(folder)],
+            )
+            _wait("mailbox", lambda p=port: _port_open("127.0.0.1", p), proc, log, 15)
 
     def watch(self) -> None:
         while True:
@@ -211,6 +232,8 @@ def main(ns: argparse.Namespace | None = None) -> int:
         _say(f"ready: open {url}  (alerts appear within seconds; Ctrl-C stops everything)")
         _say("log in as operator / operator-demo (other demo users: README); 企业风险 is the risk map")
         _say(f"logs: {demo.logs}")
+        if (demo.workdir / "mail").exists():
+            _say(f"notification e-mails: {demo.workdir / 'mail'} (subjects in {demo.logs / 'mailbox.log'})")
         demo.watch()
     except KeyboardInterrupt:
         stopping = True

@@ -159,6 +159,18 @@ def audit_page(config: ConfigDep, user: CurrentUser) -> Response:
     return _console_page("audit", "audit.html", "/admin/audit", config, user)
 
 
+@router.get("/admin/notify", response_class=HTMLResponse)
+def notify_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """通知设置: channels, routes, and the outbox (sent, failed, attempts; retry)."""
+    return _console_page("notify", "notify.html", "/admin/notify", config, user)
+
+
+@router.get("/notify", response_class=HTMLResponse)
+def my_notify_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """我的通知: which of my addresses get which alerts and reminders."""
+    return _console_page("mynotify", "mynotify.html", "/notify", config, user)
+
+
 @router.get("/e/{enterprise_id}", response_class=HTMLResponse)
 def card_page(
     enterprise_id: Annotated[str, PathParam(pattern=ID_PATTERN)], config: ConfigDep, user: CurrentUser

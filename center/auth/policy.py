@@ -113,6 +113,19 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "list_service_requests": RISK_READERS,
     "create_service_request": frozenset({R.ENTERPRISE}),
     "answer_service_request": STAFF | {R.INSURER},
+    # notifications (通知): channels and routes by the admin, the outbox by the park's staff,
+    # an alert's notifications by whoever may see the alert, one's own subscriptions by each user
+    "list_notify_channels": ADMIN,  # names of secret variables, never their values
+    "put_notify_channel": ADMIN,
+    "list_notify_routes": ADMIN,
+    "put_notify_route": ADMIN,
+    "delete_notify_route": ADMIN,
+    "list_notifications": STAFF,
+    "count_notifications": STAFF,
+    "retry_notification": ADMIN,
+    "alert_notifications": PEOPLE,  # scoped by the alert's enterprise; addresses masked but for the admin
+    "my_notifications": PEOPLE,  # only alerts the user may see reach them
+    "put_my_notifications": PEOPLE,
     # 全安码
     "enterprise_card": Access.PUBLIC,
     "enterprise_qr_png": Access.PUBLIC,  # they only encode the card's URL, in the level's colour
@@ -132,6 +145,8 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "enterprise_page": Access.PUBLIC,
     "users_page": Access.PUBLIC,
     "audit_page": Access.PUBLIC,
+    "notify_page": Access.PUBLIC,
+    "my_notify_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
@@ -275,7 +290,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "实时告警",
         "Alerts",
         PEOPLE,
-        ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence"),
+        ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence", "alert_notifications"),
         ("acknowledge_alert", "dismiss_alert", "escalate_alert"),
     ),
     ConsolePage(
@@ -348,6 +363,31 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ("create_user", "update_user"),
     ),
     ConsolePage("audit", "/admin/audit", "审计日志", "Audit log", ADMIN, ("me", "list_audit", "list_users")),
+    ConsolePage(
+        "notify",
+        "/admin/notify",
+        "通知设置",
+        "Notifications",
+        ADMIN,
+        (
+            "me",
+            "list_notify_channels",
+            "list_notify_routes",
+            "list_notifications",
+            "count_notifications",
+            "list_enterprises",
+        ),
+        ("put_notify_channel", "put_notify_route", "delete_notify_route", "retry_notification"),
+    ),
+    ConsolePage(
+        "mynotify",
+        "/notify",
+        "我的通知",
+        "My notifications",
+        PEOPLE,
+        ("me", "my_notifications"),
+        ("put_my_notifications",),
+    ),
 )
 PAGES_BY_KEY = {p.key: p for p in CONSOLE_PAGES}
 

@@ -9,6 +9,7 @@ the live feed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,11 @@ from center.store.models import Quarantine
 from protocol import AlertEvent, Heartbeat, NodeStatus, now_ms
 
 log = logging.getLogger(__name__)
+
+# called in the ingest's transaction with the alerts it inserted (center/notify enqueues their
+# notifications there, so a committed alert never misses them and a failing channel never
+# touches ingest: delivery happens later, in the notification worker)
+NewAlerts = Callable[[Session, Sequence[Mapping[str, Any]]], object]
 
 
 @dataclass
@@ -60,9 +66,11 @@ def process(
     payload: bytes,
     received_ms: int,
     registry: CameraRegistry | None = None,
+    on_new: NewAlerts | None = None,
 ) -> Result:
     """Validate and store one message in one transaction. Database errors propagate.
-    ``registry``: the ingest's cached camera registry (None: read the cameras now)."""
+    ``registry``: the ingest's cached camera registry (None: read the cameras now); ``on_new``:
+    told of an inserted alert inside the transaction."""
     try:
         msg = _checked(topic, payload, site, registry or CameraRegistry(factory))
     except Rejected as exc:
@@ -71,7 +79,10 @@ def process(
         return Result("skipped")
     try:
         with factory.begin() as session:
-            return _apply(session, msg, received_ms)
+            result = _apply(session, msg, received_ms)
+            if on_new is not None and result.outcome == upsert.Outcome.INSERTED.value and result.alert:
+                on_new(session, [result.alert])
+            return result
     except upsert.Conflict as exc:
         return quarantine(factory, topic, payload, str(exc), received_ms)
 
@@ -97,6 +108,7 @@ def process_batch(
     items: list[Received],
     want_alerts: bool = True,
     registry: CameraRegistry | None = None,
+    on_new: NewAlerts | None = None,
 ) -> list[Result]:
     """Validate and store many messages in ONE transaction (the ingest's fast path).
 
@@ -105,7 +117,7 @@ def process_batch(
     (there are few). Invalid or conflicting messages go to the quarantine in the same
     transaction. Database errors propagate and nothing of the batch is committed; the caller
     then retries or falls back to one message a transaction. ``want_alerts``: build the
-    committed alerts for the live feed; ``registry`` as for :func:`process`.
+    committed alerts for the live feed; ``registry`` and ``on_new`` as for :func:`process`.
     """
     results: list[Result | None] = [None] * len(items)
     events: list[tuple[int, AlertEvent]] = []
@@ -134,12 +146,20 @@ def process_batch(
                     continue
                 outcome, row = res
                 results[i] = Result(outcome.value)
-                if want_alerts and outcome is not upsert.Outcome.UNCHANGED:
+                if (want_alerts or on_new is not None) and outcome is not upsert.Outcome.UNCHANGED:
                     changed.append((i, outcome.value, row))
             # the feed's alerts, with their names: one lookup for the whole batch
             named = alerts_out(session, [row for _i, _o, row in changed])
             for (i, outcome_value, _row), out in zip(changed, named, strict=True):
                 results[i] = Result(outcome_value, out.model_dump(mode="json"))
+            if on_new is not None:
+                inserted = [
+                    r.alert
+                    for r in results
+                    if r is not None and r.alert is not None and r.outcome == upsert.Outcome.INSERTED.value
+                ]
+                if inserted:
+                    on_new(session, inserted)
         for i, msg in others:
             results[i] = _apply(session, msg, items[i].received_ms)
         if rejected:

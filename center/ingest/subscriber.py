@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from center.config import MqttConfig
 from center.domain.errors import first_line
 from center.domain.nodes import unpublished_configs
-from center.ingest.process import Received, Result, process, process_batch, quarantine
+from center.ingest.process import NewAlerts, Received, Result, process, process_batch, quarantine
 from center.ingest.registry import CameraRegistry
 from protocol import NodeConfig, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
@@ -61,12 +61,14 @@ class Ingest:
         site: str,
         factory: sessionmaker[Session],
         on_alert: AlertListener | None = None,
+        on_new: NewAlerts | None = None,
     ) -> None:
         self.config = mqtt_config
         self.site = site
         self.factory = factory
         self.cameras = CameraRegistry(factory)  # who may send for which camera (cached)
         self.on_alert = on_alert
+        self.on_new = on_new  # the notifier's enqueue, in the ingest's transaction
         self.counts: dict[str, int] = {}
         self._queue: queue.Queue[Received | object] = queue.Queue(maxsize=1000)
         self._stopping = threading.Event()
@@ -258,7 +260,9 @@ class Ingest:
         while not self._stopping.is_set():
             try:
                 return list(
-                    process_batch(self.factory, self.site, batch, self.on_alert is not None, self.cameras)
+                    process_batch(
+                        self.factory, self.site, batch, self.on_alert is not None, self.cameras, self.on_new
+                    )
                 )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
@@ -276,7 +280,13 @@ class Ingest:
         while not self._stopping.is_set():
             try:
                 return process(
-                    self.factory, self.site, item.topic, item.payload, item.received_ms, self.cameras
+                    self.factory,
+                    self.site,
+                    item.topic,
+                    item.payload,
+                    item.received_ms,
+                    self.cameras,
+                    self.on_new,
                 )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)

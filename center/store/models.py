@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -414,3 +415,85 @@ class ReportRecord(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_role: Mapped[str] = mapped_column(String(16))
     created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- notifications (center/notify) ---------------------------------------------------------
+
+
+class NotifyChannel(Base):
+    """A way to reach people: e-mail, a group robot, an SMS gateway, a signed webhook. Secrets are
+    never stored: ``settings`` names the environment variables that hold them."""
+
+    __tablename__ = "notify_channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, doc="ChannelIn without id/name/type")
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class NotifyRoute(Base):
+    """Which alerts go to which channel and recipients (center/notify/config.py RouteIn)."""
+
+    __tablename__ = "notify_routes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, doc="RouteIn as JSON")
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class NotifySubscription(Base):
+    """A user's own address on a personal channel (e-mail, SMS), and what they want on it; only
+    alerts the user may see reach them."""
+
+    __tablename__ = "notify_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(254))
+    severities: Mapped[list[str]] = mapped_column(JSON, default=list, doc="empty: every severity")
+    hazards: Mapped[bool] = mapped_column(Boolean, default=True, doc="hazard reminders of its enterprise")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("user_id", "channel_id"),)
+
+
+class Notification(Base):
+    """The durable outbox: one row per (event, route, recipient), delivered by the worker with
+    retries. ``state``: pending → sending (claimed, ``lease_until_ms``) → sent / failed; ``held``
+    waits for the daily digest, ``digested`` went out in one."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(64), doc="alert event id, or hazard:<id>, digest:<day>")
+    route: Mapped[str] = mapped_column(String(96), doc="route id, sub:<user>, esc:<level>, due:<day> …")
+    recipient: Mapped[str] = mapped_column(String(254), doc="address; '' for a robot's group")
+    kind: Mapped[str] = mapped_column(
+        String(16), doc="alert / escalation / hazard_due / hazard_overdue / digest"
+    )
+    channel_id: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_ms: Mapped[int] = mapped_column(BigInteger)
+    lease_until_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, doc="subject, text, fields (rendered at enqueue)")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("event_key", "route", "recipient"),
+        Index("ix_notifications_state_next_attempt_ms", "state", "next_attempt_ms"),
+    )

@@ -207,6 +207,29 @@ function renderDetail(a) {
   // the row's action buttons, here too: the panel covers the table's last columns
   document.getElementById("detail-actions").replaceChildren(...actions(a).childNodes);
   loadEvidence(a);
+  loadNotifications(a);
+}
+
+// who was told of the alert: each notification (route, subscriber, escalation level) with its
+// channel, recipient (masked but for the admin), state and attempts, and the last error
+async function loadNotifications(a) {
+  const box = document.getElementById("notifications");
+  const list = document.getElementById("notification-items");
+  const res = await PG.api(`/api/alerts/${encodeURIComponent(a.event_id)}/notifications`);
+  if (selected !== a.event_id) return;
+  if (!res.ok) { box.hidden = true; return; }
+  const items = await res.json();
+  list.replaceChildren();
+  for (const n of items) {
+    const li = el("li", `notification state-${n.state}`);
+    li.dataset.state = n.state;
+    li.append(el("span", "kind", `${n.kind_label} · ${n.channel_name}`), el("span", "recipient", ` ${n.recipient || "（群）"} `),
+      el("span", `state ${n.state}`, `${n.state_label}（尝试 ${n.attempts} 次）`));
+    if (n.sent_at) li.append(el("span", "time", ` ${PG.time(n.sent_at)}`));
+    if (n.last_error) li.append(el("div", "error-text", n.last_error));
+    list.append(li);
+  }
+  box.hidden = items.length === 0;
 }
 
 // the on-site warning the edge played at the post: 已播放「请佩戴安全帽」 14:02:11 (扬声器 yard-01)
@@ -373,7 +396,17 @@ tick();
 setInterval(tick, 1000);
 setInterval(refreshStats, 60000);
 refreshStats();
+// a notification's link (/alerts?event=<id>) opens that alert's detail
+async function openLinked() {
+  const wanted = new URLSearchParams(location.search).get("event");
+  if (!wanted || !/^[A-Za-z0-9_.-]{1,64}$/.test(wanted)) return;
+  const res = await PG.api(`/api/alerts/${encodeURIComponent(wanted)}`);
+  if (!res.ok) return;
+  upsert(await res.json(), false);
+  openDetail(wanted);
+}
+
 PG.me()
   .then((me) => { canHandle = me.role === "admin" || me.role === "operator"; })
   .catch(() => {})
-  .finally(connect);
+  .finally(() => { connect(); openLinked().catch(() => {}); });

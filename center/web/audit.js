@@ -16,10 +16,13 @@ const ACTIONS = [
   ["create_service_request", "提交服务需求"], ["answer_service_request", "答复服务需求"],
   ["issue_report", "出具风险诊断报告"],
   ["set_node_config", "下发节点配置"], ["login_failed", "登录失败"], ["snapshot_risk", "风险评分快照"],
+  ["notify_sent", "通知已发送"], ["notify_failed", "通知发送失败"], ["alert_escalation", "告警升级通知"],
+  ["put_notify_channel", "修改通知渠道"], ["put_notify_route", "修改通知路由"], ["delete_notify_route", "删除通知路由"],
+  ["retry_notification", "重发通知"], ["put_my_notifications", "修改我的通知"],
 ];
 const ACTION_NAMES = new Map(ACTIONS);
 const ROLE_NAMES = {
-  admin: "系统管理员", operator: "值班员", government: "政府监管", enterprise: "企业安全员", insurer: "保险公司", edge: "边缘节点",
+  system: "系统", admin: "系统管理员", operator: "值班员", government: "政府监管", enterprise: "企业安全员", insurer: "保险公司", edge: "边缘节点",
 };
 
 let offset = 0;

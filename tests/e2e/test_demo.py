@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import signal
 import sys
@@ -33,6 +35,7 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
     center["evidence_dir"] = str(tmp_workdir / "center-evidence")
     center["mqtt"]["port"] = mqtt_port
     center["http"]["port"] = http_port
+    center["notify"]["channels"][0]["smtp"]["port"] = free_port()  # the demo's mailbox
     edge = yaml.safe_load((REPO / "configs" / "demo-edge.yaml").read_text(encoding="utf-8"))
     edge["mqtt"]["port"] = mqtt_port
     edge["models"]["manifest"] = str(REPO / "models" / "manifest.yaml")
@@ -111,6 +114,19 @@ def test_demo_shows_alerts_and_stops_cleanly(tmp_workdir: Path, broker: str) -> 
         assert alert["warning"]["message"] == "危险区域，请勿进入" and alert["warning_label"] == "已播放"
         assert alert["warning_outputs"] == "工控机音频 主通道岗位 (WAV 文件输出)"
         assert sink.read_bytes()[:4] == b"RIFF"
+        # the demo's e-mail channel: the park's safety office and 毅佳金属's officer got the alert,
+        # in the mailbox the demo started (var/demo/mail)
+        wanted = {"safety@yijia-park.example.cn", "anquan@yj-metal.example.cn"}
+        mails: dict[str, email.message.EmailMessage] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not wanted <= set(mails):
+            for path in sorted((tmp_workdir / "demo" / "mail").glob("*.eml")):
+                msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if items[0]["event_id"] in msg.get_content():
+                    mails[str(msg["To"])] = msg  # type: ignore[assignment]
+            time.sleep(0.5)
+        assert wanted <= set(mails), (sorted(mails), demo.log_tail())
+        assert all("厂区主通道" in str(m["Subject"]) for m in mails.values())
         code = demo.stop()
     assert code == 0, demo.log_tail()
     assert any("[demo] stopped" in line for line in demo.lines("any"))

@@ -38,6 +38,8 @@ SCRIPTS = {
     "card": "card.js",
     "users": "users.js",
     "audit": "audit.js",
+    "notify": "notify.js",
+    "mynotify": "mynotify.js",
 }
 # common.js's helpers that call a route: a page calls the route when its script uses one of them
 HELPERS = {
@@ -135,13 +137,19 @@ LANDS = {
     "enterprise": f"/enterprises/{ENT_A}",
 }
 OPENS = {  # the navigation each role gets, in its order
-    "admin": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
-    "operator": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
-    "government": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    "admin": [
+        *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
+        *("/admin/notify", "/notify"),
+    ],
+    "operator": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+    "government": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
     "insurer": ["/risk", "/enterprises"],
-    "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}"],
+    "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/notify"],
 }
-CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
+CONSOLE = (
+    *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
+    *("/admin/notify", "/notify"),
+)
 
 
 @pytest.mark.parametrize("role", list(LANDS))
@@ -205,12 +213,22 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     verdicts = {"acknowledge_alert", "dismiss_alert", "escalate_alert"}
     answer = {"answer_service_request"}  # 服务需求: the park and the insurer answer, the enterprise asks
     park = {"park_report_pdf"}  # the park report on the risk map: the park's staff and the government
+    mine = {"put_my_notifications"}  # 我的通知: each user who may read alerts chooses what reaches them
+    notify_admin = {"put_notify_channel", "put_notify_route", "delete_notify_route", "retry_notification"}
     expected = {
-        "admin": steps | verdicts | file_parts | answer | park | {"list_nodes", "create_user", "update_user"},
-        "operator": steps | verdicts | file_parts | answer | park | {"list_nodes"},
-        "government": file_parts | park | {"list_nodes"},
+        "admin": steps
+        | verdicts
+        | file_parts
+        | answer
+        | park
+        | mine
+        | notify_admin
+        | {"list_nodes", "create_user", "update_user"},
+        "operator": steps | verdicts | file_parts | answer | park | mine | {"list_nodes"},
+        "government": file_parts | park | mine | {"list_nodes"},
         "insurer": answer,
         "enterprise": file_parts
+        | mine
         | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},
     }[role]
     assert may == expected

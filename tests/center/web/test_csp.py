@@ -27,6 +27,7 @@ PAGES = {  # what shows each page works
     "/hazards": "#board .hz-card",
     "/enterprises": "#enterprise-rows tr",
     "/enterprises/yj-metal": "#term-rows tr",
+    "/notify": "#sub-rows tr",
 }
 
 

@@ -28,17 +28,23 @@ SHOTS = Path("/tmp/parkguard-roles")
 ROLES = {
     "admin": (
         "/",
-        ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
+        [
+            *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
+            *("/admin/notify", "/notify"),
+        ],
     ),
-    "operator": ("/", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
-    "gov": ("/risk", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
+    "operator": ("/", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
+    "gov": ("/risk", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
     "yjmetal": (
         "/enterprises/yj-metal",
-        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal"],
+        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/notify"],
     ),
     "picc": ("/risk", ["/risk", "/enterprises"]),
 }
-CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
+CONSOLE = (
+    *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
+    *("/admin/notify", "/notify"),
+)
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
     "/alerts": "#alert-rows tr",
@@ -50,6 +56,8 @@ CONTENT = {  # what shows the page is not blank
     "/e/yj-metal": "#details dt",
     "/admin/users": "#user-rows tr[data-username='yjmetal']",
     "/admin/audit": "#audit-rows tr[data-action]",
+    "/admin/notify": "#channel-rows tr",
+    "/notify": "#sub-rows tr",
 }
 
 
