@@ -36,6 +36,8 @@ from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
+from center.api.overview import routes as overview
+from center.api.portfolio import routes as portfolio
 from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
 from center.api.system import routes as system
@@ -66,6 +68,8 @@ API_ROUTERS: list[APIRouter] = [
     risk.router,
     card.router,
     service_requests.router,
+    overview.router,
+    portfolio.router,
 ]
 
 DESCRIPTION = """

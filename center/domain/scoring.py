@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from center.config import RiskConfig
@@ -23,6 +23,8 @@ from center.store.models import Alert, Camera, Enterprise, Hazard, RiskScore
 from protocol import now_ms
 
 CONFIRMED = ("acknowledged", "escalated")
+LEVELS = ("red", "orange", "yellow", "blue")  # highest first
+LEVEL_RANK = {"red": 4, "orange": 3, "yellow": 2, "blue": 1}
 
 
 @dataclass(frozen=True)
@@ -222,3 +224,36 @@ def snapshot(session: Session, cfg: RiskConfig, tz: ZoneInfo, day: date | None =
         row.computed_ms = now
         n += 1
     return n
+
+
+# --- the stored scores, in SQL (the overview and the portfolio aggregate over them) ---------------
+
+
+def level_rank(column: ColumnElement[str]) -> ColumnElement[int]:
+    """:data:`LEVEL_RANK` of a level column as SQL (0 for none), so "worse" compares as numbers."""
+    return case(LEVEL_RANK, value=column, else_=0)
+
+
+def latest_scores(day: str) -> Subquery:
+    """Each enterprise's newest stored daily score up to ``day`` (YYYY-MM-DD): one row per
+    enterprise that has one (enterprise_id, day, score, level, coefficient, computed_ms). Today's
+    row is refreshed every hour (center/app.py), so this is at most an hour behind
+    :func:`current`."""
+    newest = (
+        select(RiskScore.enterprise_id, func.max(RiskScore.day).label("day"))
+        .where(RiskScore.day <= day)
+        .group_by(RiskScore.enterprise_id)
+        .subquery("newest")
+    )
+    return (
+        select(
+            RiskScore.enterprise_id,
+            RiskScore.day,
+            RiskScore.score,
+            RiskScore.level,
+            RiskScore.coefficient,
+            RiskScore.computed_ms,
+        )
+        .join(newest, and_(RiskScore.enterprise_id == newest.c.enterprise_id, RiskScore.day == newest.c.day))
+        .subquery("cur")
+    )

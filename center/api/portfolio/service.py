@@ -1,0 +1,213 @@
+"""承保企业 in SQL: the policies in force today, each with its enterprise's latest stored score,
+its scores of 7 and 30 days ago, its open hazards (counted) and the period's service records;
+sorted and paged in the database, the summary aggregated there too."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from center.api.overview.schemas import LevelCount
+from center.api.overview.service import count_if
+from center.api.portfolio.schemas import PortfolioOut, PortfolioRow, PortfolioSummary
+from center.api.schemas import iso_utc
+from center.auth.policy import Principal, service_records_visible
+from center.config import CenterConfig
+from center.domain.scoring import LEVELS, latest_scores, level_rank
+from center.domain.vocabulary import RISK_LEVEL_LABELS, HazardStatus
+from center.store.models import Enterprise, Hazard, InsurancePolicy, Insurer, RiskScore, ServiceRecord, Town
+
+SORT_KEYS = (
+    "score",
+    "level",
+    "coefficient",
+    "change_7d",
+    "change_30d",
+    "open_hazards",
+    "services",
+    "name",
+    "end_date",
+    "premium",
+)
+SORT_PATTERN = rf"^-?({'|'.join(SORT_KEYS)})$"
+
+
+def portfolio(
+    session: Session,
+    config: CenterConfig,
+    user: Principal,
+    *,
+    insurer_id: str | None,
+    scope: frozenset[str] | None,
+    days: int,
+    sort: str,
+    limit: int,
+    offset: int,
+    now: int,
+) -> PortfolioOut:
+    tz = ZoneInfo(config.timezone)
+    today = datetime.fromtimestamp(now / 1000, tz).date()
+    first = (today - timedelta(days=days)).isoformat()
+    day7, day30 = (today - timedelta(days=7)).isoformat(), (today - timedelta(days=30)).isoformat()
+    cur = latest_scores(today.isoformat())
+    s7, s30 = aliased(RiskScore, name="s7"), aliased(RiskScore, name="s30")
+    is_open = Hazard.status != HazardStatus.CLOSED.value
+    hz = (
+        select(
+            Hazard.enterprise_id.label("enterprise_id"),
+            count_if(is_open).label("open"),
+            count_if(is_open & (Hazard.deadline_ms < now)).label("overdue"),
+        )
+        .group_by(Hazard.enterprise_id)
+        .subquery("hz")
+    )
+    sv = (
+        select(ServiceRecord.enterprise_id.label("enterprise_id"), func.count().label("n"))
+        .where(
+            ServiceRecord.date >= first,
+            ServiceRecord.date <= today.isoformat(),
+            service_records_visible(user),
+        )
+        .group_by(ServiceRecord.enterprise_id)
+        .subquery("sv")
+    )
+    p = InsurancePolicy
+    rank_now, rank_7, rank_30 = level_rank(cur.c.level), level_rank(s7.level), level_rank(s30.level)
+    where: list[ColumnElement[bool]] = [p.start_date <= today.isoformat(), p.end_date >= today.isoformat()]
+    if insurer_id is not None:
+        where.append(p.insurer_id == insurer_id)
+    if scope is not None:
+        where.append(p.enterprise_id.in_(sorted(scope)))
+    base = (
+        select(
+            p.id.label("policy_id"),
+            p.policy_no,
+            p.start_date,
+            p.end_date,
+            p.premium_cny,
+            p.insured_headcount,
+            p.insurer_id,
+            Insurer.name.label("insurer_name"),
+            Enterprise.id.label("enterprise_id"),
+            Enterprise.name.label("name"),
+            Enterprise.industry,
+            Town.name.label("town_name"),
+            cur.c.level,
+            cur.c.score,
+            cur.c.coefficient,
+            cur.c.day.label("scored_day"),
+            s7.score.label("score_7d"),
+            s7.level.label("level_7d"),
+            s30.score.label("score_30d"),
+            s30.level.label("level_30d"),
+            (cur.c.score - s7.score).label("change_7d"),
+            (cur.c.score - s30.score).label("change_30d"),
+            rank_now.label("rank_now"),
+            rank_7.label("rank_7d"),
+            rank_30.label("rank_30d"),
+            func.coalesce(hz.c.open, 0).label("open_hazards"),
+            func.coalesce(hz.c.overdue, 0).label("overdue_hazards"),
+            func.coalesce(sv.c.n, 0).label("services"),
+        )
+        .select_from(p)
+        .join(Enterprise, Enterprise.id == p.enterprise_id)
+        .join(Insurer, Insurer.id == p.insurer_id)
+        .outerjoin(Town, Town.id == Enterprise.town_id)
+        .outerjoin(cur, cur.c.enterprise_id == Enterprise.id)
+        .outerjoin(s7, and_(s7.enterprise_id == Enterprise.id, s7.day == day7))
+        .outerjoin(s30, and_(s30.enterprise_id == Enterprise.id, s30.day == day30))
+        .outerjoin(hz, hz.c.enterprise_id == Enterprise.id)
+        .outerjoin(sv, sv.c.enterprise_id == Enterprise.id)
+        .where(*where)
+        .subquery("pf")
+    )
+    b = base.c
+    columns: dict[str, Any] = {
+        "score": b.score,
+        "level": b.rank_now,
+        "coefficient": b.coefficient,
+        "change_7d": b.change_7d,
+        "change_30d": b.change_30d,
+        "open_hazards": b.open_hazards,
+        "services": b.services,
+        "name": b.name,
+        "end_date": b.end_date,
+        "premium": b.premium_cny,
+    }
+    column = columns[sort.lstrip("-")]
+    order = (column.desc() if sort.startswith("-") else column.asc()).nulls_last()
+    rows = session.execute(
+        select(base).order_by(order, b.score.desc().nulls_last(), b.policy_id).limit(limit).offset(offset)
+    ).mappings()
+    items = [_row(dict(r)) for r in rows]
+    worse = lambda was: (b.rank_now > was) & (was > 0)  # noqa: E731 - levels up since then
+    agg = session.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(b.enterprise_id)),
+            *(count_if(b.level == lv) for lv in LEVELS),
+            count_if(worse(b.rank_7d)),
+            count_if(worse(b.rank_30d)),
+            count_if((b.rank_now < b.rank_30d) & (b.rank_now > 0)),
+            func.coalesce(func.sum(b.premium_cny), 0.0),
+            func.avg(b.coefficient),
+        ).select_from(base)
+    ).one()
+    total = int(agg[0])
+    levels = [
+        LevelCount(level=lv, level_label=RISK_LEVEL_LABELS[lv], count=int(agg[2 + i]))
+        for i, lv in enumerate(LEVELS)
+    ]
+    summary = PortfolioSummary(
+        policies=total,
+        enterprises=int(agg[1]),
+        levels=levels,
+        unscored=total - sum(c.count for c in levels),
+        worse_7d=int(agg[6]),
+        worse_30d=int(agg[7]),
+        better_30d=int(agg[8]),
+        premium_cny=round(float(agg[9]), 2),
+        mean_coefficient=round(float(agg[10]), 3) if agg[10] is not None else None,
+    )
+    insurer_name = (
+        session.scalar(select(Insurer.name).where(Insurer.id == insurer_id)) if insurer_id else None
+    )
+    return PortfolioOut(
+        as_of=iso_utc(now) or "",
+        days=days,
+        insurer_id=insurer_id,
+        insurer_name=insurer_name,
+        summary=summary,
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _row(r: dict[str, Any]) -> PortfolioRow:
+    def name(level: str | None) -> str | None:
+        return RISK_LEVEL_LABELS.get(level) if level else None
+
+    def delta(a: int, b: int) -> int | None:
+        return a - b if a and b else None
+
+    def rounded(v: float | None) -> float | None:
+        return round(float(v), 1) if v is not None else None
+
+    return PortfolioRow.model_validate(
+        {
+            **r,
+            "change_7d": rounded(r["change_7d"]),
+            "change_30d": rounded(r["change_30d"]),
+            "level_label": name(r["level"]),
+            "level_7d_label": name(r["level_7d"]),
+            "level_30d_label": name(r["level_30d"]),
+            "level_change_7d": delta(r["rank_now"], r["rank_7d"]),
+            "level_change_30d": delta(r["rank_now"], r["rank_30d"]),
+        }
+    )
