@@ -333,10 +333,10 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
             *("me", "enterprise_card", "enterprise_qr_svg", "enterprise_poster_png"),
             *("list_service_requests", "list_services"),
         ),
-        # the officer: its open hazards (start, submit with photos) and 服务需求; the park and the
-        # insurer answer requests; the government reads
+        # the officer: its open hazards (their photos; start, submit with photos) and 服务需求; the
+        # park and the insurer answer requests; the government reads
         (
-            *("list_hazards", "start_hazard", "submit_hazard", "upload_photo"),
+            *("list_hazards", "get_evidence", "start_hazard", "submit_hazard", "upload_photo"),
             *("create_service_request", "answer_service_request"),
         ),
     ),

@@ -29,6 +29,8 @@ from tests.centerkit import ENT_A, ENT_B, ROLE_USERS, login, mini_park
 
 WEB = Path(__file__).resolve().parents[3] / "center" / "web"
 SCRIPTS = {
+    "overview": "overview.js",
+    "portfolio": "portfolio.js",
     "alerts": "app.js",
     "hazards": "hazards.js",
     "risk": "risk.js",
@@ -42,6 +44,7 @@ SCRIPTS = {
 # common.js's helpers that call a route: a page calls the route when its script uses one of them
 HELPERS = {
     "upload_photo": ("uploadPhoto", "uploadPhotos"),
+    "get_evidence": ("photo", "photos"),
     "answer_service_request": ("serviceRequest",),
 }
 
@@ -130,18 +133,24 @@ def client(db_url: str, tmp_workdir: Path) -> Iterator[TestClient]:
 LANDS = {
     "admin": "/",
     "operator": "/",
-    "government": "/risk",
-    "insurer": "/risk",
+    "government": "/overview",
+    "insurer": "/portfolio",
     "enterprise": f"/enterprises/{ENT_A}",
 }
 OPENS = {  # the navigation each role gets, in its order
-    "admin": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
-    "operator": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
-    "government": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
-    "insurer": ["/risk", "/enterprises"],
+    "admin": [
+        *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+        *("/admin/users", "/admin/audit"),
+    ],
+    "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    "government": ["/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    "insurer": ["/portfolio", "/risk", "/enterprises"],
     "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}"],
 }
-CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
+CONSOLE = (
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/admin/users", "/admin/audit"),
+)
 
 
 @pytest.mark.parametrize("role", list(LANDS))
@@ -194,6 +203,7 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     login(client, ROLE_USERS[role][0])
     may = set(client.get("/api/auth/me").json()["may"])
     file_parts = {"list_cameras", "list_alerts", "list_hazards", "alert_precision"}  # not the insurer's
+    file_parts |= {"get_evidence"}  # the card's hazards' photos
     steps = {
         "create_hazard",
         "start_hazard",

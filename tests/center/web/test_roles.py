@@ -28,19 +28,30 @@ SHOTS = Path("/tmp/parkguard-roles")
 ROLES = {
     "admin": (
         "/",
-        ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"],
+        [
+            *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+            *("/admin/users", "/admin/audit"),
+        ],
     ),
-    "operator": ("/", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
-    "gov": ("/risk", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
+    "operator": ("/", ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"]),
+    "gov": (
+        "/overview",
+        ["/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"],
+    ),
     "yjmetal": (
         "/enterprises/yj-metal",
         ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal"],
     ),
-    "picc": ("/risk", ["/risk", "/enterprises"]),
+    "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises"]),
 }
-CONSOLE = ("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit")
+CONSOLE = (
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/admin/users", "/admin/audit"),
+)
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
+    "/overview": "#attention-rows tr[data-enterprise-id] a",
+    "/portfolio": "#portfolio-rows tr[data-enterprise-id] a",
     "/alerts": "#alert-rows tr",
     "/hazards": "#board .hz-card",
     "/risk": "#enterprise-rows tr",
