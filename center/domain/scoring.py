@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from center.config import RiskConfig
 from center.domain.timeparse import DAY_MS
@@ -229,7 +229,7 @@ def snapshot(session: Session, cfg: RiskConfig, tz: ZoneInfo, day: date | None =
 # --- the stored scores, in SQL (the overview and the portfolio aggregate over them) ---------------
 
 
-def level_rank(column: ColumnElement[str]) -> ColumnElement[int]:
+def level_rank(column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[int]:
     """:data:`LEVEL_RANK` of a level column as SQL (0 for none), so "worse" compares as numbers."""
     return case(LEVEL_RANK, value=column, else_=0)
 

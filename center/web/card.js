@@ -120,12 +120,16 @@ async function hazards() {
     item.append(head);
     item.append(el("p", "note", `${h.level_label}隐患 · 整改期限 ${PG.time(h.deadline_at, { short: true })}${h.overdue ? " · 已逾期" : ""}`));
     if (h.review_note && h.status === "in_progress") item.append(el("p", "note bad", `退回原因：${h.review_note}`));
+    const pair = el("div", "photo-pair"); // before and after side by side
     for (const [shas, caption, cls] of [[h.before_evidence, "整改前", "before"], [h.after_evidence, "整改后", "after"]]) {
       if (!shas || !shas.length) continue;
       const box = el("div", `photos ${cls}`);
       PG.photos(box, shas, caption);
-      item.append(el("p", "note", `${caption}照片`), box);
+      const block = el("div", "photo-block");
+      block.append(el("p", "note", `${caption}照片`), box);
+      pair.append(block);
     }
+    if (pair.childElementCount) item.append(pair);
     const msg = el("p", "note bad");
     if (acts && h.status === "pending") {
       item.append(button("开始整改", "btn primary", msg, async () => {

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, case, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from center.api.overview.schemas import (
     AttentionRow,
@@ -43,7 +43,7 @@ NO_TOWN = "未登记镇街"
 CLOSED = HazardStatus.CLOSED.value
 
 
-def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+def count_if(condition: ColumnElement[bool] | InstrumentedAttribute[bool]) -> ColumnElement[int]:
     """How many rows of the group meet ``condition`` (0, never NULL)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -118,9 +118,10 @@ class Figures:
 
     def levels(self) -> tuple[int, list[LevelCount], int]:
         rows = self.enterprises().subquery("e")
-        got = dict(
-            self.session.execute(select(rows.c.level, func.count()).group_by(rows.c.level)).tuples().all()
-        )
+        got = {
+            lv: int(n)
+            for lv, n in self.session.execute(select(rows.c.level, func.count()).group_by(rows.c.level))
+        }
         total = sum(got.values())
         levels = [
             LevelCount(level=lv, level_label=RISK_LEVEL_LABELS[lv], count=got.get(lv, 0)) for lv in LEVELS
@@ -191,7 +192,7 @@ class Figures:
         )
         rows = {r[0]: [int(v) for v in r[1:]] for r in self.session.execute(stmt)}
         if by == "town":
-            towns = dict(self.session.execute(select(Town.id, Town.name)).tuples().all())
+            towns = {t: name for t, name in self.session.execute(select(Town.id, Town.name))}
             keys: Iterable[str | None] = [
                 *sorted(towns, key=lambda t: towns[t]),
                 *(k for k in rows if k not in towns),
