@@ -320,8 +320,20 @@ HAZARDS = [
     ("10", "jl-alu", "熔炼炉前防护栏缺失", "general", "inspection", 4, 10, "pending", False),
 ]
 
-# where an inspector found the hazards of source inspection (the camera at that post)
-INSPECTION_PLACES = {"03": "cam-yj-store", "06": "cam-lc-spray", "08": "cam-sy-belt", "10": "cam-jl-melt"}
+# the camera at the post where each hazard is: an AI hazard comes from an alert of that camera (when
+# it has one), an inspector found the others there
+HAZARD_PLACES = {
+    "01": "cam-yj-melt",
+    "02": "cam-yard-01",
+    "03": "cam-yj-store",
+    "04": "cam-hx-tank",
+    "05": "cam-hx-ctrl",
+    "06": "cam-lc-spray",
+    "07": "cam-ms-store1",
+    "08": "cam-sy-belt",
+    "09": "cam-dj-crane",
+    "10": "cam-jl-melt",
+}
 
 SERVICES = [
     (
@@ -451,12 +463,12 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
         cam = ent.cams[0]
         alert_id = None
         if source == "ai":
-            alert = session.scalars(
-                select(Alert)
-                .where(Alert.enterprise == ent_id, Alert.started_ms <= created, Alert.status != "dismissed")
-                .order_by(Alert.started_ms.desc())
-                .limit(1)
-            ).first()
+            found = select(Alert).where(
+                Alert.enterprise == ent_id, Alert.started_ms <= created, Alert.status != "dismissed"
+            )
+            newest = found.order_by(Alert.started_ms.desc()).limit(1)
+            alert = session.scalars(newest.where(Alert.camera == HAZARD_PLACES[suffix])).first()
+            alert = alert or session.scalars(newest).first()
             if alert is not None:
                 alert.status = "escalated"
                 alert.handled_by = "operator"
@@ -472,7 +484,7 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
             source=HazardSource(source),
             deadline_ms=deadline,
             assignee=ent.contact[0],
-            camera_id=cam.id if alert_id else INSPECTION_PLACES.get(suffix),
+            camera_id=cam.id if alert_id else HAZARD_PLACES.get(suffix),
             alert_id=alert_id,
             code=code,
             created_ms=created,

@@ -118,7 +118,8 @@ async function hazards() {
     const head = el("div", "item-head");
     head.append(el("strong", null, `${h.code} ${h.title}`), el("span", `badge status-${h.status}`, h.status_label));
     item.append(head);
-    item.append(el("p", "note", `${h.level_label}隐患 · 整改期限 ${PG.time(h.deadline_at, { short: true })}${h.overdue ? " · 已逾期" : ""}`));
+    const place = [h.camera_name, h.post_name].filter(Boolean).join(" · ");
+    item.append(el("p", "note", `${h.level_label}隐患${place ? ` · ${place}` : ""} · 整改期限 ${PG.time(h.deadline_at, { short: true })}${h.overdue ? " · 已逾期" : ""}`));
     if (h.review_note && h.status === "in_progress") item.append(el("p", "note bad", `退回原因：${h.review_note}`));
     const pair = el("div", "photo-pair"); // before and after side by side
     for (const [shas, caption, cls] of [[h.before_evidence, "整改前", "before"], [h.after_evidence, "整改后", "after"]]) {
