@@ -85,6 +85,10 @@ function rows(out) {
     insurer.hidden = !state.many;
     const level = el("td");
     level.append(levelBadge(r.level, r.level_label));
+    const policy = cell("policy");
+    policy.append(el("span", "mono", r.policy_no), el("small", "sub", `${r.start_date} 至 ${r.end_date}`));
+    const premium = cell("num");
+    premium.append(`${r.premium_cny.toLocaleString("zh-CN")} 元`, el("small", "sub", `${r.insured_headcount} 人`));
     const hazards = cell(r.overdue_hazards ? "num overdue" : "num", r.overdue_hazards ? `${r.open_hazards}（逾期 ${r.overdue_hazards}）` : String(r.open_hazards));
     tr.append(
       name, insurer, cell(null, r.industry_label), level,
@@ -92,16 +96,14 @@ function rows(out) {
       cell("num", r.coefficient === null ? "–" : r.coefficient.toFixed(2)),
       change(r.change_7d, r.level_change_7d, r.level_7d, r.level_7d_label),
       change(r.change_30d, r.level_change_30d, r.level_30d, r.level_30d_label),
-      hazards, cell("num", String(r.services)), cell("mono", r.policy_no),
-      cell(null, `${r.start_date} 至 ${r.end_date}`), cell("num", r.premium_cny.toLocaleString("zh-CN")),
-      cell("num", String(r.insured_headcount)),
+      hazards, cell("num", String(r.services)), policy, premium,
     );
     body.append(tr);
   }
   if (!out.items.length) {
     const tr = el("tr");
     const td = el("td", "empty", "暂无在保企业");
-    td.colSpan = 14;
+    td.colSpan = 12;
     tr.append(td);
     body.append(tr);
   }
