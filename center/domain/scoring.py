@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from center.config import RiskConfig
 from center.domain.timeparse import DAY_MS
@@ -234,26 +234,17 @@ def level_rank(column: ColumnElement[str] | InstrumentedAttribute[str]) -> Colum
     return case(LEVEL_RANK, value=column, else_=0)
 
 
-def latest_scores(day: str) -> Subquery:
-    """Each enterprise's newest stored daily score up to ``day`` (YYYY-MM-DD): one row per
-    enterprise that has one (enterprise_id, day, score, level, coefficient, computed_ms). Today's
-    row is refreshed every hour (center/app.py), so this is at most an hour behind
-    :func:`current`."""
+def latest_score(enterprise_id: Any, day: str) -> tuple[Any, ColumnElement[bool]]:
+    """An alias of :class:`RiskScore` and the condition that joins it to ``enterprise_id`` (a
+    column) as that enterprise's newest stored daily score up to ``day`` (YYYY-MM-DD): outer-join
+    it for the enterprises without one. The newest day is found per enterprise through the primary
+    key (enterprise_id, day), so it costs an index lookup a row. Today's row is refreshed every
+    hour (center/app.py), so this is at most an hour behind :func:`current`."""
+    cur = aliased(RiskScore, name="cur")
+    newer = aliased(RiskScore, name="newest")
     newest = (
-        select(RiskScore.enterprise_id, func.max(RiskScore.day).label("day"))
-        .where(RiskScore.day <= day)
-        .group_by(RiskScore.enterprise_id)
-        .subquery("newest")
+        select(func.max(newer.day))
+        .where(newer.enterprise_id == enterprise_id, newer.day <= day)
+        .scalar_subquery()
     )
-    return (
-        select(
-            RiskScore.enterprise_id,
-            RiskScore.day,
-            RiskScore.score,
-            RiskScore.level,
-            RiskScore.coefficient,
-            RiskScore.computed_ms,
-        )
-        .join(newest, and_(RiskScore.enterprise_id == newest.c.enterprise_id, RiskScore.day == newest.c.day))
-        .subquery("cur")
-    )
+    return cur, and_(cur.enterprise_id == enterprise_id, cur.day == newest)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from center.api.overview.schemas import (
 from center.api.schemas import iso_utc
 from center.config import CenterConfig
 from center.domain.nodes import node_cameras, node_health, registered_cameras
-from center.domain.scoring import CONFIRMED, LEVELS, latest_scores, level_rank
+from center.domain.scoring import CONFIRMED, LEVELS, latest_score, level_rank
 from center.domain.timeparse import DAY_MS
 from center.domain.vocabulary import INDUSTRY_LABELS, RISK_LEVEL_LABELS, HazardStatus, label
 from center.store.models import (
@@ -66,53 +67,28 @@ class Figures:
         self.since = now - days * DAY_MS
         self.tz = ZoneInfo(config.timezone)
         self.today = datetime.fromtimestamp(now / 1000, self.tz).date()
-        self.scores = latest_scores(self.today.isoformat())
+        self.cur, self.cur_on = latest_score(Enterprise.id, self.today.isoformat())
 
     # --- building blocks ------------------------------------------------------------------
 
     def enterprises(self) -> Select[Any]:
         """Enterprises in scope with their latest stored score (outer: unscored ones too)."""
-        cur = self.scores
+        cur = self.cur
         return (
-            select(Enterprise.id, Enterprise.town_id, Enterprise.industry, cur.c.level, cur.c.score)
-            .outerjoin(cur, cur.c.enterprise_id == Enterprise.id)
+            select(Enterprise.id, Enterprise.town_id, Enterprise.industry, cur.level, cur.score)
+            .select_from(Enterprise)
+            .outerjoin(cur, self.cur_on)
             .where(_in_scope(Enterprise.id, self.scope))
         )
 
-    def hazard_counts(self) -> Any:
-        """Open and overdue hazards of each enterprise in scope (only enterprises that have one)."""
-        is_open = Hazard.status != CLOSED
-        return (
-            select(
-                Hazard.enterprise_id.label("enterprise_id"),
-                count_if(is_open).label("open"),
-                count_if(is_open & (Hazard.deadline_ms < self.now)).label("overdue"),
-                count_if(is_open & (Hazard.level == "major")).label("major_open"),
-            )
-            .where(_in_scope(Hazard.enterprise_id, self.scope))
-            .group_by(Hazard.enterprise_id)
-            .subquery("hz")
-        )
-
-    def alert_counts(self) -> Any:
-        """The period's alerts of each enterprise in scope."""
-        return (
-            select(
-                Alert.enterprise.label("enterprise_id"),
-                func.count().label("alerts"),
-                count_if(Alert.status.in_(CONFIRMED)).label("confirmed"),
-                count_if(Alert.status == "dismissed").label("dismissed"),
-                count_if(Alert.severity == "major").label("major"),
-            )
-            .where(
-                Alert.started_ms >= self.since,
-                Alert.started_ms <= self.now,
-                Alert.enterprise.is_not(None),
-                _in_scope(Alert.enterprise, self.scope),
-            )
-            .group_by(Alert.enterprise)
-            .subquery("al")
-        )
+    def in_period(self) -> list[ColumnElement[bool]]:
+        """The period's alerts of the enterprises in scope."""
+        return [
+            Alert.started_ms >= self.since,
+            Alert.started_ms <= self.now,
+            Alert.enterprise.is_not(None),
+            _in_scope(Alert.enterprise, self.scope),
+        ]
 
     # --- the figures ------------------------------------------------------------------------
 
@@ -168,40 +144,44 @@ class Figures:
         )
 
     def groups(self, by: str) -> list[GroupFigures]:
-        """The figures by 镇街 (``by="town"``) or by industry."""
-        e = self.enterprises().subquery("e")
-        hz, al = self.hazard_counts(), self.alert_counts()
-        key = e.c.town_id if by == "town" else e.c.industry
-        stmt = (
-            select(
-                key.label("key"),
-                func.count().label("enterprises"),
-                count_if(e.c.level == "red"),
-                count_if(e.c.level == "orange"),
-                func.coalesce(func.sum(hz.c.open), 0),
-                func.coalesce(func.sum(hz.c.overdue), 0),
-                func.coalesce(func.sum(al.c.alerts), 0),
-                func.coalesce(func.sum(al.c.confirmed), 0),
-                func.coalesce(func.sum(al.c.dismissed), 0),
-                func.coalesce(func.sum(al.c.major), 0),
-            )
-            .select_from(e)
-            .outerjoin(hz, hz.c.enterprise_id == e.c.id)
-            .outerjoin(al, al.c.enterprise_id == e.c.id)
-            .group_by(key)
+        """The figures by 镇街 (``by="town"``) or by industry: two aggregates grouped by the key
+        (the enterprises and their levels, their hazards) and the period's alerts from
+        :attr:`alert_cube`, merged by key."""
+        key = Enterprise.town_id if by == "town" else Enterprise.industry
+        cur, is_open = self.cur, Hazard.status != CLOSED
+        rows: dict[str | None, list[int]] = {}
+
+        def add(stmt: Any, at: int) -> None:
+            for k, *values in self.session.execute(stmt.group_by(key)):
+                figures = rows.setdefault(k, [0] * 9)
+                figures[at : at + len(values)] = [int(v) for v in values]
+
+        add(
+            select(key, func.count(), count_if(cur.level == "red"), count_if(cur.level == "orange"))
+            .select_from(Enterprise)
+            .outerjoin(cur, self.cur_on)
+            .where(_in_scope(Enterprise.id, self.scope)),
+            0,
         )
-        rows = {r[0]: [int(v) for v in r[1:]] for r in self.session.execute(stmt)}
+        add(
+            select(key, count_if(is_open), count_if(is_open & (Hazard.deadline_ms < self.now)))
+            .select_from(Hazard)
+            .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+            .where(_in_scope(Hazard.enterprise_id, self.scope)),
+            3,
+        )
+        for (town, industry, _), figures in self.alert_cube.items():
+            group = rows.setdefault(town if by == "town" else industry, [0] * 9)
+            for i, n in enumerate(figures):
+                group[5 + i] += n
         if by == "town":
             towns = {t: name for t, name in self.session.execute(select(Town.id, Town.name))}
-            keys: Iterable[str | None] = [
-                *sorted(towns, key=lambda t: towns[t]),
-                *(k for k in rows if k not in towns),
-            ]
+            keys: Iterable[str | None] = [*towns, *(k for k in rows if k not in towns)]
             if self.scope is not None:  # a scoped caller: only the towns of its enterprises
                 keys = [k for k in keys if k in rows]
             names = {k: towns.get(k or "", NO_TOWN if k is None else k) for k in keys}
         else:
-            keys = sorted(rows, key=lambda k: (k is None, k or ""))
+            keys = list(rows)
             names = {k: label(INDUSTRY_LABELS, k) if k else "未登记行业" for k in keys}
         out = []
         zero = [0] * 9
@@ -216,22 +196,36 @@ class Figures:
         out.sort(key=lambda g: (-g.alerts, -g.enterprises, g.key is None, g.name))  # most alerts first
         return out
 
-    def trend(self) -> list[DayCount]:
-        offset = int(
-            (self.tz.utcoffset(datetime.fromtimestamp(self.now / 1000, UTC)) or timedelta()).total_seconds()
-        )
-        bucket = (Alert.started_ms + offset * 1000) // DAY_MS  # days since the epoch, local
+    @cached_property
+    def alert_cube(self) -> dict[tuple[str | None, str, int], tuple[int, int, int, int]]:
+        """The period's alerts counted by (镇街, industry, local day) in one pass over them: how
+        many, confirmed, dismissed, of severity 重大. A few hundred groups, whatever the alerts."""
+        offset = self.tz.utcoffset(datetime.fromtimestamp(self.now / 1000, UTC)) or timedelta()
+        bucket = (
+            Alert.started_ms + int(offset.total_seconds()) * 1000
+        ) // DAY_MS  # days since the epoch, local
         rows = self.session.execute(
-            select(bucket.label("d"), func.count(), count_if(Alert.status.in_(CONFIRMED)))
-            .where(
-                Alert.started_ms >= self.since,
-                Alert.started_ms <= self.now,
-                Alert.enterprise.is_not(None),
-                _in_scope(Alert.enterprise, self.scope),
+            select(
+                Enterprise.town_id,
+                Enterprise.industry,
+                bucket,
+                func.count(),
+                count_if(Alert.status.in_(CONFIRMED)),
+                count_if(Alert.status == "dismissed"),
+                count_if(Alert.severity == "major"),
             )
-            .group_by(bucket)
+            .select_from(Alert)
+            .join(Enterprise, Enterprise.id == Alert.enterprise)
+            .where(*self.in_period())
+            .group_by(Enterprise.town_id, Enterprise.industry, bucket)
         )
-        by_day = {int(d): (int(n), int(c)) for d, n, c in rows}
+        return {(t, i, int(d)): (int(n), int(c), int(x), int(m)) for t, i, d, n, c, x, m in rows}
+
+    def trend(self) -> list[DayCount]:
+        by_day: dict[int, tuple[int, int]] = {}
+        for (_, _, d), (n, c, _, _) in self.alert_cube.items():
+            was = by_day.get(d, (0, 0))
+            by_day[d] = (was[0] + n, was[1] + c)
         epoch = date(1970, 1, 1)
         first = datetime.fromtimestamp(self.since / 1000, self.tz).date()
         out = []
@@ -288,43 +282,77 @@ class Figures:
 
     def attention(self) -> list[AttentionRow]:
         """Red and orange enterprises and those with overdue hazards: highest level, then most
-        overdue hazards, then highest score first."""
-        cur, hz, al = self.scores, self.hazard_counts(), self.alert_counts()
-        rank = level_rank(cur.c.level)
-        overdue = func.coalesce(hz.c.overdue, 0)
-        stmt = (
-            select(
-                Enterprise.id, Enterprise.name, Enterprise.industry, Town.name, cur.c.level, cur.c.score,
-                func.coalesce(hz.c.open, 0), overdue, func.coalesce(hz.c.major_open, 0),
-                func.coalesce(al.c.alerts, 0),
+        overdue hazards, then highest score first. The candidates' overdue hazards are counted per
+        enterprise through its index; the winners' other figures in one query each."""
+        cur = self.cur
+        overdue = (
+            select(func.count())
+            .where(
+                Hazard.enterprise_id == Enterprise.id,
+                Hazard.status != CLOSED,
+                Hazard.deadline_ms < self.now,
             )
-            .outerjoin(cur, cur.c.enterprise_id == Enterprise.id)
-            .outerjoin(hz, hz.c.enterprise_id == Enterprise.id)
-            .outerjoin(al, al.c.enterprise_id == Enterprise.id)
-            .outerjoin(Town, Town.id == Enterprise.town_id)
-            .where(_in_scope(Enterprise.id, self.scope), (rank >= 3) | (overdue > 0))
-            .order_by(rank.desc(), overdue.desc(), func.coalesce(cur.c.score, 0).desc(), Enterprise.id)
+            .scalar_subquery()
+        )
+        candidates = (
+            select(
+                Enterprise.id.label("id"),
+                level_rank(cur.level).label("rank"),
+                func.coalesce(cur.score, 0).label("score"),
+                overdue.label("overdue"),
+            )
+            .select_from(Enterprise)
+            .outerjoin(cur, self.cur_on)
+            .where(_in_scope(Enterprise.id, self.scope))
+            .subquery("cand")
+        )
+        c = candidates.c
+        top = self.session.execute(
+            select(c.id, c.overdue)
+            .where((c.rank >= 3) | (c.overdue > 0))
+            .order_by(c.rank.desc(), c.overdue.desc(), c.score.desc(), c.id)
             .limit(ATTENTION_MAX)
-        )  # fmt: skip
+        ).all()
+        ids = [eid for eid, _ in top]
+        if not ids:
+            return []
+        is_open = Hazard.status != CLOSED
+        hazards = {
+            eid: (int(n), int(major))
+            for eid, n, major in self.session.execute(
+                select(Hazard.enterprise_id, count_if(is_open), count_if(is_open & (Hazard.level == "major")))
+                .where(Hazard.enterprise_id.in_(ids))
+                .group_by(Hazard.enterprise_id)
+            )
+        }
+        alerts = {
+            eid: int(n)
+            for eid, n in self.session.execute(
+                select(Alert.enterprise, func.count())
+                .where(*self.in_period(), Alert.enterprise.in_(ids))
+                .group_by(Alert.enterprise)
+            )
+        }
+        facts = {
+            row[0]: row
+            for row in self.session.execute(
+                select(Enterprise.id, Enterprise.name, Enterprise.industry, Town.name, cur.level, cur.score)
+                .select_from(Enterprise)
+                .outerjoin(cur, self.cur_on)
+                .outerjoin(Town, Town.id == Enterprise.town_id)
+                .where(Enterprise.id.in_(ids))
+            )
+        }
         out = []
-        for (
-            eid,
-            name,
-            industry,
-            town,
-            level,
-            score,
-            n_open,
-            n_overdue,
-            n_major,
-            n_alerts,
-        ) in self.session.execute(stmt):
+        for eid, n_overdue in top:
+            _, name, industry, town, level, score = facts[eid]
+            n_open, n_major = hazards.get(eid, (0, 0))
             out.append(
                 AttentionRow(
                     enterprise_id=eid, name=name, industry=industry, town_name=town, level=level,
                     level_label=RISK_LEVEL_LABELS.get(level) if level else None,
-                    score=score, open_hazards=int(n_open), overdue_hazards=int(n_overdue),
-                    major_open=int(n_major), alerts=int(n_alerts),
+                    score=score, open_hazards=n_open, overdue_hazards=int(n_overdue),
+                    major_open=n_major, alerts=alerts.get(eid, 0),
                 )
             )  # fmt: skip
         return out
@@ -332,9 +360,10 @@ class Figures:
     def answer(self) -> OverviewOut:
         total, levels, unscored = self.levels()
         scored_ms = self.session.scalar(
-            select(func.max(self.scores.c.computed_ms)).where(
-                _in_scope(self.scores.c.enterprise_id, self.scope)
-            )
+            select(func.max(self.cur.computed_ms))
+            .select_from(Enterprise)
+            .join(self.cur, self.cur_on)
+            .where(_in_scope(Enterprise.id, self.scope))
         )
         services, requests = self.services()
         return OverviewOut(

@@ -17,7 +17,7 @@ from center.api.portfolio.schemas import PortfolioOut, PortfolioRow, PortfolioSu
 from center.api.schemas import iso_utc
 from center.auth.policy import Principal, service_records_visible
 from center.config import CenterConfig
-from center.domain.scoring import LEVELS, latest_scores, level_rank
+from center.domain.scoring import LEVELS, latest_score, level_rank
 from center.domain.vocabulary import RISK_LEVEL_LABELS, HazardStatus
 from center.store.models import Enterprise, Hazard, InsurancePolicy, Insurer, RiskScore, ServiceRecord, Town
 
@@ -53,30 +53,29 @@ def portfolio(
     today = datetime.fromtimestamp(now / 1000, tz).date()
     first = (today - timedelta(days=days)).isoformat()
     day7, day30 = (today - timedelta(days=7)).isoformat(), (today - timedelta(days=30)).isoformat()
-    cur = latest_scores(today.isoformat())
+    cur, cur_on = latest_score(Enterprise.id, today.isoformat())
     s7, s30 = aliased(RiskScore, name="s7"), aliased(RiskScore, name="s30")
     is_open = Hazard.status != HazardStatus.CLOSED.value
-    hz = (
-        select(
-            Hazard.enterprise_id.label("enterprise_id"),
-            count_if(is_open).label("open"),
-            count_if(is_open & (Hazard.deadline_ms < now)).label("overdue"),
+
+    def hazards(*conditions: ColumnElement[bool]) -> Any:  # counted per row through the index
+        return (
+            select(func.count())
+            .where(Hazard.enterprise_id == Enterprise.id, is_open, *conditions)
+            .scalar_subquery()
         )
-        .group_by(Hazard.enterprise_id)
-        .subquery("hz")
-    )
-    sv = (
-        select(ServiceRecord.enterprise_id.label("enterprise_id"), func.count().label("n"))
+
+    services = (
+        select(func.count())
         .where(
+            ServiceRecord.enterprise_id == Enterprise.id,
             ServiceRecord.date >= first,
             ServiceRecord.date <= today.isoformat(),
             service_records_visible(user),
         )
-        .group_by(ServiceRecord.enterprise_id)
-        .subquery("sv")
+        .scalar_subquery()
     )
     p = InsurancePolicy
-    rank_now, rank_7, rank_30 = level_rank(cur.c.level), level_rank(s7.level), level_rank(s30.level)
+    rank_now, rank_7, rank_30 = level_rank(cur.level), level_rank(s7.level), level_rank(s30.level)
     where: list[ColumnElement[bool]] = [p.start_date <= today.isoformat(), p.end_date >= today.isoformat()]
     if insurer_id is not None:
         where.append(p.insurer_id == insurer_id)
@@ -96,32 +95,30 @@ def portfolio(
             Enterprise.name.label("name"),
             Enterprise.industry,
             Town.name.label("town_name"),
-            cur.c.level,
-            cur.c.score,
-            cur.c.coefficient,
-            cur.c.day.label("scored_day"),
+            cur.level,
+            cur.score,
+            cur.coefficient,
+            cur.day.label("scored_day"),
             s7.score.label("score_7d"),
             s7.level.label("level_7d"),
             s30.score.label("score_30d"),
             s30.level.label("level_30d"),
-            (cur.c.score - s7.score).label("change_7d"),
-            (cur.c.score - s30.score).label("change_30d"),
+            (cur.score - s7.score).label("change_7d"),
+            (cur.score - s30.score).label("change_30d"),
             rank_now.label("rank_now"),
             rank_7.label("rank_7d"),
             rank_30.label("rank_30d"),
-            func.coalesce(hz.c.open, 0).label("open_hazards"),
-            func.coalesce(hz.c.overdue, 0).label("overdue_hazards"),
-            func.coalesce(sv.c.n, 0).label("services"),
+            hazards().label("open_hazards"),
+            hazards(Hazard.deadline_ms < now).label("overdue_hazards"),
+            services.label("services"),
         )
         .select_from(p)
         .join(Enterprise, Enterprise.id == p.enterprise_id)
         .join(Insurer, Insurer.id == p.insurer_id)
         .outerjoin(Town, Town.id == Enterprise.town_id)
-        .outerjoin(cur, cur.c.enterprise_id == Enterprise.id)
+        .outerjoin(cur, cur_on)
         .outerjoin(s7, and_(s7.enterprise_id == Enterprise.id, s7.day == day7))
         .outerjoin(s30, and_(s30.enterprise_id == Enterprise.id, s30.day == day30))
-        .outerjoin(hz, hz.c.enterprise_id == Enterprise.id)
-        .outerjoin(sv, sv.c.enterprise_id == Enterprise.id)
         .where(*where)
         .subquery("pf")
     )
