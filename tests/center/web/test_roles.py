@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, expect
 
 from protocol import NodeState
 from tests.center.api.test_workspaces import png
@@ -65,13 +65,19 @@ CONTENT = {  # what shows the page is not blank
 
 
 class Watch:
-    """Every answer >= 400 and every console error of a page, as they come."""
+    """Every answer >= 400, every request that failed (not one the browser dropped on leaving
+    the page) and every console error of a page, as they come."""
 
     def __init__(self, page: Page) -> None:
         self.bad: list[str] = []
         page.on("response", self._response)
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.bad.append(f"page error: {err}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            self.bad.append(f"failed: {request.method} {request.url} ({request.failure})")
 
     def _response(self, resp: Response) -> None:
         if resp.status >= 400:
