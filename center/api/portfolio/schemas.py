@@ -42,11 +42,13 @@ class PortfolioRow(IndustryLabelled):
 
 
 class PortfolioSummary(BaseModel):
+    """Policies and premiums count each policy; the levels and changes each enterprise once."""
+
     policies: int
     enterprises: int
-    levels: list[LevelCount]
+    levels: list[LevelCount] = Field(description="enterprises by latest stored level")
     unscored: int
-    worse_7d: int = Field(description="enterprises (policies) whose level rose since 7 days ago")
+    worse_7d: int = Field(description="enterprises whose level rose since 7 days ago")
     worse_30d: int = Field(description="… since 30 days ago")
     better_30d: int = Field(description="… whose level fell since 30 days ago")
     premium_cny: float = Field(description="premiums of the policies in force")

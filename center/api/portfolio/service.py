@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from center.api.overview.schemas import LevelCount
-from center.api.overview.service import count_if
 from center.api.portfolio.schemas import PortfolioOut, PortfolioRow, PortfolioSummary
 from center.api.schemas import iso_utc
 from center.auth.policy import Principal, service_records_visible
@@ -141,15 +140,22 @@ def portfolio(
         select(base).order_by(order, b.score.desc().nulls_last(), b.policy_id).limit(limit).offset(offset)
     ).mappings()
     items = [_row(dict(r)) for r in rows]
-    worse = lambda was: (b.rank_now > was) & (was > 0)  # noqa: E731 - levels up since then
+
+    def enterprises(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        """How many enterprises (not policies: a co-insured one has two rows) meet ``condition``."""
+        return func.count(func.distinct(case((condition, b.enterprise_id))))
+
+    def worse(was: Any) -> ColumnElement[bool]:  # levels up since then
+        return (b.rank_now > was) & (was > 0)
+
     agg = session.execute(
         select(
             func.count(),
             func.count(func.distinct(b.enterprise_id)),
-            *(count_if(b.level == lv) for lv in LEVELS),
-            count_if(worse(b.rank_7d)),
-            count_if(worse(b.rank_30d)),
-            count_if((b.rank_now < b.rank_30d) & (b.rank_now > 0)),
+            *(enterprises(b.level == lv) for lv in LEVELS),
+            enterprises(worse(b.rank_7d)),
+            enterprises(worse(b.rank_30d)),
+            enterprises((b.rank_now < b.rank_30d) & (b.rank_now > 0)),
             func.coalesce(func.sum(b.premium_cny), 0.0),
             func.avg(b.coefficient),
         ).select_from(base)
@@ -163,7 +169,7 @@ def portfolio(
         policies=total,
         enterprises=int(agg[1]),
         levels=levels,
-        unscored=total - sum(c.count for c in levels),
+        unscored=int(agg[1]) - sum(c.count for c in levels),
         worse_7d=int(agg[6]),
         worse_30d=int(agg[7]),
         better_30d=int(agg[8]),
