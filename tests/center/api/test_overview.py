@@ -75,6 +75,7 @@ HAZARDS = [
     H(ENT_B, "general", -40 * 24, -30 * 24, -35 * 24),  # closed on time, before 30 days
     H(ENT_B, "general", -50 * 24, 24),  # open
     H(ENT_C, "major", -5 * 24, -1),  # open, overdue
+    H(ENT_B, "major", -24, 1),  # open, due in an hour: not overdue
     H(ENT_C, "general", -6 * 24, 24, -24),  # closed on time
 ]
 
