@@ -3,21 +3,13 @@ and the enterprises needing attention, over a chosen period."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Query
-
-from center.api.deps import ConfigDep, make_router, scope_of
+from center.api.deps import ConfigDep, PeriodDays, make_router, scope_of
 from center.api.overview.schemas import OverviewOut
 from center.api.overview.service import Figures
 from center.auth.deps import CurrentUser, SessionDep
 from protocol import now_ms
 
 router = make_router("overview")
-
-PeriodDays = Annotated[
-    int, Query(ge=1, le=366, description="the period: this many days back (the console offers 7, 30, 90)")
-]
 
 
 @router.get("/overview", response_model=OverviewOut)

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, make_router, scope_of
-from center.api.overview.routes import PeriodDays
+from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, PeriodDays, make_router, scope_of
 from center.api.portfolio.schemas import PortfolioOut
 from center.api.portfolio.service import SORT_PATTERN, portfolio
 from center.auth.deps import CurrentUser, SessionDep
