@@ -37,6 +37,8 @@ from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
 from center.api.notify import routes as notify
+from center.api.overview import routes as overview
+from center.api.portfolio import routes as portfolio
 from center.api.reports import routes as reports
 from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
@@ -72,6 +74,8 @@ API_ROUTERS: list[APIRouter] = [
     card.router,
     service_requests.router,
     notify.router,
+    overview.router,
+    portfolio.router,
 ]
 
 DESCRIPTION = """

@@ -86,6 +86,41 @@ class Cam:
     noisy: bool = False  # a camera with many false alarms (precision visibly low)
 
 
+# the 岗位 (post) each camera watches: the job done at the place the camera is named after
+POSTS = {
+    "cam-yard-01": "厂内叉车运输岗",
+    "cam-yj-melt": "熔铸炉前操作岗",
+    "cam-yj-press": "挤压机操作岗",
+    "cam-yj-store": "仓库管理岗",
+    "cam-yj-ctrl": "配电值班岗",
+    "cam-hx-tank": "储罐区巡检岗",
+    "cam-hx-load": "危化品装卸岗",
+    "cam-hx-ctrl": "中控室操作岗",
+    "cam-hx-ware": "危化品仓管岗",
+    "cam-lc-spray": "喷漆作业岗",
+    "cam-lc-saw": "开料锯切岗",
+    "cam-lc-dust": "除尘设备巡检岗",
+    "cam-lc-gate": "成品装卸岗",
+    "cam-dj-crane": "起重司索指挥岗",
+    "cam-dj-weld": "电焊作业岗",
+    "cam-dj-assy": "装配作业岗",
+    "cam-dj-dock": "叉车搬运岗",
+    "cam-ms-store1": "成品库保管岗",
+    "cam-ms-store2": "成品库保管岗",
+    "cam-ms-gate": "库区门卫岗",
+    "cam-ms-duty": "库区值班岗",
+    "cam-hf-inject": "注塑机操作岗",
+    "cam-hf-punch": "冲压作业岗",
+    "cam-hf-ware": "原料仓管岗",
+    "cam-sy-crusher": "破碎机操作岗",
+    "cam-sy-belt": "皮带巡检岗",
+    "cam-sy-yard": "装载机作业岗",
+    "cam-jl-melt": "熔炼炉前操作岗",
+    "cam-jl-oxide": "氧化槽作业岗",
+    "cam-jl-dock": "装车作业岗",
+}
+
+
 @dataclass
 class Ent:
     id: str
@@ -285,6 +320,21 @@ HAZARDS = [
     ("10", "jl-alu", "熔炼炉前防护栏缺失", "general", "inspection", 4, 10, "pending", False),
 ]
 
+# the camera at the post where each hazard is: an AI hazard comes from an alert of that camera (when
+# it has one), an inspector found the others there
+HAZARD_PLACES = {
+    "01": "cam-yj-melt",
+    "02": "cam-yard-01",
+    "03": "cam-yj-store",
+    "04": "cam-hx-tank",
+    "05": "cam-hx-ctrl",
+    "06": "cam-lc-spray",
+    "07": "cam-ms-store1",
+    "08": "cam-sy-belt",
+    "09": "cam-dj-crane",
+    "10": "cam-jl-melt",
+}
+
 SERVICES = [
     (
         "yj-metal",
@@ -413,12 +463,12 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
         cam = ent.cams[0]
         alert_id = None
         if source == "ai":
-            alert = session.scalars(
-                select(Alert)
-                .where(Alert.enterprise == ent_id, Alert.started_ms <= created, Alert.status != "dismissed")
-                .order_by(Alert.started_ms.desc())
-                .limit(1)
-            ).first()
+            found = select(Alert).where(
+                Alert.enterprise == ent_id, Alert.started_ms <= created, Alert.status != "dismissed"
+            )
+            newest = found.order_by(Alert.started_ms.desc()).limit(1)
+            alert = session.scalars(newest.where(Alert.camera == HAZARD_PLACES[suffix])).first()
+            alert = alert or session.scalars(newest).first()
             if alert is not None:
                 alert.status = "escalated"
                 alert.handled_by = "operator"
@@ -434,7 +484,7 @@ def _hazards(session: Session, now: int, report: SeedReport) -> None:
             source=HazardSource(source),
             deadline_ms=deadline,
             assignee=ent.contact[0],
-            camera_id=cam.id if alert_id else None,
+            camera_id=cam.id if alert_id else HAZARD_PLACES.get(suffix),
             alert_id=alert_id,
             code=code,
             created_ms=created,
@@ -488,12 +538,14 @@ def _registry(session: Session, config: CenterConfig, now: int, report: SeedRepo
             created_ms=now, updated_ms=now,
         )  # fmt: skip
         for i, c in enumerate(e.cams):
-            _get_or_add(
+            cam = _get_or_add(
                 session, report, Camera, c.id, id=c.id, enterprise_id=e.id, node=c.node, name=c.post,
-                post_name=c.post, key_post=c.key_post,
+                post_name=POSTS[c.id], key_post=c.key_post,
                 map_x=min(1.0, e.pos[0] + 0.02 * (i - len(e.cams) / 2)), map_y=min(1.0, e.pos[1] + 0.03),
                 created_ms=now,
             )  # fmt: skip
+            if cam.post_name in ("", cam.name):  # seeded before posts had names of their own
+                cam.post_name = POSTS[c.id]
         for y in (year - 1, year):
             policy_no = f"{e.insurer.upper()}-AZX-{y}-440605-{e.org8[-4:]}"
             if session.scalars(select(InsurancePolicy).where(InsurancePolicy.policy_no == policy_no)).first():

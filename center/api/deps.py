@@ -25,6 +25,9 @@ Responses = dict[int | str, dict[str, Any]]
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")]
+PeriodDays = Annotated[
+    int, Query(ge=1, le=366, description="the period: this many days back (the console offers 7, 30, 90)")
+]
 
 TIME_HELP = (
     "ISO 8601 datetime (2025-06-01T08:00:00+08:00, …Z; without an offset it is read in the "

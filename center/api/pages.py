@@ -113,6 +113,20 @@ def risk_page(config: ConfigDep, user: CurrentUser) -> Response:
     return _console_page("risk", "risk.html", "/risk", config, user)
 
 
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """园区总览: levels, hazards and rectification, alerts by 镇街 and industry, coverage, the
+    enterprises needing attention (the government's landing page)."""
+    return _console_page("overview", "overview.html", "/overview", config, user)
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """承保企业: the enterprises an insurer insures with their risk and its policies (the
+    insurer's landing page; the government and the admin choose the insurer)."""
+    return _console_page("portfolio", "portfolio.html", "/portfolio", config, user)
+
+
 @router.get("/nodes", response_class=HTMLResponse)
 def nodes_page(config: ConfigDep, user: CurrentUser) -> Response:
     """节点与摄像头: the edge nodes' health and their cameras' figures."""

@@ -41,6 +41,7 @@ PEOPLE = READ_ALL | {R.ENTERPRISE}  # may see alerts, hazards and evidence (scop
 RISK_READERS = PEOPLE | {R.INSURER}  # may see enterprises, scores, reports (scoped)
 HANDLE_HAZARD = STAFF | {R.ENTERPRISE}  # the enterprise rectifies, the park reviews
 UPLOADERS = STAFF | {R.ENTERPRISE, R.EDGE}
+INSURANCE_READERS = frozenset({R.ADMIN, R.GOVERNMENT, R.INSURER})  # portfolios: insurers and supervisors
 ANY_USER = frozenset(Role)
 
 POLICY: dict[str, frozenset[Role] | Access] = {
@@ -109,6 +110,9 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "park_report": READ_ALL,  # every enterprise of the park (the government's report)
     "park_report_pdf": READ_ALL,  # a record of a report of an enterprise in the caller's scope
     "snapshot_risk": STAFF,
+    # 园区总览 (the government's grid view) and 承保企业 (an insurer's portfolio: no alerts, no evidence)
+    "park_overview": READ_ALL,
+    "insurer_portfolio": INSURANCE_READERS,
     # service requests (服务需求): the enterprise asks, the park and its insurers answer
     "list_service_requests": RISK_READERS,
     "create_service_request": frozenset({R.ENTERPRISE}),
@@ -147,6 +151,8 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "audit_page": Access.PUBLIC,
     "notify_page": Access.PUBLIC,
     "my_notify_page": Access.PUBLIC,
+    "overview_page": Access.PUBLIC,
+    "portfolio_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
@@ -284,6 +290,15 @@ class ConsolePage:
 
 
 CONSOLE_PAGES: tuple[ConsolePage, ...] = (
+    ConsolePage("overview", "/overview", "园区总览", "Overview", READ_ALL, ("me", "park_overview")),
+    ConsolePage(
+        "portfolio",
+        "/portfolio",
+        "承保企业",
+        "Portfolio",
+        INSURANCE_READERS,
+        ("me", "insurer_portfolio", "list_insurers"),
+    ),
     ConsolePage(
         "alerts",
         "/alerts",
@@ -346,10 +361,10 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
             *("me", "enterprise_card", "enterprise_qr_svg", "enterprise_poster_png"),
             *("list_service_requests", "list_services", "service_report_pdf"),
         ),
-        # the officer: its open hazards (start, submit with photos) and 服务需求; the park and the
-        # insurer answer requests; the government reads
+        # the officer: its open hazards (their photos; start, submit with photos) and 服务需求; the
+        # park and the insurer answer requests; the government reads
         (
-            *("list_hazards", "start_hazard", "submit_hazard", "upload_photo"),
+            *("list_hazards", "get_evidence", "start_hazard", "submit_hazard", "upload_photo"),
             *("create_service_request", "answer_service_request"),
         ),
     ),
@@ -392,14 +407,15 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
 PAGES_BY_KEY = {p.key: p for p in CONSOLE_PAGES}
 
 # Where ``/`` takes each role after login: the park's staff watch the live alerts (``/`` is the
-# alerts console for them), the government and insurers the risk map (an insurer's rows are the
-# enterprises it insures), an enterprise officer its own risk file (安全档案: profile, score and
+# alerts console for them), the government the park overview (园区总览: levels, hazards, alerts by
+# 镇街 and industry), an insurer its portfolio (承保企业: the enterprises it insures, their levels,
+# coefficients and changes), an enterprise officer its own risk file (安全档案: profile, score and
 # its terms, cameras, alerts, hazards, policies, services).
 LANDING: dict[Role, str] = {
     R.ADMIN: "alerts",
     R.OPERATOR: "alerts",
-    R.GOVERNMENT: "risk",
-    R.INSURER: "risk",
+    R.GOVERNMENT: "overview",
+    R.INSURER: "portfolio",
     R.ENTERPRISE: "file",
 }
 ROOT_IS_ALERTS = frozenset(r for r, key in LANDING.items() if key == "alerts")

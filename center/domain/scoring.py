@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from center.config import RiskConfig
 from center.domain.timeparse import DAY_MS
@@ -30,6 +30,8 @@ TERM_LABELS = {
     "open_hazards": "未销号隐患",
     "overdue_hazards": "逾期隐患",
 }
+LEVELS = ("red", "orange", "yellow", "blue")  # highest first
+LEVEL_RANK = {"red": 4, "orange": 3, "yellow": 2, "blue": 1}
 
 
 @dataclass(frozen=True)
@@ -229,3 +231,27 @@ def snapshot(session: Session, cfg: RiskConfig, tz: ZoneInfo, day: date | None =
         row.computed_ms = now
         n += 1
     return n
+
+
+# --- the stored scores, in SQL (the overview and the portfolio aggregate over them) ---------------
+
+
+def level_rank(column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[int]:
+    """:data:`LEVEL_RANK` of a level column as SQL (0 for none), so "worse" compares as numbers."""
+    return case(LEVEL_RANK, value=column, else_=0)
+
+
+def latest_score(enterprise_id: Any, day: str) -> tuple[Any, ColumnElement[bool]]:
+    """An alias of :class:`RiskScore` and the condition that joins it to ``enterprise_id`` (a
+    column) as that enterprise's newest stored daily score up to ``day`` (YYYY-MM-DD): outer-join
+    it for the enterprises without one. The newest day is found per enterprise through the primary
+    key (enterprise_id, day), so it costs an index lookup a row. Today's row is refreshed every
+    hour (center/app.py), so this is at most an hour behind :func:`current`."""
+    cur = aliased(RiskScore, name="cur")
+    newer = aliased(RiskScore, name="newest")
+    newest = (
+        select(func.max(newer.day))
+        .where(newer.enterprise_id == enterprise_id, newer.day <= day)
+        .scalar_subquery()
+    )
+    return cur, and_(cur.enterprise_id == enterprise_id, cur.day == newest)

@@ -1,7 +1,7 @@
 // The page a 全安码 opens, made for a phone. Anyone: the name, the risk colour, when it last
 // changed (and a login that comes back here). Who may see the enterprise gets more (the API
-// decides what): the enterprise officer its file, its open hazards with 提交整改 (photos from the
-// phone's camera) and 服务需求; the government everything, read only; an insurer the score, its
+// decides what): the enterprise officer its file, its open hazards with their before/after photos
+// and 提交整改 (photos from the phone's camera) and 服务需求; the government everything, read only; an insurer the score, its
 // policies, the service records and the requests it may answer; the park's staff answer requests.
 "use strict";
 
@@ -118,8 +118,19 @@ async function hazards() {
     const head = el("div", "item-head");
     head.append(el("strong", null, `${h.code} ${h.title}`), el("span", `badge status-${h.status}`, h.status_label));
     item.append(head);
-    item.append(el("p", "note", `${h.level_label}隐患 · 整改期限 ${PG.time(h.deadline_at, { short: true })}${h.overdue ? " · 已逾期" : ""}`));
+    const place = [h.camera_name, h.post_name].filter(Boolean).join(" · ");
+    item.append(el("p", "note", `${h.level_label}隐患${place ? ` · ${place}` : ""} · 整改期限 ${PG.time(h.deadline_at, { short: true })}${h.overdue ? " · 已逾期" : ""}`));
     if (h.review_note && h.status === "in_progress") item.append(el("p", "note bad", `退回原因：${h.review_note}`));
+    const pair = el("div", "photo-pair"); // before and after side by side
+    for (const [shas, caption, cls] of [[h.before_evidence, "整改前", "before"], [h.after_evidence, "整改后", "after"]]) {
+      if (!shas || !shas.length) continue;
+      const box = el("div", `photos ${cls}`);
+      PG.photos(box, shas, caption);
+      const block = el("div", "photo-block");
+      block.append(el("p", "note", `${caption}照片`), box);
+      pair.append(block);
+    }
+    if (pair.childElementCount) item.append(pair);
     const msg = el("p", "note bad");
     if (acts && h.status === "pending") {
       item.append(button("开始整改", "btn primary", msg, async () => {

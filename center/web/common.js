@@ -23,6 +23,14 @@ const PG = (() => {
       return node;
     },
 
+    // an SVG element with its attributes (charts are drawn in SVG, no inline style)
+    svg(tag, attrs = {}, text) {
+      const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined && text !== null) node.textContent = text;
+      return node;
+    },
+
     // a <dt>label</dt><dd class="cls">value</dd> pair in dl, none for an empty value; the <dd>
     fact(dl, label, value, cls) {
       if (value === null || value === undefined || value === "") return null;
@@ -69,6 +77,29 @@ const PG = (() => {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body === undefined ? {} : body),
       });
+    },
+
+    // a stored photo as a figure: the image (lazy, opens full size in a new tab) and its caption
+    photo(sha, caption) {
+      const fig = PG.el("figure", "evidence-item");
+      const img = PG.el("img");
+      img.alt = caption;
+      img.loading = "lazy";
+      img.src = `/api/evidence/${sha}`;
+      const link = PG.el("a");
+      link.href = img.src;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.append(img);
+      fig.append(link, PG.el("figcaption", null, caption));
+      return fig;
+    },
+
+    // the photos (sha256s) into box, captioned "caption 1", "caption 2", …; how many
+    photos(box, shas, caption) {
+      box.replaceChildren();
+      (shas || []).forEach((sha, i) => box.append(PG.photo(sha, `${caption} ${i + 1}`)));
+      return (shas || []).length;
     },
 
     // a file input for photos, the phone's camera first (rectification, on-site hazards)

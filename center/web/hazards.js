@@ -126,7 +126,7 @@ function renderList(items) {
     const level = el("td");
     level.append(levelBadge(h));
     const title = el("td", "title", h.title);
-    if (h.camera_name) title.append(el("small", "sub", h.camera_name));
+    if (h.camera_name) title.append(el("small", "sub", h.post_name ? `${h.camera_name} · ${h.post_name}` : h.camera_name));
     tr.append(
       el("td", "code", h.code), title, el("td", "enterprise", enterpriseName(h)), level,
       el("td", null, h.source === "ai" ? "AI 识别" : "现场排查"), status, el("td", null, h.assignee || "–"),
@@ -154,25 +154,8 @@ function setView(which) {
 
 // --- the detail ---------------------------------------------------------------------------
 
-function photo(sha, caption) {
-  const fig = el("figure", "evidence-item");
-  const img = el("img");
-  img.alt = caption;
-  img.loading = "lazy";
-  img.src = `/api/evidence/${sha}`;
-  const link = el("a");
-  link.href = img.src;
-  link.target = "_blank";
-  link.rel = "noopener";
-  link.append(img);
-  fig.append(link, el("figcaption", null, caption));
-  return fig;
-}
-
 function photos(section, box, shas, caption) {
-  box.replaceChildren();
-  shas.forEach((sha, i) => box.append(photo(sha, `${caption} ${i + 1}`)));
-  $(section).hidden = shas.length === 0;
+  $(section).hidden = PG.photos(box, shas, caption) === 0;
 }
 
 async function origin(h) {
@@ -203,7 +186,7 @@ async function origin(h) {
       fig.append(video, el("figcaption", null, "告警录像"));
       box.append(fig);
     } else {
-      box.append(photo(e.sha256, "告警截图"));
+      box.append(PG.photo(e.sha256, "告警截图"));
     }
     shown += 1;
   }
@@ -321,6 +304,7 @@ function show(h) {
   PG.fact(facts, "等级", `${h.level_label}隐患`);
   PG.fact(facts, "来源", h.source === "ai" ? "AI 识别（告警转隐患）" : "现场排查");
   PG.fact(facts, "摄像头", h.camera_name);
+  PG.fact(facts, "岗位", h.post_name);
   PG.fact(facts, "责任人", h.assignee);
   PG.fact(facts, "整改期限", deadlineText(h), urgency(h));
   PG.fact(facts, "登记人", h.created_by_name ? `${h.created_by_name}（${h.created_by}）` : h.created_by);

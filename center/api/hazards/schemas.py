@@ -136,7 +136,8 @@ class HazardOut(RowOut):
     closed_ms: int | None = Field(exclude=True)
     history: list[HazardStepOut] | None = None
     enterprise_name: str | None = Field(default=None, description="the enterprise's name")
-    camera_name: str | None = Field(default=None, description="the camera's name (its post)")
+    camera_name: str | None = Field(default=None, description="the camera's name (the place it watches)")
+    post_name: str | None = Field(default=None, description="the 岗位 (post) the camera watches")
     created_by_name: str | None = Field(default=None, description="the creator's display name")
 
     @derived

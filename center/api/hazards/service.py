@@ -45,5 +45,6 @@ def hazards_out(session: Session, rows: Sequence[Hazard]) -> list[HazardOut]:
         cam = cameras.get(h.camera_id or "")
         if cam is not None and cam.enterprise_id == h.enterprise_id:
             h.camera_name = cam.name or cam.post_name or None
+            h.post_name = cam.post_name if cam.post_name and cam.post_name != h.camera_name else None
         h.created_by_name = people.get(h.created_by)
     return out

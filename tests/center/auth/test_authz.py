@@ -367,6 +367,9 @@ def test_policy_invariants() -> None:
     assert not by_role["enterprise"] & (
         no_enterprise | {"approve_hazard", "reject_hazard", "answer_service_request"}
     )
+    overviews = {"park_overview", "insurer_portfolio"}  # 园区总览, 承保企业: figures over many enterprises
+    assert not by_role["enterprise"] & overviews and "park_overview" not in by_role["insurer"]
+    assert "insurer_portfolio" in by_role["insurer"] and not {"insurer_portfolio"} & by_role["edge"]
     assert by_role["enterprise"] & {"create_service_request"} and not {"create_service_request"} & (
         by_role["insurer"] | by_role["government"] | by_role["operator"]
     )

@@ -29,6 +29,8 @@ from tests.centerkit import ENT_A, ENT_B, ROLE_USERS, login, mini_park
 
 WEB = Path(__file__).resolve().parents[3] / "center" / "web"
 SCRIPTS = {
+    "overview": "overview.js",
+    "portfolio": "portfolio.js",
     "alerts": "app.js",
     "hazards": "hazards.js",
     "risk": "risk.js",
@@ -44,6 +46,7 @@ SCRIPTS = {
 # common.js's helpers that call a route: a page calls the route when its script uses one of them
 HELPERS = {
     "upload_photo": ("uploadPhoto", "uploadPhotos"),
+    "get_evidence": ("photo", "photos"),
     "answer_service_request": ("serviceRequest",),
 }
 
@@ -132,23 +135,32 @@ def client(db_url: str, tmp_workdir: Path) -> Iterator[TestClient]:
 LANDS = {
     "admin": "/",
     "operator": "/",
-    "government": "/risk",
-    "insurer": "/risk",
+    "government": "/overview",
+    "insurer": "/portfolio",
     "enterprise": f"/enterprises/{ENT_A}",
 }
 OPENS = {  # the navigation each role gets, in its order
     "admin": [
-        *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
-        *("/admin/notify", "/notify"),
+        *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+        *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
     ],
-    "operator": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
-    "government": ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
-    "insurer": ["/risk", "/enterprises"],
+    "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+    "government": [
+        "/overview",
+        "/portfolio",
+        "/alerts",
+        "/hazards",
+        "/risk",
+        "/enterprises",
+        "/nodes",
+        "/notify",
+    ],
+    "insurer": ["/portfolio", "/risk", "/enterprises"],
     "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/notify"],
 }
 CONSOLE = (
-    *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
-    *("/admin/notify", "/notify"),
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
 )
 
 
@@ -202,6 +214,7 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     login(client, ROLE_USERS[role][0])
     may = set(client.get("/api/auth/me").json()["may"])
     file_parts = {"list_cameras", "list_alerts", "list_hazards", "alert_precision"}  # not the insurer's
+    file_parts |= {"get_evidence"}  # the card's hazards' photos
     steps = {
         "create_hazard",
         "start_hazard",

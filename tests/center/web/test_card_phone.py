@@ -24,11 +24,19 @@ def test_the_card_on_a_phone_for_each_role(seeded_center: Center, browser: Brows
     SHOTS.mkdir(exist_ok=True)
     card = f"{url}/e/yj-metal"
 
-    # the park records a hazard of 毅佳 to rectify
+    # the park records a hazard of 毅佳 to rectify, with a photo of it
     op_ctx, op, op_watch = _login(browser, url, "operator")
+    before = op.request.post(
+        f"{url}/api/evidence", data=png(rgb=(120, 90, 30)), headers={**CSRF, "Content-Type": "image/png"}
+    )
+    assert before.status == 201, before.text()
     made = op.request.post(
         f"{url}/api/hazards",
-        data={"enterprise_id": "yj-metal", "title": "手机端整改测试：配电箱前堆放杂物"},
+        data={
+            "enterprise_id": "yj-metal",
+            "title": "手机端整改测试：配电箱前堆放杂物",
+            "before_evidence": [before.json()["sha256"]],
+        },
         headers=CSRF,
     )
     assert made.status == 201, made.text()
@@ -67,6 +75,9 @@ def test_the_card_on_a_phone_for_each_role(seeded_center: Center, browser: Brows
     # its open hazard: start, then submit with a photo from the camera (a text file refused first)
     item = ent.locator(f"#hazards .item[data-code='{hazard['code']}']")
     expect(item).to_contain_text("待整改")
+    expect(item.locator(".photos.before img")).to_have_count(1)  # the photo before, loaded
+    expect(item.locator(".photos.before figcaption")).to_have_text("整改前 1")
+    assert item.locator(".photos.before img").evaluate("i => i.complete && i.naturalWidth > 0")
     item.get_by_role("button", name="开始整改").click()
     form = item.locator("form.step-form")
     photos = form.locator("input[type=file]")
@@ -79,6 +90,9 @@ def test_the_card_on_a_phone_for_each_role(seeded_center: Center, browser: Brows
     form.locator("button[type=submit]").click()
     expect(item).to_contain_text("待复核")
     expect(ent.locator("#card-note")).to_contain_text("已提交整改")
+    expect(item.locator(".photos.after img")).to_have_count(1)  # submitted: the photo after, beside it
+    expect(item.locator(".photos.before img")).to_have_count(1)
+    item.locator(".photos.after img").evaluate("i => i.decode()")
     got = op.request.get(f"{url}/api/hazards/{hazard['id']}").json()
     assert got["status"] == "review" and len(got["after_evidence"]) == 1, got
 
@@ -113,6 +127,7 @@ def test_the_card_on_a_phone_for_each_role(seeded_center: Center, browser: Brows
     gov_ctx, gov, gov_watch = _login(browser, url, "gov", phone=True)
     gov.goto(card)
     expect(gov.locator(f"#hazards .item[data-code='{hazard['code']}']")).to_contain_text("待复核")
+    expect(gov.locator(f"#hazards .item[data-code='{hazard['code']}'] .photos img")).to_have_count(2)
     expect(gov.locator("#requests .item.request").first).to_contain_text("新员工20人")
     expect(gov.locator("#services")).to_be_visible()
     assert gov.locator("#sections form, #sections button").count() == 0

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 PAGES = {  # what shows each page works
     "/": "#alert-rows",
+    "/overview": "#attention-rows tr",
     "/risk": "#enterprise-rows tr",
     "/nodes": "#nodes",
     "/e/yj-metal": "#code img",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, expect
 
 from protocol import NodeState
 from tests.center.api.test_workspaces import png
@@ -29,24 +29,29 @@ ROLES = {
     "admin": (
         "/",
         [
-            *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
-            *("/admin/notify", "/notify"),
+            *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+            *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
         ],
     ),
-    "operator": ("/", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
-    "gov": ("/risk", ["/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
+    "operator": ("/", ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
+    "gov": (
+        "/overview",
+        ["/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+    ),
     "yjmetal": (
         "/enterprises/yj-metal",
         ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/notify"],
     ),
-    "picc": ("/risk", ["/risk", "/enterprises"]),
+    "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises"]),
 }
 CONSOLE = (
-    *("/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/admin/users", "/admin/audit"),
-    *("/admin/notify", "/notify"),
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
 )
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
+    "/overview": "#attention-rows tr[data-enterprise-id] a",
+    "/portfolio": "#portfolio-rows tr[data-enterprise-id] a",
     "/alerts": "#alert-rows tr",
     "/hazards": "#board .hz-card",
     "/risk": "#enterprise-rows tr",
@@ -62,13 +67,19 @@ CONTENT = {  # what shows the page is not blank
 
 
 class Watch:
-    """Every answer >= 400 and every console error of a page, as they come."""
+    """Every answer >= 400, every request that failed (not one the browser dropped on leaving
+    the page) and every console error of a page, as they come."""
 
     def __init__(self, page: Page) -> None:
         self.bad: list[str] = []
         page.on("response", self._response)
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.bad.append(f"page error: {err}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            self.bad.append(f"failed: {request.method} {request.url} ({request.failure})")
 
     def _response(self, resp: Response) -> None:
         if resp.status >= 400:
