@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,54 +19,9 @@ from edge.comms.sdnotify import SystemdNotifier
 from edge.node import EdgeNode
 from tests.support.nodes import demo_detector, node_config, running, wait_until
 from tests.support.ports import free_port
+from tests.support.sdnotify import NotifySocket
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-class NotifySocket:
-    """What systemd listens on: a bound AF_UNIX datagram socket; every message as it came."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.1)
-        self.messages: list[tuple[float, str]] = []
-
-    def pump(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            self.messages.append((time.monotonic(), data.decode()))
-
-    def wait_for(self, line: str, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if any(line in m.splitlines() for _, m in self.messages):
-                return True
-            self.pump(0.2)
-        return False
-
-    def count(self, line: str, since: float = 0.0) -> int:
-        return sum(1 for t, m in self.messages if t >= since and line in m.splitlines())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[NotifySocket]:
-    folder = tempfile.mkdtemp(prefix="pg-sd-")  # short: a socket path has 107 bytes at most
-    sock = NotifySocket(os.path.join(folder, "notify"))
-    try:
-        yield sock
-    finally:
-        sock.close()
-        os.unlink(sock.path)
-        os.rmdir(folder)
 
 
 def _healthz(port: int) -> tuple[int, dict[str, Any]]:
