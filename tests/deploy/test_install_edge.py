@@ -31,7 +31,8 @@ pytestmark = pytest.mark.slow
 
 
 def run(argv: list[str | Path], timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout)
+    # cwd /: python -c must not find this checkout's packages on its path
+    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, cwd="/")
     assert proc.returncode == 0, f"{argv} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -147,6 +148,7 @@ def test_install_run_upgrade_rollback_uninstall(tmp_path: Path, notify_socket: N
         capture_output=True,
         text=True,
         timeout=900,
+        cwd="/",
     )
     assert refused.returncode != 0 and "check failed" in refused.stderr, refused.stderr
     assert os.readlink(current) == rel2 and len(list((prefix / "releases").iterdir())) == 2
