@@ -27,7 +27,7 @@ INSTALL = REPO / "scripts" / "install-edge.sh"
 UNINSTALL = REPO / "scripts" / "uninstall-edge.sh"
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)  # the interpreter under .venv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # three pip installs of the runtime
 
 
 def run(argv: list[str | Path], timeout: float = 900) -> subprocess.CompletedProcess[str]:
