@@ -213,6 +213,10 @@ render "$SRC/configs/edge.example.yaml" >"$CONFIG_DIR/edge.yaml.example"
 if [[ ! -e $CONFIG ]]; then
     install -m 0640 "$CONFIG_DIR/edge.yaml.example" "$CONFIG"
     say "wrote $CONFIG from the example: set site, node, the broker and the cameras"
+    if [[ $START -eq 1 ]]; then
+        say "not starting the service on the example's placeholders: edit $CONFIG, then systemctl start ${UNIT%.service}"
+        START=0
+    fi
 else
     say "kept $CONFIG (the new example is $CONFIG_DIR/edge.yaml.example)"
 fi
