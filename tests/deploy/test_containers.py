@@ -339,6 +339,7 @@ def test_the_edge_image_has_what_its_config_needs(tmp_path: Path) -> None:
     assert edge_main(["check", "--config", str(local)]) == 0
 
 
+@pytest.mark.e2e
 def test_broker_accounts_let_the_compose_logins_in_a_real_mosquitto(tmp_path: Path) -> None:
     """The broker-accounts service's command (with its environment) writes the files that
     docker/mosquitto.conf names; a real Mosquitto with that config takes the edge's and the

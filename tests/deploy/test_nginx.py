@@ -26,7 +26,10 @@ from tests.support.procs import ManagedProcess
 REPO = Path(__file__).resolve().parents[2]
 NGINX = os.environ.get("PARKGUARD_NGINX") or shutil.which("nginx")
 
-pytestmark = pytest.mark.skipif(NGINX is None, reason="no nginx binary (set PARKGUARD_NGINX)")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(NGINX is None, reason="no nginx binary (set PARKGUARD_NGINX)"),
+]
 
 
 class Replica:
