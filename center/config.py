@@ -41,6 +41,24 @@ class DatabaseConfig(_Section):
         default="sqlite:///var/center.db",
         description="SQLAlchemy URL; sqlite:///relative/path is relative to the config file's folder",
     )
+    password_env: str | None = Field(
+        default=None,
+        description="name of the environment variable that holds the database password (put into the "
+        "URL at start): keeps it out of the file",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="file whose first line is the database password (a container secret such as "
+        "/run/secrets/db_password); relative to the config file's folder",
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> DatabaseConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        if (self.password_env or self.password_file) and not self.url.startswith("postgresql"):
+            raise ValueError("password_env / password_file are for a postgresql+psycopg:// URL")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -285,12 +303,40 @@ class CenterConfig(_Section):
         )
 
 
+def _database_password(database: DatabaseConfig, source: str, base_dir: Path) -> str | None:
+    """The password that ``password_env`` or ``password_file`` names (None when neither is set)."""
+    if database.password_env:
+        value = os.environ.get(database.password_env)
+        if not value:
+            raise ConfigError(
+                f"{source}: database.password_env: environment variable {database.password_env} is not set"
+            )
+        return value
+    if database.password_file is not None:
+        path = base_dir / database.password_file  # an absolute path stays itself
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"{source}: database.password_file: {path}: {exc.strerror}") from None
+        value = lines[0].strip() if lines else ""
+        if not value:
+            raise ConfigError(f"{source}: database.password_file: {path} is empty")
+        return value
+    return None
+
+
 def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
     config = validate_mapping(CenterConfig, data, source)
     if config.mqtt.password_env and config.mqtt.password_env not in os.environ:
         raise ConfigError(
             f"{source}: mqtt.password_env: environment variable {config.mqtt.password_env} is not set"
         )
+    password = _database_password(config.database, source, base_dir)
+    if password is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(config.database.url).set(password=password).render_as_string(hide_password=False)
+        config = config.model_copy(update={"database": config.database.model_copy(update={"url": url})})
     config = config.resolved(base_dir)
     if config.mqtt.tls is not None:
         for name, file in config.mqtt.tls.missing_files():

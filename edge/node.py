@@ -19,6 +19,7 @@ from edge.camera import CameraRuntime, analyze_due
 from edge.comms.metrics import MetricsServer
 from edge.comms.outbox import Outbox
 from edge.comms.publisher import Publisher
+from edge.comms.sdnotify import SystemdNotifier
 from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
 from edge.detect.detector import ObjectDetector, load_detector
@@ -29,11 +30,12 @@ from edge.reconfig import ReconfigPlan, plan_reconfiguration
 from edge.video.ringbuffer import RingBuffer
 from edge.video.stream import CameraStream
 from edge.warning.service import WarningService, make_warnings
-from protocol import AlertEvent, CameraHealth, Heartbeat, TopicKind, now_ms
+from protocol import AlertEvent, CameraHealth, CameraState, Heartbeat, TopicKind, now_ms
 
 log = logging.getLogger("parkguard.edge.node")
 
 STATE_WATCH_S = 0.25  # how often camera states are checked for a change to report at once
+LOOP_STALL_S = 15.0  # the main loop not turning for this long: unhealthy (/healthz 503, no WATCHDOG=1)
 
 
 class EdgeNode:
@@ -58,6 +60,9 @@ class EdgeNode:
         self._hb_t = self.started
         self.events_published = 0
         self.metrics: MetricsServer | None = None
+        self.notifier = SystemdNotifier()  # READY / WATCHDOG / STOPPING when systemd runs the node
+        self.loop_stall_s = LOOP_STALL_S
+        self.loop_tick = self.started  # the main loop's last turn (monotonic)
 
     # -- cameras -------------------------------------------------------------------------
     def _pipeline(self, cfg: EdgeConfig, cam: CameraConfig) -> CameraPipeline:
@@ -102,6 +107,8 @@ class EdgeNode:
                 # spread the cameras' analysis times over one period, so they do not all fall due at once
                 cam.next_due = start + i * cam.period_s / max(1, len(self.cameras))
             self._running = True
+            self.loop_tick = time.monotonic()
+        self.notifier.ready(f"{len(self.cameras)} camera(s) started")
         log.info(
             "edge node %s/%s running: %d camera(s), model %s on %s, %s intra-op thread(s)",
             self.cfg.site,
@@ -121,8 +128,8 @@ class EdgeNode:
             return
         bind, port = self.cfg.metrics_bind, self.cfg.metrics_port
         try:
-            self.metrics = MetricsServer(bind, port, lambda: node_families(self)).start()
-            log.info("metrics on http://%s:%d/metrics", bind, self.metrics.port)
+            self.metrics = MetricsServer(bind, port, lambda: node_families(self), self.health_report).start()
+            log.info("metrics on http://%s:%d/metrics (health: /healthz)", bind, self.metrics.port)
         except OSError as exc:  # a busy port must not stop the node watching its cameras
             log.error("metrics_port: cannot listen on %s:%d: %s", bind, port, exc)
 
@@ -141,10 +148,13 @@ class EdgeNode:
                     self._heartbeat()
                     next_hb = now + self.cfg.heartbeat_s
                 due = min((c.next_due for c in self.cameras), default=now + 0.05)
+            self.loop_tick = now
+            self.notifier.watchdog(now)  # from this loop only: a stuck loop stops feeding systemd's watchdog
             if not worked:
                 self._stop.wait(min(max(due - now, 0.005), 0.05))
 
     def _shut_down(self) -> None:
+        self.notifier.stopping()
         with self._lock:
             self._running = False
             cameras = list(self.cameras)
@@ -191,6 +201,21 @@ class EdgeNode:
             )
 
     # -- health ----------------------------------------------------------------------------
+    def health_report(self) -> tuple[bool, dict[str, object]]:
+        """``/healthz``: healthy while the main loop turns (a container's HEALTHCHECK asks it)."""
+        age = time.monotonic() - self.loop_tick
+        ok = self._running and age < self.loop_stall_s
+        cams = list(self.cameras)  # no lock: a stuck loop may hold it
+        online = sum(1 for c in cams if c.stream.state is CameraState.ONLINE)
+        return ok, {
+            "status": "ok" if ok else ("stalled" if self._running else "not running"),
+            "node": self.cfg.node,
+            "loop_age_s": round(age, 3),
+            "cameras": len(cams),
+            "cameras_online": online,
+            "outbox_depth": self.outbox.depth,
+        }
+
     def health(self) -> list[CameraHealth]:
         """Every camera's heartbeat figures since the last call."""
         mono = time.monotonic()

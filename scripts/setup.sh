@@ -181,8 +181,23 @@ setup_test() {
     setup_runtime
     # train-ppe: PyTorch (CPU) for the PPE classifier's training test; never in the runtime install
     pip_install test -e '.[test,dev,live,train-ppe]'
+    unpack_nginx
     if [[ $apt_ok -eq 0 ]]; then
         say "some Debian packages are missing: tests that need them will fail and say which"
+    fi
+}
+
+# nginx for tests/deploy/test_nginx.py (docker/nginx.conf before two replicas), unpacked under
+# .cache/nginx rather than installed: an installed nginx would start a server on port 80.
+unpack_nginx() {
+    local dir=.cache/nginx
+    [[ -x "$dir/usr/sbin/nginx" ]] && return 0
+    command -v apt-get >/dev/null 2>&1 || return 0
+    mkdir -p "$dir/debs"
+    if (cd "$dir/debs" && apt-get download nginx nginx-common >/dev/null 2>&1); then
+        for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir"; done
+    else
+        say "could not download nginx (apt-get download): tests/deploy/test_nginx.py will be skipped"
     fi
 }
 

@@ -16,6 +16,7 @@ if str(REPO_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves i
 from tests.support.mosquitto import MosquittoBroker  # noqa: E402
 from tests.support.postgres import PostgresUnavailable, provide_postgres, unavailable_action  # noqa: E402
 from tests.support.rtsp import RtspCameraServer  # noqa: E402
+from tests.support.sdnotify import NotifySocket, notify_socket_bound  # noqa: E402
 
 SAMPLE_CLIP = REPO_ROOT / "samples" / "vtest-walkway.mp4"
 
@@ -128,6 +129,13 @@ def rtsp_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Call
     _show_logs_if_failed(request, [s.log_path for s in servers])
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    """A unix datagram socket standing in for systemd's $NOTIFY_SOCKET; every message it got."""
+    with notify_socket_bound() as sock:
+        yield sock
 
 
 @pytest.fixture(scope="session")

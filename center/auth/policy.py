@@ -47,6 +47,7 @@ ANY_USER = frozenset(Role)
 POLICY: dict[str, frozenset[Role] | Access] = {
     # system
     "health": Access.PUBLIC,
+    "ready": Access.PUBLIC,
     "site_info": Access.PUBLIC,
     "login": Access.PUBLIC,
     "logout": ANY_USER,

@@ -9,6 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,6 +83,32 @@ def check(engine: Engine) -> str:
     except Exception as exc:  # any driver error means "not ok"
         return f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     return "ok"
+
+
+def head_revision() -> str | None:
+    """The newest migration this code knows (what ``upgrade`` brings a database to)."""
+    global _HEAD
+    if _HEAD is None:
+        _HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+    return _HEAD or None
+
+
+_HEAD: str | None = None
+
+
+def readiness(engine: Engine) -> tuple[bool, str, str | None]:
+    """(ready, database, schema): ready when the database answers and its schema is this code's
+    head revision. ``database`` is ``"ok"`` or a one-line error; ``schema`` the revision found."""
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:  # any driver error means "not ready"
+        return False, f"error: {type(exc).__name__}: {first_line_of(exc)}".rstrip(": "), None
+    return current is not None and current == head_revision(), "ok", current
+
+
+def first_line_of(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 def describe(url: str) -> str:

@@ -6,6 +6,7 @@ anyway (see edge/node_metrics.py). Histograms are cumulative buckets.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -93,16 +94,27 @@ def render(families: Iterable[Family]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class MetricsServer:
-    """``GET /metrics`` on (bind, port) in a daemon thread; ``collect()`` gives the families."""
+HealthFn = Callable[[], tuple[bool, dict[str, object]]]
 
-    def __init__(self, bind: str, port: int, collect: Callable[[], Iterable[Family]]) -> None:
+
+class MetricsServer:
+    """``GET /metrics`` on (bind, port) in a daemon thread; ``collect()`` gives the families.
+    ``GET /healthz``, when ``health`` is given: 200 while it says healthy, else 503 (JSON body)."""
+
+    def __init__(
+        self, bind: str, port: int, collect: Callable[[], Iterable[Family]], health: HealthFn | None = None
+    ) -> None:
         collect_fn = collect
+        health_fn = health
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?", 1)[0] != "/metrics":
-                    self.send_error(404, "only /metrics here")
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz" and health_fn is not None:
+                    self._health(health_fn)
+                    return
+                if path != "/metrics":
+                    self.send_error(404, "only /metrics and /healthz here")
                     return
                 try:
                     body = render(collect_fn()).encode()
@@ -112,6 +124,19 @@ class MetricsServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _health(self, fn: HealthFn) -> None:
+                try:
+                    ok, report = fn()
+                except Exception:  # a probe must never take the node down
+                    log.exception("healthz: report failed")
+                    ok, report = False, {"status": "error"}
+                body = json.dumps(report).encode()
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -93,3 +93,40 @@ def test_many_errors_are_counted(tmp_path: Path) -> None:
     bad = "\n".join(f"  k{i}: 1" for i in range(8))
     with pytest.raises(ConfigError, match=r"\(and 3 more errors\)$"):
         load_config(write(tmp_path, f"site: a\nmqtt:\n{bad}\n"))
+
+
+PG = 'site: yijia\ndatabase: {url: "postgresql+psycopg://parkguard@db:5432/parkguard", %s}\n'
+
+
+def test_database_password_from_the_environment_or_a_secret_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from center.store.db import describe
+
+    monkeypatch.setenv("PG_TEST_DB_PASSWORD", "s3cr/et@x")
+    config = load_config(write(tmp_path, PG % "password_env: PG_TEST_DB_PASSWORD"))
+    assert config.database.url == "postgresql+psycopg://parkguard:s3cr%2Fet%40x@db:5432/parkguard"
+    assert "s3cr" not in describe(config.database.url)
+
+    (tmp_path / "configs" / "db_password").write_text("from-a-file\n", encoding="utf-8")
+    config = load_config(write(tmp_path, PG % "password_file: db_password"))  # relative to the config
+    assert config.database.url == "postgresql+psycopg://parkguard:from-a-file@db:5432/parkguard"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "password_env: PG_TEST_UNSET",
+            "database.password_env: environment variable PG_TEST_UNSET is not set",
+        ),
+        ("password_file: nowhere", "database.password_file:"),
+        ("password_file: empty", "is empty"),
+        ("password_env: X, password_file: empty", "give password_env or password_file, not both"),
+    ],
+)
+def test_database_password_errors_are_clear(tmp_path: Path, setting: str, message: str) -> None:
+    write(tmp_path, "", name="empty")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, PG % setting))
+    assert message in str(err.value) and "center.yaml" in str(err.value)
