@@ -60,6 +60,9 @@ def main(ns: argparse.Namespace | None = None) -> int:
     p.add_argument("--dir", type=Path, default=Path("var/mail"), help="folder the mails go to (.eml)")
     args = p.parse_args(getattr(ns, "extra", None))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every connection and SMTP command at info (hundreds of lines a minute in the
+    # demo); the mailbox's own line per mail says what arrived
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller, _handler = start(args.host, args.port, args.dir)
     log.info("mailbox listening on %s:%d, mails go to %s", args.host, args.port, args.dir.resolve())
     stop = threading.Event()

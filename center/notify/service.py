@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from center.api.alerts.service import alerts_out
@@ -311,10 +311,31 @@ class Notifier:
             if not rows:
                 return 0
             named = {a.event_id: a.model_dump(mode="json") for a in alerts_out(s, rows)}
+            # when each level already went out (its first row): the next level waits its own gap
+            # after the previous one, so an alert first seen late (the center was down, or the
+            # alert came in old) climbs the levels at their pace instead of all at once
+            sent: dict[tuple[str, str], int] = {
+                (a, r): t
+                for a, r, t in s.execute(
+                    select(Notification.alert_id, Notification.route, func.min(Notification.created_ms))
+                    .where(
+                        Notification.alert_id.in_([a.event_id for a in rows]),
+                        Notification.kind == "escalation",
+                    )
+                    .group_by(Notification.alert_id, Notification.route)
+                )
+                if a is not None
+            }
             for alert in rows:
                 for i, lv in enumerate(levels, start=1):
+                    if (alert.event_id, f"esc:{i}") in sent:
+                        continue  # this level is done; look at the next
                     if alert.received_ms + lv.after_minutes * 60_000 > now:
                         break
+                    prev = sent.get((alert.event_id, f"esc:{i - 1}"))
+                    gap = (lv.after_minutes - levels[i - 2].after_minutes) * 60_000 if i > 1 else 0
+                    if i > 1 and (prev is None or prev + gap > now):
+                        break  # the previous level first, then its gap
                     ch = snap.channels.get(lv.channel)
                     if ch is None:
                         log.error("notify: escalation level %s names no channel %s", lv.name, lv.channel)
@@ -365,6 +386,7 @@ class Notifier:
                             )
                         )
                         log.info("notify: alert %s escalated to level %d (%s)", alert.event_id, i, lv.name)
+                    break  # one level per check: the next waits for its gap after this one
         return done
 
     def check_hazards(self) -> int:

@@ -278,6 +278,36 @@ def test_escalation_fires_level_by_level_by_the_test_clock(rig: Rig) -> None:
     assert sorted(h.json()["to"] for h in rig.sink.wait(2)) == ["13900000001", "13900000002"]
 
 
+def test_an_alert_first_seen_late_climbs_the_levels_at_their_pace(rig: Rig) -> None:
+    """The center was down (or the alert came in old): at its first look the alert is 40 minutes
+    unacknowledged, past all three levels. Level 1 goes now, level 2 its 10-minute gap after level 1,
+    level 3 its 15-minute gap after level 2 — not three messages at once."""
+    levels = [
+        {"name": "值班长", "after_minutes": 5, "channel": "hook"},
+        {"name": "园区安全负责人", "after_minutes": 15, "channel": "hook"},
+        {"name": "镇街联系人", "after_minutes": 30, "channel": "hook"},
+    ]
+    n = _notifier(rig, _config(rig.sink.url, escalation={"severities": ["major"], "levels": levels}))
+    rig.ingest(_alert(EID + "7", severity="major"))
+    first_look = T0 + 40 * MIN
+
+    def levels_sent() -> list[str]:
+        return [r.route for r in rig.rows(kind="escalation")]
+
+    rig.clock.now = first_look
+    assert n.check_escalations() == 1 and n.check_escalations() == 0
+    assert levels_sent() == ["esc:1"]
+    rig.clock.now = first_look + 10 * MIN - 1000
+    assert n.check_escalations() == 0
+    rig.clock.now = first_look + 10 * MIN
+    assert n.check_escalations() == 1 and levels_sent() == ["esc:1", "esc:2"]
+    rig.clock.now = first_look + 25 * MIN - 1000
+    assert n.check_escalations() == 0
+    rig.clock.now = first_look + 25 * MIN
+    assert n.check_escalations() == 1 and levels_sent() == ["esc:1", "esc:2", "esc:3"]
+    assert n.check_escalations() == 0
+
+
 def test_hazard_due_reminds_the_assignee_and_overdue_the_park_too(rig: Rig) -> None:
     cfg = _config(rig.sink.url, hazard_reminders={"channel": "hook"})
     n = _notifier(rig, cfg)
