@@ -130,7 +130,10 @@ def test_the_card_on_a_phone_for_each_role(seeded_center: Center, browser: Brows
     expect(gov.locator(f"#hazards .item[data-code='{hazard['code']}'] .photos img")).to_have_count(2)
     expect(gov.locator("#requests .item.request").first).to_contain_text("新员工20人")
     expect(gov.locator("#services")).to_be_visible()
-    assert gov.locator("#sections form, #sections button").count() == 0
+    # nothing that changes anything: no form, no button but the service reports' downloads (reads)
+    assert gov.locator("#sections form").count() == 0
+    buttons = gov.locator("#sections button")
+    assert all(t == "查看服务报告" for t in buttons.all_inner_texts()), buttons.all_inner_texts()
     gov.screenshot(path=SHOTS / "card-government-phone.png", full_page=True)
 
     # the insurer: score, its policy, service records, the request (it may answer); no hazards, no photos

@@ -504,17 +504,17 @@ def test_nodes_page_by_role(center: Center, tmp_workdir: Path, publisher: mqtt.C
     expect(page.locator('section.node[data-node="edge-08"] .health')).to_have_text("在线")
 
     ins = page.context.browser.new_context(locale="zh-CN").new_page()  # type: ignore[union-attr]
-    log_in_as(ins, center.url, "/risk", "ins", "Copper-meadow-52")
+    log_in_as(ins, center.url, "/portfolio", "ins", "Copper-meadow-52")
     expect(ins.locator("#user")).to_contain_text("保险公司")
     expect(ins.locator('nav a[href="/nodes"]')).to_be_hidden()
     ins.goto(f"{center.url}/nodes")  # a page it may not open: sent to its own, no 403 on the way
-    expect(ins).to_have_url(f"{center.url}/risk")
+    expect(ins).to_have_url(f"{center.url}/portfolio")
     expect(ins.locator("section.node")).to_have_count(0)
     sockets: list[str] = []
     ins.on("websocket", lambda ws: sockets.append(ws.url))
     ins.goto(f"{center.url}/")  # no alerts for an insurer: its landing page, no alert feed opened
-    expect(ins).to_have_url(f"{center.url}/risk")
-    expect(ins.locator("#note")).to_have_text("暂无可查看的企业")  # it insures none in force
+    expect(ins).to_have_url(f"{center.url}/portfolio")
+    expect(ins.locator("#portfolio-rows")).to_contain_text("暂无在保企业")  # it insures none in force
     assert sockets == []
     ins.context.close()
 
