@@ -38,8 +38,10 @@ case "$cmd" in
     fast)
         scripts/setup.sh test
         .venv/bin/ruff check .
-        echo "[dev] pytest -m \"$FAST_DESELECT\" $*" >&2
-        exec "$PY" -m pytest -q -m "$FAST_DESELECT" "$@"
+        # one worker per core (pytest-xdist); `./dev.sh fast -n 0 …` runs in one process
+        echo "[dev] pytest -n auto -m \"$FAST_DESELECT\" $*" >&2
+        # test_schemathesis.py is all slow, and seeds a database when imported: not even collected
+        exec "$PY" -m pytest -q -n auto -m "$FAST_DESELECT" --ignore=tests/center/api/test_schemathesis.py "$@"
         ;;
     lint)
         scripts/setup.sh test
