@@ -54,12 +54,30 @@ def enterprise_pdf(
 
     rendered = render_pdf("enterprise.html", report, charts.enterprise_charts, stage)
     rendered.timings = {"query": gathered, **rendered.timings}
+    return _recorded(
+        session, report, rendered, user, report["cover"]["report_no"], "enterprise", enterprise.id,
+        period.start.isoformat(), period.end.isoformat(),
+    )  # fmt: skip
+
+
+def _recorded(
+    session: Session,
+    report: dict[str, Any],
+    rendered: Rendered,
+    user: Principal,
+    number: str,
+    kind: str,
+    enterprise_id: str | None,
+    period_from: str,
+    period_to: str,
+) -> BuiltReport:
+    """The issued PDF's row in ``report_records`` (its number and SHA-256), added and flushed."""
     record = ReportRecord(
-        report_no=report["cover"]["report_no"],
-        kind="enterprise",
-        enterprise_id=enterprise.id,
-        period_from=period.start.isoformat(),
-        period_to=period.end.isoformat(),
+        report_no=number,
+        kind=kind,
+        enterprise_id=enterprise_id,
+        period_from=period_from,
+        period_to=period_to,
         sha256=rendered.sha256,
         size=len(rendered.pdf),
         pages=rendered.pages,
@@ -93,22 +111,17 @@ def park_pdf(
     gathered = time.perf_counter() - t
     rendered = render_pdf("park.html", report, charts.park_charts, lambda s, f: tell(s, 0.5 + 0.5 * f))
     rendered.timings = {"query": gathered, **rendered.timings}
-    record = ReportRecord(
-        report_no=number,
-        kind="park",
-        enterprise_id=None,
-        period_from=period.start.isoformat(),
-        period_to=period.end.isoformat(),
-        sha256=rendered.sha256,
-        size=len(rendered.pdf),
-        pages=rendered.pages,
-        created_by=user.username or "cli",
-        created_role=str(user.role or ""),
-        created_ms=now_ms(),
+    return _recorded(
+        session,
+        report,
+        rendered,
+        user,
+        number,
+        "park",
+        None,
+        period.start.isoformat(),
+        period.end.isoformat(),
     )
-    session.add(record)
-    session.flush()
-    return BuiltReport(report, rendered, record)
 
 
 def service_pdf(
@@ -122,19 +135,6 @@ def service_pdf(
     gathered = time.perf_counter() - t
     rendered = render_pdf("service.html", report, lambda _d: {})
     rendered.timings = {"query": gathered, **rendered.timings}
-    row = ReportRecord(
-        report_no=number,
-        kind="service",
-        enterprise_id=enterprise.id,
-        period_from=record.date,
-        period_to=record.date,
-        sha256=rendered.sha256,
-        size=len(rendered.pdf),
-        pages=rendered.pages,
-        created_by=user.username or "cli",
-        created_role=str(user.role or ""),
-        created_ms=now_ms(),
+    return _recorded(
+        session, report, rendered, user, number, "service", enterprise.id, record.date, record.date
     )
-    session.add(row)
-    session.flush()
-    return BuiltReport(report, rendered, row)

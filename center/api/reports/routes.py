@@ -36,6 +36,12 @@ RENDERS_AT_ONCE = 2  # PDFs rendered at the same time (each takes a CPU core for
 WAIT_S = 30.0
 _renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
 KIND_LABELS = {"enterprise": "风险诊断报告", "park": "园区安全风险报告", "service": "事故预防技术服务报告"}
+BAD_PERIOD: dict[int | str, dict[str, Any]] = {
+    422: {"description": "a reversed period, one in the future or longer than ten years"}
+}
+CANNOT_RENDER: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"}
+}
 TownId = Annotated[str | None, Query(max_length=64, description="one 镇街 only (its id)")]
 
 
@@ -45,8 +51,8 @@ TownId = Annotated[str | None, Query(max_length=64, description="one 镇街 only
     responses={
         **NOT_FOUND,
         200: {"content": {"application/pdf": {}}, "description": "the 风险诊断报告, A4"},
-        422: {"description": "a reversed period, one in the future or longer than ten years"},
-        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+        **BAD_PERIOD,
+        **CANNOT_RENDER,
     },
 )
 def risk_report_pdf(
@@ -90,7 +96,7 @@ ServiceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     responses={
         **NOT_FOUND,
         200: {"content": {"application/pdf": {}}, "description": "the 服务报告 of one service, A4"},
-        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+        **CANNOT_RENDER,
     },
 )
 def service_report_pdf(
@@ -139,7 +145,7 @@ def _town(session: SessionDep, town_id: str | None) -> str | None:
 @router.get(
     "/reports/park",
     response_model=dict[str, Any],
-    responses={422: {"description": "a reversed period, one in the future or longer than ten years"}},
+    responses=BAD_PERIOD,
 )
 def park_report(
     session: SessionDep,
@@ -160,8 +166,8 @@ def park_report(
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "the park / 镇街 report, A4"},
-        422: {"description": "a reversed period, one in the future or longer than ten years"},
-        503: {"description": "the center cannot render PDFs (no CJK font or pango), or is busy rendering"},
+        **BAD_PERIOD,
+        **CANNOT_RENDER,
     },
 )
 def park_report_pdf(
