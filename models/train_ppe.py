@@ -177,12 +177,17 @@ def convert_yolo(
     names = _yolo_names(root)
     pairs: list[tuple[Path, Path | None, str | None]] = []  # image, label, split
     for split_dir in ("train", "val", "valid", "test"):
-        img_dir = root / "images" / split_dir
-        if img_dir.is_dir():
-            split = "train" if split_dir == "train" else "val"
-            for img in sorted(img_dir.iterdir()):
-                if img.suffix.lower() in IMAGE_EXTS:
-                    pairs.append((img, root / "labels" / split_dir / f"{img.stem}.txt", split))
+        split = "train" if split_dir == "train" else "val"
+        # images/<split>/ + labels/<split>/ (ultralytics), or <split>/images/ + <split>/labels/
+        # (a Roboflow export, as the Construction Site Safety data set comes)
+        for img_dir, lbl_dir in (
+            (root / "images" / split_dir, root / "labels" / split_dir),
+            (root / split_dir / "images", root / split_dir / "labels"),
+        ):
+            if img_dir.is_dir():
+                for img in sorted(img_dir.iterdir()):
+                    if img.suffix.lower() in IMAGE_EXTS:
+                        pairs.append((img, lbl_dir / f"{img.stem}.txt", split))
     if not pairs and (root / "images").is_dir():
         for img in sorted((root / "images").iterdir()):
             if img.suffix.lower() in IMAGE_EXTS:
@@ -368,6 +373,14 @@ def offline_setup(config_dir: Path) -> None:
             fonts = (
                 sorted(Path("/usr/share/fonts").rglob("*.ttf")) if Path("/usr/share/fonts").is_dir() else []
             )
+            if not fonts:  # a bare machine: matplotlib carries DejaVu Sans
+                try:
+                    import matplotlib
+
+                    ttf = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+                    fonts = sorted(ttf.glob("*.ttf"))
+                except ImportError:
+                    fonts = []
             if fonts:
                 shutil.copy2(fonts[0], sub / "Arial.ttf")
 
@@ -393,18 +406,44 @@ def train_and_export(args: argparse.Namespace, data_yaml: Path, classes: list[st
         name=args.name,
         exist_ok=True,
         workers=args.workers,
+        seed=args.seed,
+        deterministic=True,
+        cache=args.cache or False,
+        **({"time": args.time_hours} if args.time_hours else {}),
         plots=False,
         amp=args.device != "cpu",
         verbose=True,
     )
-    print(f"train: {args.epochs} epoch(s) in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    trainer = getattr(model, "trainer", None)
+    args.epochs_run = int(getattr(trainer, "epoch", args.epochs - 1)) + 1 if trainer else args.epochs
+    print(f"train: {args.epochs_run} epoch(s) in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     best = args.out / "runs" / args.name / "weights" / "best.pt"
     trained = YOLO(str(best)) if best.is_file() else model
-    exported = Path(trained.export(format="onnx", imgsz=args.imgsz, opset=17, dynamic=False, simplify=False))
+    # opset 18: PyTorch ≥ 2.9 exports at 18 and converts down on request, and its conversion to 17
+    # kept opset-18 Split attributes that ONNX Runtime then refuses (seen with torch 2.11)
+    exported = Path(
+        trained.export(format="onnx", imgsz=args.imgsz, opset=args.opset, dynamic=False, simplify=False)
+    )
     onnx_path = args.out / f"{args.name}.onnx"
     shutil.copy2(exported, onnx_path)
     write_names(onnx_path, classes)
+    check_loads(onnx_path)
     return onnx_path
+
+
+def check_loads(onnx_path: Path) -> None:
+    """The edge runs the export with ONNX Runtime: refuse one it cannot load, before the manifest."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        print("train: onnxruntime not installed here: the export was not test-loaded", file=sys.stderr)
+        return
+    try:
+        ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types
+        raise DatasetError(
+            f"{onnx_path}: ONNX Runtime cannot load the export ({exc}); try another --opset"
+        ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,6 +458,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset of the export")
+    p.add_argument("--cache", choices=["ram", "disk"], help="ultralytics image cache (decode once)")
+    p.add_argument(
+        "--time-hours",
+        type=float,
+        default=0.0,
+        help="train for this long instead of --epochs (ultralytics fits the schedule to the time)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, 0, 0,1 …")
     p.add_argument("--out", type=Path, default=Path("models/ppe-work"), help="work folder")
     p.add_argument("--name", default="ppe-yolov8n", help="model name in the manifest")
@@ -450,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             onnx_path,
             args.imgsz,
             classes,
-            f"models/train_ppe.py on {args.data.name} ({fmt}), {args.model}, {args.epochs} epoch(s), "
+            f"models/train_ppe.py on {args.data.name} ({fmt}), {args.model}, "
+            f"{getattr(args, 'epochs_run', args.epochs)} epoch(s), "
             f"imgsz {args.imgsz}",
             replace=args.replace,
         )

@@ -123,7 +123,7 @@ def split_photos(data_dir: Path, split: str) -> list[Path]:
     folder = data_dir / split / "images"
     if not folder.is_dir():
         raise DataError(f"{folder}: missing (expected {split}/images and {split}/labels)")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp"})
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 
 def square_region(x1: float, y1: float, x2: float, y2: float, margin: float) -> tuple[float, float, float]:
@@ -246,9 +246,12 @@ def to_tensor_batch(views: list[np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------- network
 
 
-def build_model():  # type: ignore[no-untyped-def]
+def build_model(width: float = 1.0):  # type: ignore[no-untyped-def]
     import torch
     from torch import nn
+
+    def ch(n: int) -> int:
+        return max(8, round(n * width / 8) * 8)
 
     def block(cin: int, cout: int, stride: int) -> nn.Sequential:
         return nn.Sequential(
@@ -256,22 +259,24 @@ def build_model():  # type: ignore[no-untyped-def]
         )
 
     class PPENet(nn.Module):
-        """64×64 BGR → (helmet logits [N,2], vest logits [N,2]); about 6.3 M multiply-adds a crop."""
+        """64×64 BGR → (helmet logits [N,2], vest logits [N,2]); about 6.3 M multiply-adds a crop
+        at width 1 (channels 16, 32, 64, 64, 128), roughly width² times that otherwise."""
 
         def __init__(self) -> None:
             super().__init__()
+            c = [ch(16), ch(32), ch(64), ch(64), ch(128)]
             self.features = nn.Sequential(
-                block(3, 16, 2),  # 32
-                block(16, 32, 2),  # 16
-                block(32, 64, 2),  # 8
-                block(64, 64, 1),
-                block(64, 128, 2),  # 4
+                block(3, c[0], 2),  # 32
+                block(c[0], c[1], 2),  # 16
+                block(c[1], c[2], 2),  # 8
+                block(c[2], c[3], 1),
+                block(c[3], c[4], 2),  # 4
                 nn.AdaptiveAvgPool2d(1),
                 nn.Flatten(),
                 nn.Dropout(0.2),
             )
-            self.helmet = nn.Linear(128, 2)
-            self.vest = nn.Linear(128, 2)
+            self.helmet = nn.Linear(c[4], 2)
+            self.vest = nn.Linear(c[4], 2)
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             f = self.features(x)
@@ -293,7 +298,7 @@ def batches(n: int, size: int, rng: np.random.Generator | None) -> Iterator[np.n
         yield order[i : i + size]
 
 
-def evaluate(model, crops: Crops) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def evaluate(model, crops: Crops, device: str = "cpu") -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Crop accuracy and confusion matrices (rows: truth wearing / not; cols: predicted)."""
     import torch
 
@@ -301,11 +306,11 @@ def evaluate(model, crops: Crops) -> dict[str, object]:  # type: ignore[no-untyp
     preds = np.zeros(len(crops), dtype=np.int64)
     with torch.no_grad():
         for idx in batches(len(crops), 256, None):
-            x = torch.from_numpy(to_tensor_batch([centre_view(crops.images[i]) for i in idx]))
+            x = torch.from_numpy(to_tensor_batch([centre_view(crops.images[i]) for i in idx])).to(device)
             helmet, vest = model.logits(x)
-            t = torch.from_numpy(crops.task[idx])
+            t = torch.from_numpy(crops.task[idx]).to(device)
             chosen = torch.where(t[:, None] == 0, helmet, vest)
-            preds[idx] = chosen.argmax(1).numpy()
+            preds[idx] = chosen.argmax(1).cpu().numpy()
     out: dict[str, object] = {}
     for task, name in ((0, "helmet"), (1, "vest")):
         m = crops.task == task
@@ -323,6 +328,7 @@ def export_onnx(model, path: Path, meta: dict[str, str]) -> None:  # type: ignor
     import torch
 
     model.eval()
+    model.cpu()
     dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     tmp = path.with_suffix(".tmp.onnx")
     torch.onnx.export(
@@ -383,7 +389,9 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     random.seed(args.seed)
-    torch.use_deterministic_algorithms(True)
+    cuda = args.device.startswith("cuda")
+    # CUDA has no deterministic backward for adaptive average pooling: warn there, refuse nothing
+    torch.use_deterministic_algorithms(True, warn_only=cuda)
     cv2.setNumThreads(1)
 
     print(f"crops from {args.data} (cache {args.cache})", flush=True)
@@ -392,11 +400,27 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     if args.max_crops and len(train_set) > args.max_crops:
         pick = np.random.default_rng(args.seed).choice(len(train_set), args.max_crops, replace=False)
         train_set = train_set.subset(np.sort(pick))
+    # Model selection on a share of the training photos (whole photos, so no person is on both
+    # sides), so that the valid split stays unseen and its figures are an honest estimate.
+    select_set = valid_set
+    select_name = args.valid_split
+    if args.select_share > 0:
+        photos = np.unique(train_set.photo)
+        n_held = max(1, int(len(photos) * args.select_share))
+        held = np.random.default_rng(args.seed + 1).permutation(photos)[:n_held]
+        mask = np.isin(train_set.photo, held)
+        select_set = train_set.subset(np.flatnonzero(mask))
+        train_set = train_set.subset(np.flatnonzero(~mask))
+        select_name = f"{len(held)} held-out train photos"
     counts = {
         name: [int(((train_set.task == t) & (train_set.label == lab)).sum()) for lab in (0, 1)]
         for t, name in ((0, "helmet"), (1, "vest"))
     }
-    print(f"train crops: {len(train_set)} {counts}; valid crops: {len(valid_set)}", flush=True)
+    print(
+        f"train crops: {len(train_set)} {counts}; selection crops: {len(select_set)} ({select_name}); "
+        f"valid crops: {len(valid_set)}",
+        flush=True,
+    )
     # Inverse-frequency class weights per judgement (balance).
     weights = {}
     for name, (a, b) in counts.items():
@@ -405,7 +429,10 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     loss_helmet = nn.CrossEntropyLoss(weight=weights["helmet"], reduction="sum")
     loss_vest = nn.CrossEntropyLoss(weight=weights["vest"], reduction="sum")
 
-    model = build_model()
+    device = torch.device(args.device)
+    model = build_model(args.width).to(device)
+    loss_helmet.to(device)
+    loss_vest.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, args.epochs))
     data_rng = np.random.default_rng(args.seed)
@@ -420,11 +447,11 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         total = 0.0
         for idx in batches(len(train_set), args.batch, data_rng):
             x = torch.from_numpy(to_tensor_batch([augment(train_set.images[i], data_rng) for i in idx]))
-            y = torch.from_numpy(train_set.label[idx])
+            y = torch.from_numpy(train_set.label[idx]).to(device)
             t = train_set.task[idx]
-            helmet, vest = model.logits(x)
-            loss = torch.zeros(())
-            h, v = torch.from_numpy(t == 0), torch.from_numpy(t == 1)
+            helmet, vest = model.logits(x.to(device))
+            loss = torch.zeros((), device=device)
+            h, v = torch.from_numpy(t == 0).to(device), torch.from_numpy(t == 1).to(device)
             if h.any():
                 loss = loss + loss_helmet(helmet[h], y[h])
             if v.any():
@@ -435,21 +462,32 @@ def train(args: argparse.Namespace) -> dict[str, object]:
             opt.step()
             total += float(loss.detach()) * len(idx)
         sched.step()
-        figures = evaluate(model, valid_set)
+        figures = evaluate(model, select_set, args.device)
         score = (float(figures["helmet_acc"]) + float(figures["vest_acc"])) / 2  # type: ignore[arg-type]
-        history.append({"epoch": epoch, "loss": total / len(train_set), "score": score, **figures})
+        seen = evaluate(model, valid_set, args.device) if select_set is not valid_set else figures
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": total / len(train_set),
+                "score": score,
+                **{f"select_{k}": v for k, v in figures.items()},
+                **seen,
+            }
+        )
         print(
-            f"epoch {epoch:2d}  loss {total / len(train_set):.4f}  valid helmet {figures['helmet_acc']:.3f} "
-            f"vest {figures['vest_acc']:.3f}  ({time.monotonic() - t0:.0f} s)",
+            f"epoch {epoch:2d}  loss {total / len(train_set):.4f}  "
+            f"selection helmet {figures['helmet_acc']:.3f} vest {figures['vest_acc']:.3f}  "
+            f"valid helmet {seen['helmet_acc']:.3f} vest {seen['vest_acc']:.3f}"
+            f"  ({time.monotonic() - t0:.0f} s)",
             flush=True,
         )
         if best is None or score > float(best["score"]):  # type: ignore[arg-type]
-            best, best_epoch, stale = {"score": score, **figures}, epoch, 0
+            best, best_epoch, stale = {"score": score, **seen}, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
             if stale >= args.patience:
-                print(f"early stop: no gain on {args.valid_split} for {args.patience} epochs", flush=True)
+                print(f"early stop: no gain on {select_name} for {args.patience} epochs", flush=True)
                 break
     assert best is not None and best_state is not None
     model.load_state_dict(best_state)
@@ -468,6 +506,8 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "square_margin": json.dumps(SQUARE_MARGIN),
         "seed": str(args.seed),
         "best_epoch": str(best_epoch),
+        "width": json.dumps(args.width),
+        "selected_on": select_name,
         "valid_helmet_acc": f"{best['helmet_acc']:.4f}",
         "valid_vest_acc": f"{best['vest_acc']:.4f}",
         "training_data": ATTRIBUTION,
@@ -525,6 +565,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--width", type=float, default=1.0, help="channel multiplier of the network")
+    p.add_argument(
+        "--select-share",
+        type=float,
+        default=0.1,
+        help="share of training photos held out to pick the best epoch (0: pick on the valid split)",
+    )
     p.add_argument(
         "--limit-photos", type=int, default=0, help="use only the first N photos per split (tests)"
     )
@@ -538,6 +586,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             print(f"train_ppe_classifier.py: --{name} must be ≥ 1", file=sys.stderr)
             return 2
+    if not 0 <= args.select_share < 0.5 or not 0.25 <= args.width <= 8:
+        print(
+            "train_ppe_classifier.py: --select-share must be in [0, 0.5), --width in [0.25, 8]",
+            file=sys.stderr,
+        )
+        return 2
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     try:
         import torch  # noqa: F401
