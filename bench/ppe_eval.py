@@ -245,6 +245,7 @@ def end_to_end(
     iou_min: float,
     min_px: dict[str, int],
     max_outside: float = 0.25,
+    person_score: float = 0.4,
 ) -> dict[str, object]:
     ids = class_ids(data)
     stats = new_stats()
@@ -256,7 +257,7 @@ def end_to_end(
     for photo in split_photos(data, split):
         img = cv2.imread(str(photo))
         h, w = img.shape[:2]
-        people = det.detect(img).with_labels({"person"}, 0.4)
+        people = det.detect(img).with_labels({"person"}, person_score)
         kps = match_poses(people, pose(img)) if pose is not None else None
         t0 = time.perf_counter()
         regions: list[Region] = []
@@ -342,6 +343,9 @@ def main() -> int:
         help="also score the detector path: a manifest model with helmet / head / vest / person labels "
         "(models/train_ppe.py)",
     )
+    ap.add_argument(
+        "--person-score", type=float, default=0.4, help="least NanoDet person score (the rule's min_score)"
+    )
     ap.add_argument("--score", type=float, default=0.25, help="detector path: least box score")
     ap.add_argument("--only-detector", action="store_true", help="skip the classifier path")
     args = ap.parse_args()
@@ -381,12 +385,15 @@ def main() -> int:
     min_px = {"helmet": args.min_head_px, "vest": args.min_torso_px}
     for loc in locates:
         pose = PoseEstimator(models["movenet-multipose"], threads=args.threads) if loc == "pose" else None
-        e2e = end_to_end(clf, det, pose, args.data, args.split, args.iou, min_px)
+        e2e = end_to_end(
+            clf, det, pose, args.data, args.split, args.iou, min_px, person_score=args.person_score
+        )
         raw = raw_cost(clf, e2e.pop("batch_sizes"), int(e2e["judged_people"]))  # type: ignore[arg-type]
         e2e["raw_ms_per_judged_person"] = raw
         figures[f"end_to_end_{loc}"] = e2e
         print(
-            f"\nend to end, locate={loc} (NanoDet people ≥ 0.4{' + MoveNet' if pose else ''}; "
+            f"\nend to end, locate={loc} (NanoDet people ≥ {args.person_score}"
+            f"{' + MoveNet' if pose else ''}; "
             f"one frame per photo, no vote; match IoU ≥ {args.iou}):"
         )
         print(f"  people {e2e['people']}, judged {e2e['judged_people']}; not judged: {e2e['not_judged']}")
