@@ -4,9 +4,11 @@ while the database is unreachable or its migrations are not applied (a proxy rou
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from pathlib import Path
 
+import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 
@@ -14,6 +16,8 @@ from center.app import create_app
 from center.config import CenterConfig
 from center.store import db
 from tests.support.ports import free_port
+from tests.support.postgres import PrivatePostgres, postgres_available_binaries
+from tests.support.tools import postgres_bindir
 
 
 def _config(url: str) -> CenterConfig:
@@ -80,3 +84,36 @@ def test_not_ready_when_postgresql_does_not_answer() -> None:
         assert "database unreachable" in body["detail"] and body["schema_needed"] == db.head_revision()
     finally:
         app.state.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_ready_turns_false_while_postgresql_is_down_and_back_after() -> None:
+    """A private PostgreSQL server of the test's own, stopped and started under a running center:
+    /api/ready (and /api/health) answer 503 while it is down, quickly, and 200 once it is back
+    (the pool's dead connections are replaced, no restart of the center)."""
+    bindir = postgres_bindir()
+    if bindir is None or not postgres_available_binaries():
+        pytest.skip("no PostgreSQL server binaries to start a private instance")
+    server = PrivatePostgres(bindir).start()
+    try:
+        app = create_app(_config(server.url), start_ingest=False)
+        with TestClient(app) as c:  # the lifespan migrates
+            assert c.get("/api/ready").status_code == 200
+            assert c.get("/api/health").status_code == 200
+            server.pause()
+            started = time.monotonic()
+            resp = c.get("/api/ready")
+            took = time.monotonic() - started
+            body = resp.json()
+            assert resp.status_code == 503 and body["ready"] is False, body
+            assert body["detail"].startswith("database unreachable: error: OperationalError"), body
+            assert took < db.PG_CONNECT_TIMEOUT_S + 2, took  # refused at once, or the connect timeout
+            health = c.get("/api/health")
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            server.resume()
+            resp = c.get("/api/ready")
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["schema_revision"] == db.head_revision()
+            assert c.get("/api/health").json()["database"] == "ok"
+    finally:
+        server.stop()
