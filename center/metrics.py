@@ -46,6 +46,7 @@ class CenterMetrics:
         self.commit_s = Histogram(COMMIT_S_BUCKETS)
         self.batch_messages = Histogram(BATCH_BUCKETS)
         self.lag_s = {kind: Histogram(LAG_S_BUCKETS) for kind in LAG_KINDS}
+        self.transit_s = Histogram(LAG_S_BUCKETS)
         self.lag_negative = 0  # messages dated in the future (a node's clock ahead): counted at 0
         self.evidence_uploads: dict[str, int] = {"stored": 0, "duplicate": 0}
         self.evidence_bytes: dict[str, int] = {"stored": 0, "duplicate": 0}
@@ -66,6 +67,9 @@ class CenterMetrics:
                 self.lag_negative += 1
             lag_ms = 0
         self.lag_s[kind].observe(lag_ms / 1000)
+
+    def observe_transit(self, transit_ms: int) -> None:
+        self.transit_s.observe(max(transit_ms, 0) / 1000)
 
     def evidence_uploaded(self, created: bool, size: int) -> None:
         key = "stored" if created else "duplicate"
@@ -131,6 +135,14 @@ class CenterMetrics:
         for kind in LAG_KINDS:
             lag.add({"kind": kind}, self.lag_s[kind])
         fams.append(lag)
+        fams.append(
+            Family(
+                "parkguard_center_ingest_transit_seconds",
+                "histogram",
+                "events: received by the center minus sent by the edge (sent_ms): the time in the edge's "
+                "outbox and on the network, without the rule's own timing (confirm frames, end_after_s)",
+            ).add({}, self.transit_s)
+        )
         fams.append(
             Family(
                 "parkguard_center_ingest_future_messages_total",

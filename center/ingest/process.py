@@ -50,6 +50,7 @@ class Result:
     alert: dict[str, Any] | None = None  # the committed alert, for the live feed
     reason: str | None = None
     event_ms: int | None = None  # the time the message tells of (center/metrics.py: arrival lag)
+    sent_ms: int | None = None  # an event's send time at the edge (center/metrics.py: transit)
 
 
 def event_ms(msg: BaseModel) -> int | None:
@@ -91,6 +92,7 @@ def process(
         with factory.begin() as session:
             result = _apply(session, msg, received_ms)
             result.event_ms = event_ms(msg)
+            result.sent_ms = msg.sent_ms if isinstance(msg, AlertEvent) else None
             if on_new is not None and result.outcome == upsert.Outcome.INSERTED.value and result.alert:
                 on_new(session, [result.alert])
             return result
@@ -186,6 +188,7 @@ def process_batch(
         done = results[i]
         if done is not None and done.outcome != "quarantined":
             done.event_ms = event_ms(msg)
+            done.sent_ms = msg.sent_ms if isinstance(msg, AlertEvent) else None
     for i, why in rejected:  # after the commit
         log.warning("quarantined message on %s: %s", items[i].topic, why)
     assert all(r is not None for r in results)

@@ -260,6 +260,8 @@ class Ingest:
         if self.metrics is not None and result.event_ms is not None:
             kind = result.outcome if result.outcome in ("heartbeat", "status") else "event"
             self.metrics.observe_lag(kind, item.received_ms - result.event_ms)
+            if result.sent_ms is not None:
+                self.metrics.observe_transit(item.received_ms - result.sent_ms)
         if item.qos > 0 and item.generation == self._generation:
             self._client.ack(item.mid, item.qos)  # after the commit, in arrival order
         if result.alert is not None and self.on_alert is not None:

@@ -56,7 +56,7 @@ def center(tmp_workdir: Path, mosquitto: Any, monkeypatch: pytest.MonkeyPatch) -
                 "host": mosquitto.host,
                 "port": mosquitto.port,
                 "client_id": f"m-{uuid.uuid4().hex[:6]}",
-            },  # noqa: E501
+            },
             "metrics": {"token_env": "PG_TEST_SCRAPE_TOKEN"},
         },
         "test",
@@ -92,7 +92,7 @@ def test_figures_follow_ingest_uploads_and_feed(center: TestClient, mosquitto: A
         eid = new_event_id(minute_ago + i)
         for seq, phase in enumerate(("new", "update", "end")):
             extra = {"ended_ms": minute_ago + 1000 * seq} if phase == "end" else {}
-            msg = event(eid, phase, seq, started_ms=minute_ago, **extra)
+            msg = event(eid, phase, seq, started_ms=minute_ago, sent_ms=now_ms() - 2000, **extra)
             messages.append((topic, json.dumps(msg).encode()))
     messages.append((topic, b'{"not": "an event"}'))  # quarantined
     publish(mosquitto.port, messages)
@@ -124,6 +124,10 @@ def test_figures_follow_ingest_uploads_and_feed(center: TestClient, mosquitto: A
     assert m['parkguard_center_ingest_lag_seconds_bucket{kind="event",le="30"}'] == 0
     assert m['parkguard_center_ingest_lag_seconds_bucket{kind="event",le="300"}'] == 30
     assert 30 * 50 < m['parkguard_center_ingest_lag_seconds_sum{kind="event"}'] < 30 * 120
+    # sent two seconds before publishing (as from an outbox): transit between 2 s and 10 s, not the minute
+    assert m["parkguard_center_ingest_transit_seconds_count"] == 30
+    assert m['parkguard_center_ingest_transit_seconds_bucket{le="1"}'] == 0
+    assert m['parkguard_center_ingest_transit_seconds_bucket{le="10"}'] == 30
     # transactions: as many as the batches, which together hold every message
     batches = m["parkguard_center_ingest_commit_seconds_count"]
     assert 1 <= batches <= 31 and m["parkguard_center_ingest_batch_messages_sum"] == 31
