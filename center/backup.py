@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 
@@ -316,14 +314,9 @@ def verify(folder: Path, manifest: dict[str, Any]) -> None:
 
 def check_revision(revision: str) -> str:
     """``revision`` is one this code's migrations know (so it can be brought to head); else a
-    clear refusal: a backup of a newer schema needs the newer center."""
-    script = ScriptDirectory.from_config(db.alembic_config())
-    head = script.get_current_head()
-    try:
-        known = script.get_revision(revision)
-    except CommandError:
-        known = None
-    if known is None:
+    clear refusal: a backup of a newer schema needs the newer center. Returns this code's head."""
+    head = db.head_revision()
+    if not db.known_revision(revision):
         raise BackupError(
             f"the backup's schema is at revision {revision!r}, which this parkguard-center {__version__} "
             f"does not know (its newest is {head}): the backup comes from a newer center; restore it "

@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     engine = db.make_engine(config.database.url)
     try:
         db.upgrade(engine)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, db.SchemaTooNew) as exc:
         print(
             f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
             file=sys.stderr,

@@ -61,13 +61,37 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+class SchemaTooNew(RuntimeError):
+    """The database's schema is at a revision this code does not know: a newer release migrated it."""
+
+
+def known_revision(revision: str) -> bool:
+    """Is ``revision`` one of this code's migrations?"""
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # alembic's CommandError / ResolutionError: not a revision it has
+        return False
+
+
+def too_new_message(revision: str) -> str:
+    return (
+        f"the database's schema is at revision {revision!r}, which this code does not know (its newest is "
+        f"{head_revision()}): a newer parkguard-center migrated it; run that version, or restore the "
+        "backup taken before the upgrade (docs/operations.md)"
+    )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to call from several replicas at once on PostgreSQL."""
+    """Bring the schema to ``revision``; safe to call from several replicas at once on PostgreSQL.
+    Raises :class:`SchemaTooNew` when the schema is at a revision this code does not know."""
     cfg = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         before = MigrationContext.configure(conn).get_current_revision()
+        if before is not None and not known_revision(before):
+            raise SchemaTooNew(too_new_message(before))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         after = MigrationContext.configure(conn).get_current_revision()
