@@ -45,7 +45,7 @@ from center.config import CenterConfig  # noqa: E402
 from center.ingest.process import Received, process_batch  # noqa: E402
 from center.ingest.registry import CameraRegistry  # noqa: E402
 from center.store import db  # noqa: E402
-from center.store.models import Base, Camera, Enterprise  # noqa: E402
+from center.store.models import Base, Camera, Enterprise, EvidenceFile, EvidenceOwner  # noqa: E402
 from protocol import AlertEvent, Topic, new_event_id  # noqa: E402
 
 SITE, NODE, CAMERA, ENTERPRISE = "bench", "edge-01", "cam-01", "ent-01"
@@ -103,6 +103,25 @@ def fill(url: str, n_events: int) -> float:
     took = time.perf_counter() - started
     engine.dispose()
     return took
+
+
+def add_evidence_rows(url: str, n_events: int) -> None:
+    """What an edge's uploads add for each alert: a snapshot and a clip, each a file row and an
+    owner row (``PUT /api/evidence/{sha256}?camera=``)."""
+    engine = db.make_engine(url)
+    files, owners = [], []
+    for i in range(2 * n_events):
+        sha = uuid.uuid4().hex * 2
+        files.append({"sha256": sha, "content_type": "video/mp4" if i % 2 else "image/jpeg",
+                      "size": 900_000 if i % 2 else 61_000, "stored_ms": 1_795_827_600_000 + i,
+                      "uploaded_by": NODE})  # fmt: skip
+        owners.append({"sha256": sha, "enterprise_id": ENTERPRISE, "camera_id": CAMERA, "node": NODE,
+                       "uploaded_by": NODE, "via": "upload", "created_ms": 1_795_827_600_000})  # fmt: skip
+    with engine.begin() as conn:
+        for i in range(0, len(files), 5000):
+            conn.execute(insert(EvidenceFile), files[i : i + 5000])
+            conn.execute(insert(EvidenceOwner), owners[i : i + 5000])
+    engine.dispose()
 
 
 def sqlite_bytes(path: Path) -> int:
@@ -199,6 +218,9 @@ def main() -> None:
         size = sqlite_bytes(path)
         print(f"RESULT sqlite: {n} alerts ({3 * n} messages) stored in {took:.1f} s; file {size:,} bytes, "
               f"{(size - base) / n:,.0f} bytes an alert", flush=True)  # fmt: skip
+        add_evidence_rows(url, n)
+        grown = sqlite_bytes(path) - size
+        print(f"RESULT sqlite: evidence rows (2 files + 2 owners an alert): {grown / n:,.0f} bytes an alert")
         out = work / "bk-sqlite"
         t = time.perf_counter()
         done = backup(config_for(url, work / "ev-src"), out)
@@ -225,6 +247,10 @@ def main() -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE alerts"))
         table, dsize = pg_bytes(engine)
+        add_evidence_rows(pg_url, n)
+        _t, dsize2 = pg_bytes(engine)
+        per = (dsize2 - dsize) / n
+        print(f"RESULT postgresql: evidence rows (2 files + 2 owners an alert): {per:,.0f} bytes an alert")
         grew = dsize - d0
         print(
             f"RESULT postgresql: {n} alerts stored in {took:.1f} s; alerts table with indexes {table:,} "
