@@ -44,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         db.upgrade(engine)
     except (SQLAlchemyError, OSError, db.SchemaTooNew) as exc:
+        # one line on stderr: the journal / the container's log says why this replica did not start
         print(
             f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
             file=sys.stderr,

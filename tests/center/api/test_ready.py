@@ -59,14 +59,12 @@ def test_ready_follows_the_schema_and_the_database(tmp_workdir: Path, migrated_s
         db.upgrade(app.state.engine)
         assert c.get("/api/ready").status_code == 200
 
-        # a newer schema (this replica is the older release, after a newer one migrated): not ready,
-        # and said so; the migration at start refuses it with the same words
+        # a newer schema (this replica is the older release, after a newer one migrated): not
+        # ready, and said so
         with app.state.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
         body = c.get("/api/ready").json()
         assert body["ready"] is False and "newer than this code's" in body["detail"], body
-        with pytest.raises(db.SchemaTooNew, match="a newer parkguard-center migrated it"):
-            db.upgrade(app.state.engine)
         with app.state.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
 
