@@ -184,11 +184,11 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         timezone=config.timezone,
     )
     app.state.hub = hub
-    app.state.metrics = CenterMetrics()
-    app.state.metrics_token = config.metrics.token()  # ValueError: its source is empty (said at load)
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+    app.state.metrics = CenterMetrics()
+    app.state.metrics_token = config.metrics.token()  # ValueError: its source is empty (said at load)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
