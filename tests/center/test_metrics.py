@@ -189,3 +189,19 @@ def test_switches_and_token_sources(tmp_workdir: Path) -> None:
     (tmp_workdir / "token").write_text(TOKEN + "\n", encoding="utf-8")
     cfg = parse_config({"site": "yijia", "metrics": {"token_file": "token"}}, "c.yaml", tmp_workdir)
     assert cfg.metrics.token() == TOKEN
+
+
+def test_docs_list_every_metric(tmp_workdir: Path) -> None:
+    """docs/operations.md's table and the families the center renders are the same set."""
+    from center.metrics import CenterMetrics
+    from center.store import db
+
+    engine = db.make_engine(f"sqlite:///{tmp_workdir / 'm.db'}")
+    db.upgrade(engine)
+    try:
+        names = {f.name for f in CenterMetrics().families(site="x", engine=engine, ingest=None, hub=None)}
+    finally:
+        engine.dispose()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"\| `(parkguard_center_[a-z_]+)`", doc))
+    assert names == documented, (names - documented, documented - names)
