@@ -154,7 +154,7 @@ def backup(config: CenterConfig, out: Path, progress: Progress | None = None) ->
         raise BackupError(f"no folder {out.parent} to write the backup in")
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)  # a backup that stopped midway
-    work.mkdir()
+    work.mkdir(mode=0o700)  # password hashes, login sessions' hashes, evidence with faces: owner only
     try:
         url = config.database.url
         engine_name = _engine_name(url)

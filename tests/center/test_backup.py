@@ -186,6 +186,7 @@ def test_restore_gives_the_same_answers(sites: tuple[Site, Site, Site], tmp_work
     for name, entry in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == entry["sha256"]
     assert not out.with_name(out.name + ".partial").exists()
+    assert out.stat().st_mode & 0o777 == 0o700  # password hashes and evidence: the owner's only
     # the answers of the source as it was backed up (reads are audited: the same reads on both sides)
     before = answers(src, token, sha)
     assert before["evidence"] == PHOTO
