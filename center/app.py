@@ -35,6 +35,7 @@ from center.api.hazards import routes as hazards
 from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
 from center.api.login import routes as login
+from center.api.metrics import router as metrics_router
 from center.api.nodes import routes as nodes
 from center.api.notify import routes as notify
 from center.api.overview import routes as overview
@@ -51,6 +52,7 @@ from center.config import CenterConfig
 from center.domain import scoring
 from center.domain.errors import DomainError, Invalid, first_line
 from center.ingest.subscriber import Ingest
+from center.metrics import CenterMetrics
 from center.notify.service import Notifier
 from center.notify.worker import NotifyWorker
 from center.store import db
@@ -146,6 +148,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             on_alert=hub.publish_alert_threadsafe,
             on_new=notifier.enqueue_alerts,
         )
+        ingest.metrics = app.state.metrics
         app.state.ingest = ingest
         if start_ingest:
             ingest.start()
@@ -184,6 +187,8 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+    app.state.metrics = CenterMetrics()
+    app.state.metrics_token = config.metrics.token()  # ValueError: its source is empty (said at load)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -191,6 +196,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # the outer one: 413s get the headers too
     for router in API_ROUTERS:
         app.include_router(router)
+    app.include_router(metrics_router)
     app.include_router(pages.router)
     app.add_api_websocket_route("/ws/alerts", alerts_feed, name="alerts_feed")
     install_docs(app)

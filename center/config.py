@@ -242,6 +242,55 @@ class RetentionConfig(_Section):
     max_gb: float | None = Field(default=50.0, gt=0, description="delete the oldest evidence above this")
 
 
+class MetricsConfig(_Section):
+    """Prometheus ``GET /metrics`` (docs/operations.md): who may scrape it. Site-wide figures only,
+    never one enterprise's; still, a stranger learns the site's load from them, so by default only
+    a scraper on the center's own machine may read it."""
+
+    enabled: bool = Field(default=True, description="serve /metrics at all")
+    allow_loopback: bool = Field(
+        default=True,
+        description="a request from 127.0.0.1 or ::1 that no proxy forwarded (no X-Forwarded-For, "
+        "Forwarded or X-Real-IP header) may scrape without a token",
+    )
+    token_env: str | None = Field(
+        default=None,
+        description="name of the environment variable holding the scrape token (Prometheus sends it "
+        "as `Authorization: Bearer …`); keeps it out of the file",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="file whose first line is the scrape token (a container secret); relative to the "
+        "config file's folder",
+    )
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> MetricsConfig:
+        if self.token_env and self.token_file:
+            raise ValueError("give token_env or token_file, not both")
+        return self
+
+    def token(self) -> str | None:
+        """The scrape token (None: none configured). Raises ValueError when its source is empty."""
+        if self.token_env:
+            value = os.environ.get(self.token_env, "").strip()
+            if not value:
+                raise ValueError(f"metrics.token_env: environment variable {self.token_env} is not set")
+        elif self.token_file is not None:
+            try:
+                lines = self.token_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ValueError(f"metrics.token_file: {self.token_file}: {exc.strerror}") from None
+            value = lines[0].strip() if lines else ""
+            if not value:
+                raise ValueError(f"metrics.token_file: {self.token_file} is empty")
+        else:
+            return None
+        if len(value) < 16:
+            raise ValueError("metrics token: use at least 16 characters")
+        return value
+
+
 class CenterConfig(_Section):
     site: str = Field(description="site id, the site level of the MQTT topics")
     site_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "ParkGuard"
@@ -259,6 +308,7 @@ class CenterConfig(_Section):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("site")
     @classmethod
@@ -291,6 +341,9 @@ class CenterConfig(_Section):
             if not db_path.is_absolute():
                 url = SQLITE_PREFIX + str((base_dir / db_path).resolve())
         evidence = self.evidence_dir if self.evidence_dir.is_absolute() else base_dir / self.evidence_dir
+        metrics = self.metrics
+        if metrics.token_file is not None and not metrics.token_file.is_absolute():
+            metrics = metrics.model_copy(update={"token_file": base_dir / metrics.token_file})
         mqtt = self.mqtt
         if mqtt.tls is not None:
             mqtt = mqtt.model_copy(update={"tls": mqtt.tls.resolved(base_dir)})
@@ -299,6 +352,7 @@ class CenterConfig(_Section):
                 "database": self.database.model_copy(update={"url": url}),
                 "evidence_dir": evidence,
                 "mqtt": mqtt,
+                "metrics": metrics,
             }
         )
 
@@ -338,6 +392,10 @@ def parse_config(data: Any, source: str, base_dir: Path) -> CenterConfig:
         url = make_url(config.database.url).set(password=password).render_as_string(hide_password=False)
         config = config.model_copy(update={"database": config.database.model_copy(update={"url": url})})
     config = config.resolved(base_dir)
+    try:
+        config.metrics.token()  # a missing or empty token source is a config error, said at start
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if config.mqtt.tls is not None:
         for name, file in config.mqtt.tls.missing_files():
             raise ConfigError(f"{source}: mqtt.tls.{name}: no such file: {file}")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from center.auth.origin import csrf_problem
 from center.auth.policy import POLICY, Access, Principal, allows
+from center.auth.scrape import scrape_refusal
 from center.auth.sessions import caller, client_ip, token_and_source
 from center.domain.vocabulary import ROLE_LABELS
 
@@ -34,6 +35,12 @@ def authorize(request: Request, session: SessionDep) -> Principal:
     rule = POLICY.get(name)
     if rule is None:  # create_app refuses such an app; this is the belt to those braces
         raise HTTPException(status_code=403, detail="this endpoint has no access policy")
+    if rule is Access.SCRAPE:
+        refusal = scrape_refusal(request)
+        if refusal is not None:
+            status, why = refusal
+            raise HTTPException(status_code=status, detail=why, headers={"WWW-Authenticate": "Bearer"})
+        return Principal(ip=client_ip(request))
     if rule is Access.PUBLIC:
         try:
             principal = caller(session, request)

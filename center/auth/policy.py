@@ -31,6 +31,7 @@ from center.store.models import InsurancePolicy, ServiceRecord
 
 class Access(StrEnum):
     PUBLIC = "public"  # anyone; the caller is still identified when a token is sent
+    SCRAPE = "scrape"  # a metrics scraper: the loopback address or the scrape token, no login (metrics.*)
 
 
 R = Role
@@ -49,6 +50,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "health": Access.PUBLIC,
     "ready": Access.PUBLIC,
     "site_info": Access.PUBLIC,
+    "metrics": Access.SCRAPE,
     "login": Access.PUBLIC,
     "logout": ANY_USER,
     "me": ANY_USER,

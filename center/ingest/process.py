@@ -49,6 +49,17 @@ class Result:
     outcome: str  # inserted / updated / unchanged / status / heartbeat / skipped / quarantined
     alert: dict[str, Any] | None = None  # the committed alert, for the live feed
     reason: str | None = None
+    event_ms: int | None = None  # the time the message tells of (center/metrics.py: arrival lag)
+    sent_ms: int | None = None  # an event's send time at the edge (center/metrics.py: transit)
+
+
+def event_ms(msg: BaseModel) -> int | None:
+    """The time a valid message tells of: an event's end or last time, a heartbeat's or status's ts."""
+    if isinstance(msg, AlertEvent):
+        return msg.ended_ms if msg.ended_ms is not None else msg.last_ms
+    if isinstance(msg, Heartbeat | NodeStatus):
+        return msg.ts_ms
+    return None
 
 
 def _checked(topic: str, payload: bytes, site: str, registry: CameraRegistry) -> BaseModel | None:
@@ -80,6 +91,8 @@ def process(
     try:
         with factory.begin() as session:
             result = _apply(session, msg, received_ms)
+            result.event_ms = event_ms(msg)
+            result.sent_ms = msg.sent_ms if isinstance(msg, AlertEvent) else None
             if on_new is not None and result.outcome == upsert.Outcome.INSERTED.value and result.alert:
                 on_new(session, [result.alert])
             return result
@@ -171,6 +184,11 @@ def process_batch(
             session.execute(insert(Quarantine), rows)
             for i, why in rejected:
                 results[i] = Result("quarantined", reason=why)
+    for i, msg in [*events, *others]:
+        done = results[i]
+        if done is not None and done.outcome != "quarantined":
+            done.event_ms = event_ms(msg)
+            done.sent_ms = msg.sent_ms if isinstance(msg, AlertEvent) else None
     for i, why in rejected:  # after the commit
         log.warning("quarantined message on %s: %s", items[i].topic, why)
     assert all(r is not None for r in results)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import exc as sa_exc
@@ -26,6 +27,9 @@ from center.ingest.registry import CameraRegistry
 from protocol import NodeConfig, Topic, TopicKind, now_ms
 from protocol.mqttsession import choose_v5, connect_kwargs, new_client
 from protocol.topics import subscription
+
+if TYPE_CHECKING:
+    from center.metrics import CenterMetrics
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,7 @@ class Ingest:
         self.on_alert = on_alert
         self.on_new = on_new  # the notifier's enqueue, in the ingest's transaction
         self.counts: dict[str, int] = {}
+        self.metrics: CenterMetrics | None = None  # commit time and arrival lag (center/metrics.py)
         self._queue: queue.Queue[Received | object] = queue.Queue(maxsize=1000)
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -81,6 +86,11 @@ class Ingest:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages received and not yet stored (nor acknowledged)."""
+        return self._queue.qsize()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -232,9 +242,12 @@ class Ingest:
                     break
                 assert isinstance(nxt, Received)
                 batch.append(nxt)
+            started = time.perf_counter()
             results = self._store_batch(batch)
             if results is None:
                 continue  # stopping before it was stored: not acked, the broker redelivers
+            if self.metrics is not None:
+                self.metrics.observe_batch(time.perf_counter() - started, len(batch))
             for done, result in zip(batch, results, strict=True):
                 self._finish(done, result)
             if stop_after:
@@ -244,6 +257,11 @@ class Ingest:
         if result is None:
             return
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        if self.metrics is not None and result.event_ms is not None:
+            kind = result.outcome if result.outcome in ("heartbeat", "status") else "event"
+            self.metrics.observe_lag(kind, item.received_ms - result.event_ms)
+            if result.sent_ms is not None:
+                self.metrics.observe_transit(item.received_ms - result.sent_ms)
         if item.qos > 0 and item.generation == self._generation:
             self._client.ack(item.mid, item.qos)  # after the commit, in arrival order
         if result.alert is not None and self.on_alert is not None:

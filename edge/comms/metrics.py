@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from common.prometheus import CONTENT_TYPE, Family, Histogram, render
 
 log = logging.getLogger("parkguard.edge.metrics")
 
@@ -22,77 +23,7 @@ STAGE_MS_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500, 1000)
 STAGES = ("decode", "convert", "preprocess", "inference", "postprocess", "track", "rules", "evidence")
 
 
-class Histogram:
-    """Cumulative-bucket histogram (Prometheus semantics); thread-safe enough for one writer."""
-
-    def __init__(self, buckets: Sequence[float]) -> None:
-        self.bounds = tuple(sorted(float(b) for b in buckets))
-        self.counts = [0] * (len(self.bounds) + 1)  # last: +Inf
-        self.sum = 0.0
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def observe(self, value: float) -> None:
-        with self._lock:
-            for i, b in enumerate(self.bounds):
-                if value <= b:
-                    self.counts[i] += 1
-                    break
-            else:
-                self.counts[-1] += 1
-            self.sum += value
-            self.count += 1
-
-    def cumulative(self) -> list[tuple[str, int]]:
-        with self._lock:
-            out, acc = [], 0
-            for b, c in zip(self.bounds, self.counts, strict=False):
-                acc += c
-                out.append((_num(b), acc))
-            out.append(("+Inf", acc + self.counts[-1]))
-            return out
-
-
-@dataclass
-class Family:
-    name: str
-    kind: str  # counter, gauge, histogram
-    help: str
-    samples: list[tuple[dict[str, str], float | Histogram]] = field(default_factory=list)
-
-    def add(self, labels: dict[str, str], value: float | Histogram) -> Family:
-        self.samples.append((labels, value))
-        return self
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    esc = {
-        k: str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k, v in labels.items()
-    }
-    return "{" + ",".join(f'{k}="{v}"' for k, v in esc.items()) + "}"
-
-
-def render(families: Iterable[Family]) -> str:
-    lines: list[str] = []
-    for fam in families:
-        lines.append(f"# HELP {fam.name} {fam.help}")
-        lines.append(f"# TYPE {fam.name} {fam.kind}")
-        for labels, value in fam.samples:
-            if isinstance(value, Histogram):
-                for le, n in value.cumulative():
-                    lines.append(f"{fam.name}_bucket{_labels({**labels, 'le': le})} {n}")
-                lines.append(f"{fam.name}_sum{_labels(labels)} {_num(round(value.sum, 3))}")
-                lines.append(f"{fam.name}_count{_labels(labels)} {value.count}")
-            else:
-                lines.append(f"{fam.name}{_labels(labels)} {_num(value)}")
-    return "\n".join(lines) + "\n"
-
+__all__ = ["Family", "Histogram", "MetricsServer", "render"]  # the format lives in common/prometheus.py
 
 HealthFn = Callable[[], tuple[bool, dict[str, object]]]
 
@@ -123,7 +54,7 @@ class MetricsServer:
                     self.send_error(500, f"{type(exc).__name__}")
                     return
                 self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Type", CONTENT_TYPE)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

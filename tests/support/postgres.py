@@ -195,11 +195,24 @@ class PrivatePostgres:
                 "--no-sync",
             ]
         )
+        self._launch()
+        try:
+            assert self.process is not None
+            self.process.start()
+            with _connect("127.0.0.1", self.port, self.superuser) as conn:
+                conn.execute(f'CREATE DATABASE "{self.dbname}"')
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self) -> None:
+        assert self.root is not None
         self.process = ManagedProcess(
             [
                 str(self.bindir / "postgres"),
                 "-D",
-                str(data),
+                str(self.root / "data"),
                 "-p",
                 str(self.port),
                 "-k",
@@ -226,14 +239,18 @@ class PrivatePostgres:
             stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM waits for clients to leave
             stop_grace=15.0,
         )
-        try:
-            self.process.start()
-            with _connect("127.0.0.1", self.port, self.superuser) as conn:
-                conn.execute(f'CREATE DATABASE "{self.dbname}"')
-        except Exception:
-            self.stop()
-            raise
-        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (a database that goes away and comes back)."""
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port and data."""
+        self._launch()
+        assert self.process is not None
+        self.process.start()
 
     def stop(self) -> None:
         if self.process is not None:

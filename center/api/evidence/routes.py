@@ -101,6 +101,7 @@ async def upload_evidence(
         out = await run_in_threadpool(save)
     except evidence.WrongContent as exc:
         raise HTTPException(status_code=415, detail=str(exc)) from None
+    request.app.state.metrics.evidence_uploaded(out.created, out.size)
     response.status_code = 201 if out.created else 200
     return out
 
@@ -198,4 +199,5 @@ async def upload_photo(request: Request, config: ConfigDep, user: CurrentUser) -
             return EvidenceOut.model_validate({**row.columns(), "created": created}), created
 
     out, created = await run_in_threadpool(save)
+    request.app.state.metrics.evidence_uploaded(created, out.size)
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)

@@ -40,6 +40,11 @@ class LiveHub:
         self._clients[q] = accept
         return q
 
+    @property
+    def client_count(self) -> int:
+        """Live-feed clients connected to this replica (center/metrics.py)."""
+        return len(self._clients)
+
     def unsubscribe(self, q: asyncio.Queue[str]) -> None:
         self._clients.pop(q, None)
 

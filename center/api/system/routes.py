@@ -37,6 +37,8 @@ def ready(request: Request) -> JSONResponse:
     needed = db.head_revision()
     if database != "ok":
         detail = f"database unreachable: {database}"
+    elif not ok and current is not None and not db.known_revision(current):
+        detail = f"schema at {current}, newer than this code's {needed}: this replica runs an older release"
     elif not ok:
         detail = f"schema at {current or 'nothing'}, this code needs {needed}: migrations not applied"
     else:
