@@ -79,6 +79,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "put_node_config": STAFF,
     # alerts
     "list_alerts": PEOPLE,
+    "alert_changes": PEOPLE,  # what a console missed while its live feed was down
     "export_alerts": PEOPLE,
     "alert_precision": PEOPLE,
     "alerts_feed": PEOPLE,  # the WebSocket; alerts_feed checks it itself (routers do not cover it)
@@ -160,6 +161,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
 EVIDENCE_ROUTES = frozenset(
     {
         "list_alerts",
+        "alert_changes",
         "export_alerts",
         "get_alert",
         "list_hazards",
@@ -306,7 +308,10 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "实时告警",
         "Alerts",
         PEOPLE,
-        ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence", "alert_notifications"),
+        (
+            *("me", "list_alerts", "alert_changes", "alerts_feed", "get_alert", "get_evidence"),
+            *("alert_notifications", "list_enterprises", "list_cameras"),
+        ),
         ("acknowledge_alert", "dismiss_alert", "escalate_alert"),
     ),
     ConsolePage(
