@@ -216,6 +216,12 @@ function actions(a) {
   return td;
 }
 
+// does row tr come after alert a in the list's order (started_ms, then event_id, both descending)?
+function older(tr, a) {
+  const started = Number(tr.dataset.startedMs);
+  return started < a.started_ms || (started === a.started_ms && tr.dataset.eventId < a.event_id);
+}
+
 function seen(a) {
   if (a.updated_ms > lastChange.ms || (a.updated_ms === lastChange.ms && a.event_id > lastChange.id)) {
     lastChange = { ms: a.updated_ms, id: a.event_id };
@@ -254,7 +260,7 @@ function upsert(a, live, force) {
       return;
     }
     const oldest = rowsEl.lastElementChild;
-    if (rowsEl.children.length >= pageSize && oldest && a.started_ms < Number(oldest.dataset.startedMs)) return; // a later page's
+    if (rowsEl.children.length >= pageSize && oldest && older(oldest, a) === false && oldest.dataset.eventId !== a.event_id) return; // a later page's
     total += old ? 0 : 1;
   }
   alerts.set(a.event_id, a);
@@ -263,9 +269,9 @@ function upsert(a, live, force) {
   if (existing) {
     existing.replaceWith(row);
   } else {
-    let before = null; // newest on top: before the first row that started earlier
+    let before = null; // newest on top (as the API orders: by start, then event id, descending)
     for (const tr of rowsEl.children) {
-      if (Number(tr.dataset.startedMs) < a.started_ms) { before = tr; break; }
+      if (older(tr, a)) { before = tr; break; }
     }
     rowsEl.insertBefore(row, before);
     while (rowsEl.children.length > pageSize) { // the oldest row moves to the next page
@@ -475,7 +481,7 @@ function showMute() {
   const button = document.getElementById("mute");
   button.setAttribute("aria-pressed", muted ? "true" : "false");
   button.dataset.muted = muted ? "1" : "0";
-  button.replaceChildren(muted ? "🔕 提示音关 " : "🔔 提示音开 ", el("small", null, muted ? "Sound off" : "Sound on"));
+  button.replaceChildren(muted ? "提示音：关 " : "提示音：开 ", el("small", null, muted ? "Sound off" : "Sound on"));
 }
 
 function toggleMute() {
@@ -752,12 +758,16 @@ function connect() {
     }
     setConn("down");
     setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 10000);
+    retryMs = Math.min(Math.max(retryMs * 2, 1000), 10000);
   };
   ws.onerror = () => ws.close();
 }
-// for tests and the benchmark: drop the feed as a network would (the page reconnects itself)
-window.parkguardDropFeed = () => { if (socket) socket.close(); };
+// for tests and the benchmark: drop the feed as a network would; the page reconnects by itself
+// after holdMs (its usual backoff otherwise) and then catches up
+window.parkguardDropFeed = (holdMs) => {
+  if (holdMs) retryMs = holdMs;
+  if (socket) socket.close();
+};
 
 function tick() {
   document.getElementById("clock").textContent = PG.time(Date.now());
