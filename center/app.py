@@ -38,6 +38,7 @@ from center.api.login import routes as login
 from center.api.nodes import routes as nodes
 from center.api.notify import routes as notify
 from center.api.overview import routes as overview
+from center.api.plan import routes as plan
 from center.api.portfolio import routes as portfolio
 from center.api.reports import routes as reports
 from center.api.requests import routes as service_requests
@@ -68,6 +69,7 @@ API_ROUTERS: list[APIRouter] = [
     nodes.router,
     alerts.router,
     hazards.router,
+    plan.router,
     evidence.router,
     risk.router,
     reports.router,
