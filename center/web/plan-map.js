@@ -59,8 +59,9 @@ const PlanMap = (() => {
       if (e.open_hazards > 0) g.append(svg("circle", { r: 30 * unit, class: `pulse${e.major_hazards ? " major" : ""}` }));
       g.append(svg("circle", { r: 16 * unit, fill: COLORS[e.level], class: "ent-dot" }));
       g.append(svg("text", { y: 5 * unit, "text-anchor": "middle", class: "ent-level", "font-size": 15 * unit }, e.level_label));
-      const label = svg("text", { x: 0, y: -24 * unit, "text-anchor": "middle", class: "ent-name", "font-size": 17 * unit }, shortName(e.name));
-      g.append(label);
+      if (!plan) { // a plan labels its buildings itself; without one the marker says whose it is
+        g.append(svg("text", { x: 0, y: -24 * unit, "text-anchor": "middle", class: "ent-name", "font-size": 17 * unit }, shortName(e.name)));
+      }
       if (e.open_hazards) {
         g.append(svg("text", { x: 22 * unit, y: 22 * unit, class: "ent-hazards", "font-size": 14 * unit },
           `隐患 ${e.open_hazards}${e.major_hazards ? `（重大 ${e.major_hazards}）` : ""}`));
@@ -79,8 +80,9 @@ const PlanMap = (() => {
       g.dataset.liveAlerts = String(c.live_alerts);
       if (c.live_alerts) g.append(svg("circle", { r: 20 * unit, class: `pulse${c.live_major ? " major" : ""}` }));
       // a camera icon: body and lens
-      g.append(svg("rect", { x: -9 * unit, y: -6 * unit, width: 14 * unit, height: 12 * unit, rx: 2 * unit, class: "cam-body" }));
-      g.append(svg("path", { d: `M${5 * unit} ${-3 * unit} L${11 * unit} ${-7 * unit} L${11 * unit} ${7 * unit} L${5 * unit} ${3 * unit} Z`, class: "cam-body" }));
+      const u = 1.3 * unit;
+      g.append(svg("rect", { x: -9 * u, y: -6 * u, width: 14 * u, height: 12 * u, rx: 2 * u, class: "cam-body" }));
+      g.append(svg("path", { d: `M${5 * u} ${-3 * u} L${11 * u} ${-7 * u} L${11 * u} ${7 * u} L${5 * u} ${3 * u} Z`, class: "cam-body" }));
       g.append(svg("title", {}, `${c.name}（${c.post_name || c.camera}）· ${c.enterprise_name} · ${c.state_label}${c.live_alerts ? ` · 进行中告警 ${c.live_alerts}` : ""} — 点击查看实时画面`));
       g.addEventListener("click", (ev) => { ev.stopPropagation(); (onCamera || openLive)(c); });
       layer.append(g);
