@@ -86,7 +86,8 @@ ParkGuard control center of an industrial park (一中心一平台).
 Log in with `POST /api/auth/login`, then send `Authorization: Bearer <token>` (browsers get
 the same token as an HttpOnly cookie). What each role may call is listed in
 `center/auth/policy.py`; an enterprise user sees only its own enterprise, an insurer only the
-enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`).
+enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`; the
+alert list also by `cursor`).
 Times are ISO 8601 (UTC) in answers, ISO 8601 or epoch ms in queries.
 """
 
