@@ -78,6 +78,16 @@ def test_the_park_on_its_plan(center: Center, tmp_workdir: Path, publisher: mqtt
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator("#map").screenshot(path=str(ARTIFACTS / "park-plan.png"))
     page.screenshot(path=str(ARTIFACTS / "risk-page.png"), full_page=True)
+    # the alert list of the seeded park: names where people think in names
+    page.goto(f"{center.url}/")
+    melt_row = page.locator(f'tr[data-event-id="{live}"]')
+    expect(melt_row.locator("td.camera")).to_contain_text("熔铸车间炉前")
+    expect(melt_row.locator("td.enterprise")).to_contain_text("毅佳金属")
+    expect(melt_row.locator("td.node")).not_to_contain_text("–")
+    (ARTIFACTS.parent / "alerts").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS.parent / "alerts" / "alert-list-seeded.png"))
+    page.goto(f"{center.url}/risk")
+    melt = page.locator('#map g.cam[data-camera="cam-yj-melt"]')
     # a camera opens its live picture; an enterprise its risk file
     melt.locator("rect.cam-body").click()  # (the group itself pulses: never "stable")
     expect(page).to_have_url(f"{center.url}/wall?camera=cam-yj-melt")
