@@ -39,6 +39,7 @@ from center.api.metrics import router as metrics_router
 from center.api.nodes import routes as nodes
 from center.api.notify import routes as notify
 from center.api.overview import routes as overview
+from center.api.plan import routes as plan
 from center.api.portfolio import routes as portfolio
 from center.api.reports import routes as reports
 from center.api.requests import routes as service_requests
@@ -70,6 +71,7 @@ API_ROUTERS: list[APIRouter] = [
     nodes.router,
     alerts.router,
     hazards.router,
+    plan.router,
     evidence.router,
     risk.router,
     reports.router,
@@ -86,7 +88,8 @@ ParkGuard control center of an industrial park (一中心一平台).
 Log in with `POST /api/auth/login`, then send `Authorization: Bearer <token>` (browsers get
 the same token as an HttpOnly cookie). What each role may call is listed in
 `center/auth/policy.py`; an enterprise user sees only its own enterprise, an insurer only the
-enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`).
+enterprises it insures and never evidence. Lists are paginated (`limit`, `offset`, `total`; the
+alert list also by `cursor`).
 Times are ISO 8601 (UTC) in answers, ISO 8601 or epoch ms in queries.
 """
 

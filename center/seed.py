@@ -14,18 +14,21 @@ the users are created.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from center.api.plan.image import check_svg
 from center.api.users.schemas import UserIn
 from center.api.users.service import add_user, user_by_name
 from center.config import CenterConfig
@@ -42,6 +45,7 @@ from center.store.models import (
     Insurer,
     Node,
     Park,
+    ParkPlan,
     ServiceRecord,
     Town,
 )
@@ -561,6 +565,26 @@ def _registry(session: Session, config: CenterConfig, now: int, report: SeedRepo
             report.add("insurance_policies")
 
 
+DEMO_PLAN = Path(__file__).resolve().parent / "web" / "plans" / "yijia-park.svg"
+
+
+def _plan(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
+    """The pilot park's drawn plan (毅佳工业园, center/web/plans/yijia-park.svg) as the map's base,
+    unless the site has uploaded its own; the enterprises' positions above are placed on it."""
+    if session.get(ParkPlan, config.site) is not None:
+        return
+    data = DEMO_PLAN.read_bytes()
+    width, height = check_svg(data)
+    session.add(
+        ParkPlan(
+            site=config.site, content_type="image/svg+xml", data=data,
+            sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, uploaded_by="seed",
+            uploaded_ms=now,
+        )
+    )  # fmt: skip
+    report.add("park plan")
+
+
 def _users(session: Session, report: SeedReport) -> None:
     """A user of each role (the same service as ``parkguard-center user add``)."""
     warned = False
@@ -607,6 +631,7 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
     tz = ZoneInfo(config.timezone)
     report = SeedReport()
     _registry(session, config, now, report)
+    _plan(session, config, now, report)
     _users(session, report)
     session.flush()
     _alert_history(session, config, now, report)

@@ -3,7 +3,8 @@
 - ``Content-Security-Policy`` (:data:`CSP`): scripts and everything else only from the center
   itself; no inline script, ``eval`` or ``javascript:`` URL runs, no page may frame it. Images
   and clips may also be ``blob:`` (the console fetches evidence with the login and shows it
-  from object URLs), images ``data:``.
+  from object URLs), images ``data:``. A route may set a stricter one of its own (the park
+  plan's file: center/api/plan/routes.py); it is kept.
 - ``X-Frame-Options: DENY`` for browsers that predate ``frame-ancestors``.
 - ``X-Content-Type-Options: nosniff``: a file is never run as something other than its type.
 - ``Referrer-Policy: same-origin``: addresses (enterprise ids, hazard ids) stay on the site.
@@ -44,9 +45,12 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                ours = {name for name, _ in HEADERS}
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in ours]
-                headers += HEADERS
+                given = message.get("headers", ())
+                # a route's own (stricter) Content-Security-Policy stays: the park plan's forbids everything
+                own_csp = any(k.lower() == b"content-security-policy" for k, _ in given)
+                ours = {name for name, _ in HEADERS if not (own_csp and name == b"content-security-policy")}
+                headers = [(k, v) for k, v in given if k.lower() not in ours]
+                headers += [(k, v) for k, v in HEADERS if k in ours]
                 if api and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

@@ -27,6 +27,8 @@ EVIDENCE_PREFIX = "/api/evidence/"
 PHOTO_PATH = "/api/evidence"  # POST: a photo from the console (upload_photo)
 PHOTO_MAX_BYTES = 10 * MIB  # a phone's photo; at most the evidence limit
 LOGIN_PATH = "/api/auth/login"
+PLAN_PATH = "/api/plan/image"  # PUT: the park's plan (center/api/plan/image.py checks it again)
+PLAN_MAX_BYTES = 2 * MIB
 MAX_LOC_CHARS = 64  # a 422's loc may hold keys the client sent
 MAX_MSG_CHARS = 300
 
@@ -53,6 +55,8 @@ def limit_for(limits: BodyLimits, method: str, path: str) -> int:
         return int(limits.evidence_mib * MIB)
     if method == "POST" and path.rstrip("/") == PHOTO_PATH:
         return min(PHOTO_MAX_BYTES, int(limits.evidence_mib * MIB))
+    if method == "PUT" and path.rstrip("/") == PLAN_PATH:
+        return PLAN_MAX_BYTES
     if path.rstrip("/") == LOGIN_PATH:
         return limits.login_kib * KIB
     return limits.api_kib * KIB

@@ -173,6 +173,12 @@ def audit_page(config: ConfigDep, user: CurrentUser) -> Response:
     return _console_page("audit", "audit.html", "/admin/audit", config, user)
 
 
+@router.get("/admin/plan", response_class=HTMLResponse)
+def plan_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """园区底图: upload the park's plan and place the enterprises and cameras on it by clicking."""
+    return _console_page("plan", "plan.html", "/admin/plan", config, user)
+
+
 @router.get("/admin/notify", response_class=HTMLResponse)
 def notify_page(config: ConfigDep, user: CurrentUser) -> Response:
     """通知设置: channels, routes, and the outbox (sent, failed, attempts; retry)."""

@@ -81,6 +81,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "put_node_config": STAFF,
     # alerts
     "list_alerts": PEOPLE,
+    "alert_changes": PEOPLE,  # what a console missed while its live feed was down
     "export_alerts": PEOPLE,
     "alert_precision": PEOPLE,
     "alerts_feed": PEOPLE,  # the WebSocket; alerts_feed checks it itself (routers do not cover it)
@@ -115,6 +116,10 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "snapshot_risk": STAFF,
     # 园区总览 (the government's grid view) and 承保企业 (an insurer's portfolio: no alerts, no evidence)
     "park_overview": READ_ALL,
+    # 园区一张图: the plan and what stands on it (scoped; cameras not for insurers), its upload by the admin
+    "park_plan": RISK_READERS,
+    "park_plan_image": RISK_READERS,
+    "put_park_plan": ADMIN,
     "insurer_portfolio": INSURANCE_READERS,
     # service requests (服务需求): the enterprise asks, the park and its insurers answer
     "list_service_requests": RISK_READERS,
@@ -156,12 +161,14 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "my_notify_page": Access.PUBLIC,
     "overview_page": Access.PUBLIC,
     "portfolio_page": Access.PUBLIC,
+    "plan_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
 EVIDENCE_ROUTES = frozenset(
     {
         "list_alerts",
+        "alert_changes",
         "export_alerts",
         "get_alert",
         "list_hazards",
@@ -308,7 +315,10 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "实时告警",
         "Alerts",
         PEOPLE,
-        ("me", "list_alerts", "alerts_feed", "get_alert", "get_evidence", "alert_notifications"),
+        (
+            *("me", "list_alerts", "alert_changes", "alerts_feed", "get_alert", "get_evidence"),
+            *("alert_notifications", "list_enterprises", "list_cameras"),
+        ),
         ("acknowledge_alert", "dismiss_alert", "escalate_alert"),
     ),
     ConsolePage(
@@ -326,7 +336,12 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "企业风险",
         "Risk map",
         RISK_READERS,
-        ("me", "risk_overview", "risk_report_pdf"),
+        (
+            "me",
+            "risk_overview",
+            "risk_report_pdf",
+            "park_plan",
+        ),  # the plan's file: its URL comes in park_plan
         ("park_report_pdf",),  # the park report: the park's staff and the government
     ),
     ConsolePage(
@@ -381,6 +396,17 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ("create_user", "update_user"),
     ),
     ConsolePage("audit", "/admin/audit", "审计日志", "Audit log", ADMIN, ("me", "list_audit", "list_users")),
+    ConsolePage(
+        "plan",
+        "/admin/plan",
+        "园区底图",
+        "Park plan",
+        ADMIN,
+        (
+            *("me", "park_plan", "park_plan_image", "put_park_plan"),
+            *("get_enterprise", "update_enterprise", "update_camera"),  # PATCH /api/enterprises/{id} …
+        ),
+    ),
     ConsolePage(
         "notify",
         "/admin/notify",

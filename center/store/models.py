@@ -83,6 +83,9 @@ class Alert(Base):
         Index("ix_alerts_camera_started_ms", "camera", "started_ms"),
         Index("ix_alerts_started_ms", "started_ms"),
         Index("ix_alerts_enterprise_started_ms", "enterprise", "started_ms"),
+        Index("ix_alerts_updated_ms", "updated_ms", "event_id"),  # a console's catch-up after a drop
+        Index("ix_alerts_status_started_ms", "status", "started_ms"),  # the operator's 待处理 filter
+        Index("ix_alerts_severity_started_ms", "severity", "started_ms"),
     )
 
 
@@ -137,6 +140,22 @@ class NodeConfigVersion(Base):
 
 
 # --- domain: park, enterprises, insurance, cameras ------------------------------------------
+
+
+class ParkPlan(Base):
+    """The park's plan (一张图的底图): an image or SVG the site uploads; enterprises and cameras
+    are placed on it by their ``map_x`` / ``map_y`` (0–1 of its width and height)."""
+
+    __tablename__ = "park_plans"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32), doc="image/svg+xml, image/png or image/jpeg")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer, doc="the plan's width in its own units (pixels, SVG units)")
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class Town(Base):

@@ -1,10 +1,9 @@
-// 企业风险一张图: the enterprises the user may see, coloured 红/橙/黄/蓝, as a list and on the park map;
+// 企业风险一张图: the enterprises the user may see, coloured 红/橙/黄/蓝, as a list and on the park's
+// plan (plan-map.js: cameras with their state, open hazards and live alerts pulsing, refreshed);
 // each with its 风险诊断报告 (the last 30 days; the risk file offers any period), and for the park's
 // staff and the government the park report.
 "use strict";
 
-const COLORS = { red: "#e5484d", orange: "#f76b15", yellow: "#f5c400", blue: "#3e7bfa" };
-const SVG = "http://www.w3.org/2000/svg";
 
 const { el } = PG;
 
@@ -40,9 +39,7 @@ async function load(me) {
   }
   const rows = await res.json();
   const body = document.getElementById("enterprise-rows");
-  const map = document.getElementById("map");
   body.replaceChildren();
-  map.replaceChildren();
   for (const r of rows) {
     const tr = el("tr");
     tr.dataset.enterpriseId = r.enterprise_id;
@@ -59,27 +56,32 @@ async function load(me) {
     report.append(pdfButton(get, `/api/enterprises/${encodeURIComponent(r.enterprise_id)}/report.pdf`));
     tr.append(name, el("td", null, r.industry_label), level, el("td", "num score", r.score.toFixed(1)), el("td", "num", r.coefficient.toFixed(2)), report);
     body.append(tr);
-    if (r.map_x !== null && r.map_y !== null) {
-      const g = document.createElementNS(SVG, "g");
-      const dot = document.createElementNS(SVG, "circle");
-      dot.setAttribute("cx", r.map_x);
-      dot.setAttribute("cy", r.map_y * 0.75);
-      dot.setAttribute("r", 0.018);
-      dot.setAttribute("fill", COLORS[r.level]);
-      dot.dataset.enterpriseId = r.enterprise_id;
-      const title = document.createElementNS(SVG, "title");
-      title.textContent = `${r.name} · ${r.level_label} · ${r.score.toFixed(1)}`;
-      dot.append(title);
-      dot.addEventListener("click", () => { location.href = `/enterprises/${encodeURIComponent(r.enterprise_id)}`; });
-      const label = document.createElementNS(SVG, "text");
-      label.setAttribute("x", r.map_x + 0.022);
-      label.setAttribute("y", r.map_y * 0.75 + 0.008);
-      label.textContent = r.name.replace(/^佛山市南海(区)?/, "").replace(/有限公司$/, "");
-      g.append(dot, label);
-      map.append(g);
-    }
   }
   document.getElementById("note").textContent = rows.length ? "" : "暂无可查看的企业";
 }
 
+const PLAN_REFRESH_MS = 5000;
+
+async function loadPlan() {
+  const planNote = document.getElementById("plan-note");
+  try {
+    const res = await PG.api("/api/plan");
+    if (!res.ok) { planNote.textContent = `园区一张图加载失败 (HTTP ${res.status})`; return; }
+    const data = await res.json();
+    PlanMap.draw(document.getElementById("map"), data);
+    const unplaced = data.enterprises.filter((e) => e.map_x === null).length;
+    const live = data.cameras.reduce((n, c) => n + c.live_alerts, 0);
+    planNote.textContent = [
+      `${data.site_name} · ${data.enterprises.length} 家企业 · ${data.cameras.length} 路摄像头`,
+      live ? `进行中告警 ${live}` : "",
+      unplaced ? `${unplaced} 家企业未标注位置` : "",
+    ].filter(Boolean).join(" · ");
+    document.getElementById("map").dataset.loaded = String(Date.now());
+  } catch (err) {
+    planNote.textContent = `园区一张图加载失败 (${err.message})`;
+  }
+}
+
 PG.me().then(load).catch((err) => { document.getElementById("note").textContent = err.message; });
+loadPlan();
+setInterval(() => { if (!document.hidden) loadPlan(); }, PLAN_REFRESH_MS);

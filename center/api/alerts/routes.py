@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from center.api.alerts import service
 from center.api.alerts.schemas import (
+    AlertChanges,
     AlertOut,
     AlertPage,
     AlertQuery,
@@ -46,6 +47,25 @@ def _filter(query: AlertWindow, session: SessionDep, config: ConfigDep, user: Pr
     return AlertFilter.of(query, since_ms, until_ms, scope_of(session, user, config))
 
 
+CURSOR_PATTERN = r"^[0-9]{1,15}\.[A-Za-z0-9_.\-]{1,64}$"
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=81,
+        description="the previous page's ``next_cursor`` (``<started ms>.<event id>``): the page after it",
+    ),
+]
+After = Annotated[
+    str,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=81,
+        description="``<updated ms>.<event id>`` of the last change seen (``0.0`` for all): changes after it",
+    ),
+]
+
+
 @router.get("/alerts", response_model=AlertPage)
 def list_alerts(
     query: Annotated[AlertQuery, Query()],
@@ -54,16 +74,42 @@ def list_alerts(
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Cursor = None,
 ) -> AlertPage:
-    """Alerts the caller may see, newest first (by start time)."""
+    """Alerts the caller may see, newest first (by start time). Page with ``cursor`` (the
+    previous page's ``next_cursor``; steady while alerts arrive) or with ``offset``."""
     f = _filter(query, session, config, user)
-    rows = service.list_alerts(session, f, limit=limit, offset=offset)
+    after = service.parse_cursor(cursor) if cursor else None
+    rows = service.list_alerts(session, f, limit=limit, offset=offset, cursor=after)
+    last = rows[-1] if len(rows) == limit else None
     return AlertPage(
         items=service.alerts_out(session, rows),
         total=service.count_alerts(session, f),
         limit=limit,
         offset=offset,
+        next_cursor=f"{last.started_ms}.{last.event_id}" if last is not None else None,
     )
+
+
+@router.get("/alerts/changes", response_model=AlertChanges)
+def alert_changes(
+    query: Annotated[AlertQuery, Query()],
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    after: After,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> AlertChanges:
+    """Alerts changed (new, updated, handled) after ``after``, oldest change first, with the same
+    filters as the list: what a console missed while its live feed was down. Continue from
+    ``next_after`` while ``more``."""
+    f = _filter(query, session, config, user)
+    start = service.parse_cursor(after)
+    rows = service.list_changes(session, f, start, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = f"{rows[-1].updated_ms}.{rows[-1].event_id}" if rows else after
+    return AlertChanges(items=service.alerts_out(session, rows), next_after=last, more=more)
 
 
 @router.get("/alerts/export.csv", response_class=StreamingResponse, responses=csv_responses("alert"))

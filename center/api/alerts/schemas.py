@@ -23,6 +23,17 @@ from protocol import Id, RuleType, Severity
 Time = Annotated[str | None, StringConstraints(max_length=64)]
 
 
+class EvidenceStatus(BaseModel):
+    """Whether the center holds an alert's snapshot or clip, and why not when it does not."""
+
+    state: Literal["stored", "pending", "missing", "off", "expired", "none"] = Field(
+        description="stored; pending (not uploaded yet / clip window not over); missing (referenced but "
+        "never received: upload failed); off (the node's config makes none); expired (removed by "
+        "retention); none (the node sent none)"
+    )
+    label: str = Field(description="the reason in Chinese with English beside (上传中 (uploading) …)")
+
+
 class AlertOut(RowOut):
     model_config = ConfigDict(json_schema_extra={"description": "An alert event as merged by the center"})
 
@@ -65,6 +76,16 @@ class AlertOut(RowOut):
     )
     enterprise_name: str | None = Field(default=None, description="the enterprise's name (毅佳金属)")
     node_name: str | None = Field(default=None, description="where the edge node is installed (A区机房)")
+    post_name: str | None = Field(default=None, description="the post (岗位) the camera watches (厂区大门)")
+    zone_name: str | None = Field(
+        default=None,
+        description="the zone's name from the node's remote config (道路交汇处禁行区); null if unknown",
+    )
+    evidence_status: dict[str, EvidenceStatus] | None = Field(
+        default=None,
+        description="per kind (snapshot, clip): whether the center holds it and, when not, why (what the "
+        "center knows: not uploaded yet, upload failed, off in the node's config, removed by retention …)",
+    )
 
     @field_validator("status", mode="before")
     @classmethod
@@ -134,7 +155,19 @@ class AlertOut(RowOut):
 
 
 class AlertPage(Page[AlertOut]):
-    pass
+    next_cursor: str | None = Field(
+        default=None,
+        description="pass as ``cursor`` for the next (older) page; null on the last page. Keyset "
+        "pagination: rows that arrive meanwhile neither shift nor repeat the next page",
+    )
+
+
+class AlertChanges(BaseModel):
+    """Alerts changed after a point, oldest change first: what a console missed while offline."""
+
+    items: list[AlertOut]
+    next_after: str = Field(description="pass as ``after`` to continue (the last change returned)")
+    more: bool = Field(description="true when more changes wait beyond this answer")
 
 
 class AlertWindow(BaseModel):
@@ -145,6 +178,10 @@ class AlertWindow(BaseModel):
     enterprise_id: Id | None = None
 
 
+SEARCH_MAX = 64
+Search = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SEARCH_MAX)]
+
+
 class AlertQuery(AlertWindow):
     """The filters of the alert list, written once for every route that lists alerts."""
 
@@ -153,6 +190,12 @@ class AlertQuery(AlertWindow):
     rule_type: RuleType | None = None
     severity: Severity | None = None
     status: AlertStatus | None = None
+    q: Search | None = Field(
+        default=None,
+        description="free text (1–64 characters, case-insensitive): matched in the rule's name, the zone, "
+        "the camera's id, name and post, the enterprise's and the node's names, the event id and the "
+        "dismiss reason",
+    )
 
 
 class DismissIn(BaseModel):

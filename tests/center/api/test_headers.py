@@ -165,8 +165,9 @@ def test_session_cookie_is_secure_over_https(
         assert "httponly" in attributes and "samesite=strict" in attributes
 
 
-def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
-    page = client.get("/api/docs")
+@pytest.mark.parametrize("path", ["/api/docs", "/api/redoc"])
+def test_api_docs_work_without_a_cdn(client: TestClient, path: str) -> None:
+    page = client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<script>" not in html and "cdn" not in html.lower()
@@ -177,6 +178,11 @@ def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
     bundle = client.get("/static/swagger-ui/swagger-ui-bundle.js")
     assert "javascript" in bundle.headers["content-type"] and b"SwaggerUIBundle" in bundle.content
     assert client.get("/api/openapi.json").json()["paths"]
+    for ref in refs:  # nor does anything it loads reach out (ReDoc's logo is the center's favicon)
+        if ref.endswith(".js"):
+            assert b"cdn.redoc.ly" not in client.get(ref).content, ref
+    favicon = client.get("/static/favicon.svg")
+    assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
 
 
 @pytest.mark.parametrize(

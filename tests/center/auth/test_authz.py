@@ -196,6 +196,7 @@ def sample_body(name: str, role: str, seeded: Seeded) -> dict[str, Any] | None:
 # caller the policy lets through gets answered with 422 after the access and scope checks (401, 403,
 # 404 come first), so the matrix stays fast; tests/center/reports renders them for each role.
 RENDERING = {"risk_report_pdf", "park_report_pdf"}
+CHANGES_FROM_START = {"after": "0.0"}  # alert_changes needs a starting point: every change
 FUTURE = {"from": "2999-01-01", "to": "2999-01-31"}
 
 
@@ -220,7 +221,7 @@ def call(seeded: Seeded, role: str, name: str, method: str, path: str, which: st
             method, url, content=data, headers={**headers, "content-type": "image/jpeg"}
         )
     body = sample_body(name, role, seeded)
-    params = FUTURE if name in RENDERING else None
+    params = FUTURE if name in RENDERING else CHANGES_FROM_START if name == "alert_changes" else None
     return seeded.client.request(method, url, json=body, headers=headers, params=params)
 
 
@@ -316,6 +317,35 @@ def test_scoped_roles_never_see_other_enterprises(seeded: Seeded, role: str) -> 
                 assert OTHER not in text, name
             checked += 1
     assert checked >= 15
+
+
+ALERT_READS = ("/api/alerts", "/api/alerts/changes", "/api/alerts/export.csv", "/api/alerts/precision")
+
+
+@pytest.mark.parametrize("path", ALERT_READS)
+def test_an_officer_asking_for_another_enterprise_gets_nothing(seeded: Seeded, path: str) -> None:
+    """The alert reads' filters cannot widen the scope: an enterprise officer naming another
+    enterprise, its camera or its name in the search gets nothing of it (the park's staff do)."""
+    other = seeded.ids[OTHER]
+    name = "恒鑫化工"  # hx-chem's name, in the free-text search
+    for params in ({"enterprise_id": OTHER}, {"camera": other["camera_id"]}, {"q": name}):
+        query = {**params, **CHANGES_FROM_START} if path.endswith("/changes") else params
+        officer = seeded.client.get(path, params=query, headers=seeded.h("enterprise"))
+        operator = seeded.client.get(path, params=query, headers=seeded.h("operator"))
+        assert officer.status_code == operator.status_code == 200, (params, officer.text)
+        if path.endswith(".csv"):
+            assert OTHER not in officer.content.decode("utf-8-sig"), params
+            assert OTHER in operator.content.decode("utf-8-sig"), params
+            continue
+        body, staff = officer.json(), operator.json()
+        if path.endswith("/precision"):  # filtered by enterprise and time only: the rest of the scope
+            cameras = {row["key"] for row in body["by_camera"]}
+            assert other["camera_id"] not in cameras, params
+            if "enterprise_id" in params:
+                assert body == {"by_rule": [], "by_camera": []} and staff["by_camera"], params
+            continue
+        assert body["items"] == [] and body.get("total", 0) == 0, params
+        assert staff["items"] and {a["enterprise"] for a in staff["items"]} == {OTHER}, params
 
 
 def test_insurer_never_gets_evidence_or_faces(seeded: Seeded) -> None:

@@ -42,6 +42,7 @@ SCRIPTS = {
     "audit": "audit.js",
     "notify": "notify.js",
     "mynotify": "mynotify.js",
+    "plan": "plan.js",
 }
 # common.js's helpers that call a route: a page calls the route when its script uses one of them
 HELPERS = {
@@ -77,11 +78,14 @@ URL = r"""["'`](?:\$\{\w+\}://\$\{location\.host\})?(/(?:api|ws)/[^"'`?]*)"""
 def _routes_called(page: ConsolePage) -> set[str]:
     """The routes the page's scripts (with common.js) call, found by their URLs in the source."""
     app = create_app(CenterConfig(site="yijia"), start_ingest=False)
-    routes = [  # GET (the fetches), the WebSocket; the others: logout, the page's offers
+    routes = [  # GET (the fetches), the WebSocket; the others: logout, the page's offers and needs
         (r.path, r.name)
         for r in iter_routes(app.routes)
         if isinstance(r, APIWebSocketRoute)
-        or (isinstance(r, APIRoute) and ("GET" in r.methods or r.name in {*page.offers, "logout"}))
+        or (
+            isinstance(r, APIRoute)
+            and ("GET" in r.methods or r.name in {*page.offers, *page.needs, "logout"})
+        )
     ]
     script = (WEB / SCRIPTS[page.key]).read_text()
     common = (WEB / "common.js").read_text()
@@ -142,7 +146,7 @@ LANDS = {
 OPENS = {  # the navigation each role gets, in its order
     "admin": [
         *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-        *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
+        *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
     ],
     "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
     "government": [
@@ -160,7 +164,7 @@ OPENS = {  # the navigation each role gets, in its order
 }
 CONSOLE = (
     *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-    *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
+    *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 
 

@@ -1,6 +1,8 @@
 """The console and the API's documentation in Chromium under the center's Content-Security-Policy
-(issue 12, item 12): every page works with it, nothing is refused by it, no request leaves the
-center (no CDN), and the policy is really enforced (an injected inline script is refused)."""
+(issue 12, item 12; issue 16, item 5): every page works with it, nothing is refused by it, no
+request leaves the center (no CDN, no web font: every page of every role, Swagger UI and ReDoc,
+the favicon from the center), and the policy is really enforced (an injected inline script is
+refused)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,13 @@ PAGES = {  # what shows each page works
     "/enterprises/yj-metal": "#term-rows tr",
     "/notify": "#sub-rows tr",
 }
+ADMIN_PAGES = {  # the admin's own pages (demo account admin / admin-demo)
+    "/admin/users": "#user-rows tr",
+    "/admin/audit": "#audit-rows tr",
+    "/admin/notify": "#channel-rows tr",
+    "/admin/plan": "#map g.ent",
+    "/risk": "#map image.plan-image",
+}
 
 
 class Watch:
@@ -39,6 +48,7 @@ class Watch:
         self.host = host
         self.errors: list[str] = []
         self.outside: list[str] = []
+        self.urls: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.errors.append(f"page error: {err}"))
         page.on("request", self._request)
@@ -47,7 +57,12 @@ class Watch:
         if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused" in msg.text):
             self.errors.append(msg.text)
 
+    @property
+    def requested(self) -> int:
+        return len(self.urls)
+
     def _request(self, request: Request) -> None:
+        self.urls.append(request.url)
         url = urlsplit(request.url)
         if url.scheme not in ("data", "blob") and url.netloc != self.host:
             self.outside.append(request.url)
@@ -77,7 +92,29 @@ def test_pages_and_api_docs_work_under_the_csp(center: Center, tmp_workdir: Path
     expect(page.locator(".opblock-tag-section").first).to_be_visible()
     page.wait_for_load_state("networkidle")
     page.screenshot(path="/tmp/center-api-docs.png")
+    page.goto(f"{center.url}/api/redoc")  # ReDoc, from the center's own files too
+    expect(page.locator(".api-info h1, h1").first).to_contain_text("ParkGuard center", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path="/tmp/center-api-redoc.png")
     assert watch.errors == [] and watch.outside == [], (watch.errors, watch.outside)
+    assert watch.requested >= 20, watch.requested  # the check saw the pages' requests
+    icons = [u for u in watch.urls if u.endswith("/static/favicon.svg")]
+    assert icons, "no page asked for the favicon"
+
+    # the admin's pages: the same (no request leaves the center)
+    admin = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
+    admin_watch = Watch(admin, urlsplit(center.url).netloc)
+    admin.goto(f"{center.url}/login?next=/admin/users")
+    admin.fill("#username", "admin")
+    admin.fill("#password", "admin-demo")
+    admin.click("#submit")
+    expect(admin).to_have_url(f"{center.url}/admin/users")
+    for path, content in ADMIN_PAGES.items():
+        admin.goto(f"{center.url}{path}")
+        expect(admin.locator(content).first).to_be_attached()
+        admin.wait_for_load_state("networkidle")
+    assert admin_watch.errors == [] and admin_watch.outside == [], (admin_watch.errors, admin_watch.outside)
+    admin.context.close()
 
     # the control: an inline script injected into a page is refused (and would be reported above)
     page.goto(f"{center.url}/risk")

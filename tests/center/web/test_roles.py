@@ -30,7 +30,7 @@ ROLES = {
         "/",
         [
             *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-            *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
+            *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
         ],
     ),
     "operator": ("/", ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
@@ -46,7 +46,7 @@ ROLES = {
 }
 CONSOLE = (
     *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-    *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
+    *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
@@ -61,6 +61,7 @@ CONTENT = {  # what shows the page is not blank
     "/e/yj-metal": "#details dt",
     "/admin/users": "#user-rows tr[data-username='yjmetal']",
     "/admin/audit": "#audit-rows tr[data-action]",
+    "/admin/plan": "#map g.ent",
     "/admin/notify": "#channel-rows tr",
     "/notify": "#sub-rows tr",
 }
