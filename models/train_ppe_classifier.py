@@ -123,7 +123,9 @@ def split_photos(data_dir: Path, split: str) -> list[Path]:
     folder = data_dir / split / "images"
     if not folder.is_dir():
         raise DataError(f"{folder}: missing (expected {split}/images and {split}/labels)")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+    )
 
 
 def square_region(x1: float, y1: float, x2: float, y2: float, margin: float) -> tuple[float, float, float]:
