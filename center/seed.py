@@ -705,14 +705,15 @@ def _progress(session: Session, task: ServiceTask, today: date, now: int, rng: r
     roll = rng.random()
     if left > 30:
         return
-    if left >= 0 or roll < 0.125:
-        if left <= 14 and roll < 0.6:
-            task.status = TaskStatus.BOOKED.value
-            task.booked_date = min(due, today + timedelta(days=rng.randint(1, 7))).isoformat()
-            task.booking_note = "已与企业安全员电话确认"
+    if left >= 0 and roll < 0.35:  # due within the month: booked
+        task.status = TaskStatus.BOOKED.value
+        task.booked_date = min(due, today + timedelta(days=rng.randint(1, 7))).isoformat()
+        task.booking_note = "已与企业安全员电话确认"
         return
-    recent = left > -30  # due within the last month: visited in the last days (some not confirmed yet)
-    visit = today - timedelta(days=rng.randint(1, 12)) if recent else due - timedelta(days=rng.randint(3, 40))
+    if (left >= 0 and roll >= 0.6) or (left < 0 and roll < 0.125):  # not yet, or overdue
+        return
+    # done: early (in the last days) when not due yet, else some weeks before its due day
+    visit = today - timedelta(days=rng.randint(1, 8)) if left >= 0 else due - timedelta(days=rng.randint(3, 40))
     day_ms = int(datetime(visit.year, visit.month, visit.day, 10).timestamp() * 1000)
     task.status = TaskStatus.BOOKED.value
     task.booked_date = (visit - timedelta(days=3)).isoformat()
