@@ -24,8 +24,8 @@ from center import __version__
 from center.api import pages
 from center.api.alerts import routes as alerts
 from center.api.cameras import routes as cameras
-from center.api.cases import routes as cases
 from center.api.card import routes as card
+from center.api.cases import routes as cases
 from center.api.deps import document_body_errors
 from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises

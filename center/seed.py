@@ -324,11 +324,21 @@ GRID_CELLS = [
 ]
 # 第三方服务机构 and their staff (name, qualification, login); which insurer engages which
 SERVICE_ORGS = [
-    ("anping", "广东安评技术服务有限公司", "刘建明", "0757-8633 2018",
-     [("刘建明", "注册安全工程师", "svc-liu"), ("王芳", "安全评价师", None)]),
-    ("zhongan", "佛山市中安安全技术咨询有限公司", "陈伟", "0757-8622 5190",
-     [("陈伟", "注册安全工程师", "svc-chen"), ("黄晓东", "消防设施操作员", None)]),
-]  # fmt: skip
+    (
+        "anping",
+        "广东安评技术服务有限公司",
+        "刘建明",
+        "0757-8633 2018",
+        [("刘建明", "注册安全工程师", "svc-liu"), ("王芳", "安全评价师", None)],
+    ),
+    (
+        "zhongan",
+        "佛山市中安安全技术咨询有限公司",
+        "陈伟",
+        "0757-8622 5190",
+        [("陈伟", "注册安全工程师", "svc-chen"), ("黄晓东", "消防设施操作员", None)],
+    ),
+]
 ORG_OF_INSURER = {"picc": "anping", "cpic": "anping", "pingan": "zhongan"}
 # a plan's items: (item, times a year); high-risk industries get two more
 PLAN_ITEMS = [("risk_assessment", 1), ("hazard_inspection", 4), ("training", 2), ("emergency_plan", 1)]
@@ -658,13 +668,15 @@ def _service_loop(session: Session, today: date, now: int, report: SeedReport) -
                 select(ServiceStaff).where(ServiceStaff.org_id == oid, ServiceStaff.name == person)
             ).first()
             if row is None:
-                row = ServiceStaff(org_id=oid, name=person, phone="", qualification=qualification, username=username)
+                row = ServiceStaff(
+                    org_id=oid, name=person, phone="", qualification=qualification, username=username
+                )
                 session.add(row)
                 session.flush()
                 report.add("service_staff")
             staff_of.setdefault(oid, []).append(row.id)
     industry = {e.id: e.industry for e in ENTERPRISES}
-    contact = {e.id: e.contact[0] for e in ENTERPRISES}
+    officer_of = {e.id: e.contact[0] for e in ENTERPRISES}
     for policy in session.scalars(select(InsurancePolicy).order_by(InsurancePolicy.id)).all():
         if session.scalars(select(ServicePlan).where(ServicePlan.policy_id == policy.id)).first() is not None:
             continue
@@ -672,20 +684,28 @@ def _service_loop(session: Session, today: date, now: int, report: SeedReport) -
         lead, second = staff_of[oid][0], staff_of[oid][-1]
         created = int(datetime.fromisoformat(policy.start_date).timestamp() * 1000)
         plan = ServicePlan(
-            policy_id=policy.id, enterprise_id=policy.enterprise_id, insurer_id=policy.insurer_id, org_id=oid,
-            goals="重大隐患动态清零，一般隐患整改率不低于95%，从业人员安全培训全覆盖", created_by=policy.insurer_id,
+            policy_id=policy.id,
+            enterprise_id=policy.enterprise_id,
+            insurer_id=policy.insurer_id,
+            org_id=oid,
+            goals="重大隐患动态清零，一般隐患整改率不低于95%，从业人员安全培训全覆盖",
+            created_by=policy.insurer_id,
             created_ms=min(created, now),
-        )  # fmt: skip
+        )
         session.add(plan)
         session.flush()
         items = PLAN_ITEMS + (HIGH_RISK_ITEMS if industry.get(policy.enterprise_id) in HIGH_RISK else [])
         for item, times in items:
             session.add(
                 ServicePlanItem(
-                    plan_id=plan.id, item=item, times=times, staff_id=second if item == "training" else lead,
-                    measures="", goal="",
+                    plan_id=plan.id,
+                    item=item,
+                    times=times,
+                    staff_id=second if item == "training" else lead,
+                    measures="",
+                    goal="",
                 )
-            )  # fmt: skip
+            )
         session.flush()
         tasks = grid.make_tasks(
             session, plan, date.fromisoformat(policy.start_date), date.fromisoformat(policy.end_date), now
@@ -693,11 +713,13 @@ def _service_loop(session: Session, today: date, now: int, report: SeedReport) -
         report.add("service_plans")
         report.add("service_tasks", len(tasks))
         for task in tasks:
-            _progress(session, task, today, now, rng, contact[policy.enterprise_id])
+            _progress(session, task, today, now, rng, officer_of[policy.enterprise_id])
     _requests_complaints_claims(session, today, now, report)
 
 
-def _progress(session: Session, task: ServiceTask, today: date, now: int, rng: random.Random, officer: str) -> None:
+def _progress(
+    session: Session, task: ServiceTask, today: date, now: int, rng: random.Random, officer: str
+) -> None:
     """Move a seeded task along as the pilot's year went: a past one mostly done to the end (one in
     eight not: overdue), one due within a month booked or done, a later one planned."""
     due = date.fromisoformat(task.due_date)
@@ -713,7 +735,9 @@ def _progress(session: Session, task: ServiceTask, today: date, now: int, rng: r
     if (left >= 0 and roll >= 0.6) or (left < 0 and roll < 0.125):  # not yet, or overdue
         return
     # done: early (in the last days) when not due yet, else some weeks before its due day
-    visit = today - timedelta(days=rng.randint(1, 8)) if left >= 0 else due - timedelta(days=rng.randint(3, 40))
+    visit = (
+        today - timedelta(days=rng.randint(1, 8)) if left >= 0 else due - timedelta(days=rng.randint(3, 40))
+    )
     day_ms = int(datetime(visit.year, visit.month, visit.day, 10).timestamp() * 1000)
     task.status = TaskStatus.BOOKED.value
     task.booked_date = (visit - timedelta(days=3)).isoformat()
@@ -723,10 +747,17 @@ def _progress(session: Session, task: ServiceTask, today: date, now: int, rng: r
     task.archive_due = add_working_days(visit, grid.ARCHIVE_WORKING_DAYS).isoformat()
     if task.item == "hazard_inspection" and roll < 0.5:
         h = workflow.create_hazard(
-            session, "svc-liu", enterprise_id=task.enterprise_id, title=rng.choice(SERVICE_FINDINGS),
-            level=HazardLevel.GENERAL, source=HazardSource.SERVICE, deadline_ms=day_ms + 15 * DAY_MS,
-            assignee=officer, created_ms=day_ms, verify_files=False,
-        )  # fmt: skip
+            session,
+            "svc-liu",
+            enterprise_id=task.enterprise_id,
+            title=rng.choice(SERVICE_FINDINGS),
+            level=HazardLevel.GENERAL,
+            source=HazardSource.SERVICE,
+            deadline_ms=day_ms + 15 * DAY_MS,
+            assignee=officer,
+            created_ms=day_ms,
+            verify_files=False,
+        )
         h.service_task_id = task.id
         if (today - visit).days > 30 or roll < 0.3:
             workflow.start(session, h, officer, "已安排整改", ts=day_ms + 2 * DAY_MS)
@@ -746,11 +777,15 @@ def _progress(session: Session, task: ServiceTask, today: date, now: int, rng: r
     if roll < 0.8:
         session.add(
             FollowUp(
-                task_id=task.id, enterprise_id=task.enterprise_id, satisfaction=rng.choice([5, 5, 4, 4, 4, 3]),
+                task_id=task.id,
+                enterprise_id=task.enterprise_id,
+                satisfaction=rng.choice([5, 5, 4, 4, 4, 3]),
                 opinion=rng.choice(["讲解细致，建议实用", "希望增加车间一线员工参与", "整改建议清楚", ""]),
-                created_by=task.insurer_id, created_role="insurer", created_ms=day_ms + 5 * DAY_MS,
+                created_by=task.insurer_id,
+                created_role="insurer",
+                created_ms=day_ms + 5 * DAY_MS,
             )
-        )  # fmt: skip
+        )
 
 
 SERVICE_FINDINGS = [
@@ -780,11 +815,18 @@ def _requests_complaints_claims(session: Session, today: date, now: int, report:
     ]:
         session.add(
             ServiceRequest(
-                enterprise_id=eid, kind=kind, text=text, status=status, created_by="seed", created_ms=ms(ago),
-                reply="" if status == "open" else "已安排服务机构对接", replied_by=None if status == "open" else "picc",
-                replied_role=None if status == "open" else "insurer", replied_ms=None if status == "open" else ms(ago - 1),
+                enterprise_id=eid,
+                kind=kind,
+                text=text,
+                status=status,
+                created_by="seed",
+                created_ms=ms(ago),
+                reply="" if status == "open" else "已安排服务机构对接",
+                replied_by=None if status == "open" else "picc",
+                replied_role=None if status == "open" else "insurer",
+                replied_ms=None if status == "open" else ms(ago - 1),
             )
-        )  # fmt: skip
+        )
         report.add("service_requests")
     # complaints: answered on time and closed; complex, answered; open past the deadline; open in time
     for eid, ins, text, ago, complex_, answered_after, closed in [
@@ -795,11 +837,18 @@ def _requests_complaints_claims(session: Session, today: date, now: int, report:
     ]:
         filed = day(ago)
         c = Complaint(
-            enterprise_id=eid, insurer_id=ins, text=text, filed_date=filed.isoformat(), complex=complex_,
+            enterprise_id=eid,
+            insurer_id=ins,
+            text=text,
+            filed_date=filed.isoformat(),
+            complex=complex_,
             complex_reason="需调取服务机构全年记录核实" if complex_ else "",
-            deadline=grid.complaint_deadline(filed, complex_).isoformat(), status="open", answer="",
-            created_by="seed", created_ms=ms(ago),
-        )  # fmt: skip
+            deadline=grid.complaint_deadline(filed, complex_).isoformat(),
+            status="open",
+            answer="",
+            created_by="seed",
+            created_ms=ms(ago),
+        )
         if answered_after is not None:
             c.status, c.answer, c.answered_by = "answered", "已核实并整改，向企业致歉", ins
             c.answered_ms, c.answered_date = ms(ago - answered_after), day(ago - answered_after).isoformat()
@@ -816,21 +865,34 @@ def _requests_complaints_claims(session: Session, today: date, now: int, report:
     ]:
         policy = session.scalars(
             select(InsurancePolicy).where(
-                InsurancePolicy.enterprise_id == eid, InsurancePolicy.start_date <= day(ago).isoformat(),
+                InsurancePolicy.enterprise_id == eid,
+                InsurancePolicy.start_date <= day(ago).isoformat(),
                 InsurancePolicy.end_date >= day(ago).isoformat(),
             )
-        ).first()  # fmt: skip
+        ).first()
         if policy is None:
             continue
-        c = Claim(
-            claim_no=f"LP-DEMO-{eid}", policy_id=policy.id, enterprise_id=eid, insurer_id=policy.insurer_id,
-            accident_date=day(ago).isoformat(), accident=text, injured=1, status=status, claimed_cny=claimed,
-            assessed_cny=assessed, paid_cny=paid, note="不属于保险责任范围" if status == "rejected" else "",
-            reported_ms=ms(ago - 1), surveyed_ms=ms(ago - 4) if status != "reported" else None,
+        claim = Claim(
+            claim_no=f"LP-DEMO-{eid}",
+            policy_id=policy.id,
+            enterprise_id=eid,
+            insurer_id=policy.insurer_id,
+            accident_date=day(ago).isoformat(),
+            accident=text,
+            injured=1,
+            status=status,
+            claimed_cny=claimed,
+            assessed_cny=assessed,
+            paid_cny=paid,
+            note="不属于保险责任范围" if status == "rejected" else "",
+            reported_ms=ms(ago - 1),
+            surveyed_ms=ms(ago - 4) if status != "reported" else None,
             assessed_ms=ms(ago - 20) if assessed else None,
-            closed_ms=ms(ago - 40) if status in ("paid", "rejected") else None, created_by="seed", updated_ms=now,
-        )  # fmt: skip
-        session.add(c)
+            closed_ms=ms(ago - 40) if status in ("paid", "rejected") else None,
+            created_by="seed",
+            updated_ms=now,
+        )
+        session.add(claim)
         report.add("claims")
 
 

@@ -131,6 +131,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "create_service_plan": STAFF | {R.INSURER},  # for a policy of its own
     "list_service_tasks": TASK_READERS,
     "get_service_task": TASK_READERS,
+    "my_service_tasks": SERVICE_STAFF,  # the phone page's agenda
     "book_service_task": STAFF | {R.INSURER, R.SERVICE},  # 服务前确认 (已预约)
     "record_service_visit": SERVICE_STAFF,  # the visit's record, photos and hazards found
     "confirm_service_task": frozenset({R.ENTERPRISE}),  # the enterprise's side of 双方确认
@@ -273,9 +274,9 @@ def insured_rows(principal: Principal, model: Any) -> ColumnElement[bool]:
     if principal.sees_all:
         return true()
     if principal.role is Role.ENTERPRISE:
-        return model.enterprise_id == (principal.enterprise_id or "")  # type: ignore[no-any-return]
+        return model.enterprise_id == (principal.enterprise_id or "")
     if principal.role is Role.INSURER and hasattr(model, "insurer_id"):
-        return model.insurer_id == (principal.insurer_id or "")  # type: ignore[no-any-return]
+        return model.insurer_id == (principal.insurer_id or "")
     if principal.role is Role.SERVICE and model is ServiceTask:
         mine = select(ServiceStaff.id).where(ServiceStaff.username == principal.username)
         return ServiceTask.staff_id.in_(mine)
@@ -347,33 +348,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         "网格监管",
         "Grid view",
         READ_ALL,
-        ("me", "grid_overview", "list_towns", "list_grid_cells"),
-    ),
-    ConsolePage(
-        "services",
-        "/services",
-        "安责险服务",
-        "Insurance services",
-        RISK_READERS,
-        (
-            *("me", "list_service_plans", "get_service_plan", "list_service_tasks", "get_service_task"),
-            *("list_follow_ups", "list_complaints", "list_claims"),
-        ),
-        (  # the insurer's figures, and each side's steps of the loop
-            *("insurer_obligations", "list_insurers", "book_service_task", "confirm_service_task"),
-            *("archive_service_task", "follow_up_service_task", "create_complaint", "extend_complaint"),
-            *("answer_complaint", "close_complaint", "create_claim", "advance_claim", "list_policies"),
-            "create_service_request",
-        ),
-    ),
-    ConsolePage(
-        "tasks",
-        "/tasks",
-        "我的服务任务",
-        "My service tasks",
-        SERVICE_STAFF,
-        ("me", "list_service_tasks", "get_service_task"),
-        ("book_service_task", "record_service_visit", "upload_photo"),
+        ("me", "grid_overview", "list_towns"),
     ),
     ConsolePage(
         "portfolio",
@@ -451,6 +426,31 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
             *("list_hazards", "get_evidence", "start_hazard", "submit_hazard", "upload_photo"),
             *("create_service_request", "answer_service_request"),
         ),
+    ),
+    ConsolePage(
+        "services",
+        "/services",
+        "安责险服务",
+        "Insurance services",
+        RISK_READERS,
+        (
+            *("me", "list_service_plans", "get_service_plan", "list_service_tasks", "list_follow_ups"),
+            *("list_complaints", "list_claims"),
+        ),
+        (  # the insurer's figures, and each side's steps of the loop
+            *("insurer_obligations", "book_service_task", "confirm_service_task", "archive_service_task"),
+            *("follow_up_service_task", "create_complaint", "extend_complaint", "answer_complaint"),
+            *("close_complaint", "create_claim", "advance_claim", "list_policies"),
+        ),
+    ),
+    ConsolePage(
+        "tasks",
+        "/tasks",
+        "我的服务任务",
+        "My service tasks",
+        SERVICE_STAFF,
+        ("me", "my_service_tasks"),
+        ("book_service_task", "record_service_visit", "upload_photo"),
     ),
     ConsolePage(
         "users",

@@ -321,9 +321,7 @@ CLAIM_STEPS = (ClaimStatus.REPORTED, ClaimStatus.SURVEYED, ClaimStatus.ASSESSED,
 CLAIM_FINAL = (ClaimStatus.PAID.value, ClaimStatus.REJECTED.value)
 
 
-def advance_claim(
-    c: Claim, to: ClaimStatus, *, amount: float | None, note: str, now: int
-) -> Claim:
+def advance_claim(c: Claim, to: ClaimStatus, *, amount: float | None, note: str, now: int) -> Claim:
     """One step forward: 报案 → 查勘 → 定损 (the assessed amount) → 赔付 (the amount paid, at
     most the assessed one); 拒赔 (with a reason) from any open step. Never backwards, never a
     step skipped, nothing after 赔付 or 拒赔."""

@@ -101,17 +101,20 @@ function card(t) {
   if (t.status === "planned" || t.status === "booked") bookForm(t, c);
   if (t.status === "booked") visitForm(t, c);
   if (t.record) c.append(el("p", null, `记录：${t.record}`));
+  for (const h of t.hazards) c.append(el("p", "note", `隐患 ${h.code}：${h.title}（${h.status_label}）`));
   return c;
 }
 
 async function load() {
   for (const b of document.querySelectorAll("#filter button")) b.setAttribute("aria-pressed", String(b.dataset.f === state.filter));
-  const q = state.filter === "done" ? "status=done" : state.filter === "overdue" ? "overdue=true" : "";
-  const res = await PG.api(`/api/service-tasks?limit=200${q ? `&${q}` : ""}`);
+  const res = await PG.api(`/api/my/service-tasks?show=${state.filter}&limit=200`);
   if (!res.ok) return note(await PG.errorText(res), true);
   const out = await res.json();
-  let items = out.items;
-  if (state.filter === "todo") items = items.filter((t) => t.status === "planned" || t.status === "booked");
+  const items = out.items;
+  for (const b of document.querySelectorAll("#filter button")) {
+    const n = { todo: out.todo, overdue: out.overdue, done: out.done }[b.dataset.f];
+    b.textContent = `${{ todo: "待服务", overdue: "逾期", done: "待企业确认" }[b.dataset.f]} ${n}`;
+  }
   const box = $("tasks");
   box.replaceChildren(...items.map(card));
   if (!items.length) box.append(el("p", "empty", "没有任务"));

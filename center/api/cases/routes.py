@@ -65,16 +65,29 @@ def complaints_out(session: Session, rows: list[Complaint], today: date) -> list
     insurers = names(session, Insurer, {r.insurer_id for r in rows})
     return [
         ComplaintOut(
-            id=r.id, enterprise_id=r.enterprise_id, enterprise_name=ents.get(r.enterprise_id, r.enterprise_id),
-            insurer_id=r.insurer_id, insurer_name=insurers.get(r.insurer_id, r.insurer_id), task_id=r.task_id,
-            text=r.text, filed_date=r.filed_date, complex=r.complex, complex_reason=r.complex_reason,
-            deadline=r.deadline, late=grid.complaint_late(r, today), status=r.status,
-            status_label=label(COMPLAINT_STATUS_LABELS, r.status), answer=r.answer, answered_by=r.answered_by,
-            answered_date=r.answered_date, closed_by=r.closed_by, created_by=r.created_by,
+            id=r.id,
+            enterprise_id=r.enterprise_id,
+            enterprise_name=ents.get(r.enterprise_id, r.enterprise_id),
+            insurer_id=r.insurer_id,
+            insurer_name=insurers.get(r.insurer_id, r.insurer_id),
+            task_id=r.task_id,
+            text=r.text,
+            filed_date=r.filed_date,
+            complex=r.complex,
+            complex_reason=r.complex_reason,
+            deadline=r.deadline,
+            late=grid.complaint_late(r, today),
+            status=r.status,
+            status_label=label(COMPLAINT_STATUS_LABELS, r.status),
+            answer=r.answer,
+            answered_by=r.answered_by,
+            answered_date=r.answered_date,
+            closed_by=r.closed_by,
+            created_by=r.created_by,
             created_at=iso_utc(r.created_ms),
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/complaints", response_model=Page[ComplaintOut], responses=CSV_DOC)
@@ -108,11 +121,36 @@ def list_complaints(
         rows = complaints_out(session, list(session.scalars(order.limit(CSV_MAX_ROWS))), today)
         return csv_response(
             "complaints.csv",
-            ["编号", "企业", "保险公司", "投诉内容", "投诉日期", "复杂投诉", "答复期限", "超期", "状态", "答复",
-             "答复日期"],
-            ([c.id, c.enterprise_name, c.insurer_name, c.text, c.filed_date, "是" if c.complex else "否", c.deadline,
-              "是" if c.late else "否", c.status_label, c.answer, c.answered_date or ""] for c in rows),
-        )  # fmt: skip
+            [
+                "编号",
+                "企业",
+                "保险公司",
+                "投诉内容",
+                "投诉日期",
+                "复杂投诉",
+                "答复期限",
+                "超期",
+                "状态",
+                "答复",
+                "答复日期",
+            ],
+            (
+                [
+                    c.id,
+                    c.enterprise_name,
+                    c.insurer_name,
+                    c.text,
+                    c.filed_date,
+                    "是" if c.complex else "否",
+                    c.deadline,
+                    "是" if c.late else "否",
+                    c.status_label,
+                    c.answer,
+                    c.answered_date or "",
+                ]
+                for c in rows
+            ),
+        )
     total = count_of(session, stmt)
     items = complaints_out(session, list(session.scalars(order.limit(limit).offset(offset))), today)
     return Page[ComplaintOut](items=items, total=total, limit=limit, offset=offset)
@@ -154,11 +192,19 @@ def create_complaint(
         raise StateConflict(f"已有 {len(open_now)} 件待答复的投诉，请等待答复后再提交")
     today, now = today_of(config), now_ms()
     row = Complaint(
-        enterprise_id=eid, insurer_id=body.insurer_id, task_id=body.task_id, text=body.text,
-        filed_date=today.isoformat(), complex=False, complex_reason="",
-        deadline=grid.complaint_deadline(today, False).isoformat(), status=ComplaintStatus.OPEN.value, answer="",
-        created_by=user.username, created_ms=now,
-    )  # fmt: skip
+        enterprise_id=eid,
+        insurer_id=body.insurer_id,
+        task_id=body.task_id,
+        text=body.text,
+        filed_date=today.isoformat(),
+        complex=False,
+        complex_reason="",
+        deadline=grid.complaint_deadline(today, False).isoformat(),
+        status=ComplaintStatus.OPEN.value,
+        answer="",
+        created_by=user.username,
+        created_ms=now,
+    )
     session.add(row)
     session.flush()
     audit(session, user, "create_complaint", f"complaint:{row.id}", {"insurer_id": row.insurer_id})
@@ -231,17 +277,32 @@ def claims_out(session: Session, rows: list[Claim], now: int) -> list[ClaimOut]:
     )
     return [
         ClaimOut(
-            id=r.id, claim_no=r.claim_no, policy_id=r.policy_id, policy_no=policies.get(r.policy_id, ""),
-            enterprise_id=r.enterprise_id, enterprise_name=ents.get(r.enterprise_id, r.enterprise_id),
-            insurer_id=r.insurer_id, insurer_name=insurers.get(r.insurer_id, r.insurer_id),
-            accident_date=r.accident_date, accident=r.accident, alert_id=r.alert_id, injured=r.injured,
-            status=r.status, status_label=label(CLAIM_STATUS_LABELS, r.status), claimed_cny=r.claimed_cny,
-            assessed_cny=r.assessed_cny, paid_cny=r.paid_cny, note=r.note, reported_at=iso_utc(r.reported_ms),
-            surveyed_at=iso_utc(r.surveyed_ms), assessed_at=iso_utc(r.assessed_ms), closed_at=iso_utc(r.closed_ms),
+            id=r.id,
+            claim_no=r.claim_no,
+            policy_id=r.policy_id,
+            policy_no=policies.get(r.policy_id, ""),
+            enterprise_id=r.enterprise_id,
+            enterprise_name=ents.get(r.enterprise_id, r.enterprise_id),
+            insurer_id=r.insurer_id,
+            insurer_name=insurers.get(r.insurer_id, r.insurer_id),
+            accident_date=r.accident_date,
+            accident=r.accident,
+            alert_id=r.alert_id,
+            injured=r.injured,
+            status=r.status,
+            status_label=label(CLAIM_STATUS_LABELS, r.status),
+            claimed_cny=r.claimed_cny,
+            assessed_cny=r.assessed_cny,
+            paid_cny=r.paid_cny,
+            note=r.note,
+            reported_at=iso_utc(r.reported_ms),
+            surveyed_at=iso_utc(r.surveyed_ms),
+            assessed_at=iso_utc(r.assessed_ms),
+            closed_at=iso_utc(r.closed_ms),
             days_open=((r.closed_ms or now) - r.reported_ms) // DAY_MS,
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/claims", response_model=Page[ClaimOut], responses=CSV_DOC)
@@ -271,12 +332,38 @@ def list_claims(
         rows = claims_out(session, list(session.scalars(order.limit(CSV_MAX_ROWS))), now)
         return csv_response(
             "claims.csv",
-            ["报案号", "企业", "保险公司", "保单号", "事故日期", "事故经过", "伤亡人数", "状态", "报损金额", "定损金额",
-             "赔付金额", "已用天数"],
-            ([c.claim_no, c.enterprise_name, c.insurer_name, c.policy_no, c.accident_date, c.accident, c.injured,
-              c.status_label, c.claimed_cny, c.assessed_cny if c.assessed_cny is not None else "",
-              c.paid_cny if c.paid_cny is not None else "", c.days_open] for c in rows),
-        )  # fmt: skip
+            [
+                "报案号",
+                "企业",
+                "保险公司",
+                "保单号",
+                "事故日期",
+                "事故经过",
+                "伤亡人数",
+                "状态",
+                "报损金额",
+                "定损金额",
+                "赔付金额",
+                "已用天数",
+            ],
+            (
+                [
+                    c.claim_no,
+                    c.enterprise_name,
+                    c.insurer_name,
+                    c.policy_no,
+                    c.accident_date,
+                    c.accident,
+                    c.injured,
+                    c.status_label,
+                    c.claimed_cny,
+                    c.assessed_cny if c.assessed_cny is not None else "",
+                    c.paid_cny if c.paid_cny is not None else "",
+                    c.days_open,
+                ]
+                for c in rows
+            ),
+        )
     total = count_of(session, stmt)
     items = claims_out(session, list(session.scalars(order.limit(limit).offset(offset))), now)
     return Page[ClaimOut](items=items, total=total, limit=limit, offset=offset)
@@ -307,11 +394,21 @@ def create_claim(body: ClaimIn, session: SessionDep, config: ConfigDep, user: Cu
             raise Invalid(("body", "alert_id"), f"no alert {body.alert_id} of this enterprise")
     now = now_ms()
     row = Claim(
-        claim_no=f"tmp-{now}", policy_id=policy.id, enterprise_id=policy.enterprise_id, insurer_id=policy.insurer_id,
-        accident_date=day, accident=body.accident, alert_id=body.alert_id, injured=body.injured,
-        status=ClaimStatus.REPORTED.value, claimed_cny=float(body.claimed_cny), note="", reported_ms=now,
-        created_by=user.username, updated_ms=now,
-    )  # fmt: skip
+        claim_no=f"tmp-{now}",
+        policy_id=policy.id,
+        enterprise_id=policy.enterprise_id,
+        insurer_id=policy.insurer_id,
+        accident_date=day,
+        accident=body.accident,
+        alert_id=body.alert_id,
+        injured=body.injured,
+        status=ClaimStatus.REPORTED.value,
+        claimed_cny=float(body.claimed_cny),
+        note="",
+        reported_ms=now,
+        created_by=user.username,
+        updated_ms=now,
+    )
     session.add(row)
     session.flush()
     row.claim_no = f"LP-{day[:4]}-{row.id:06d}"

@@ -72,7 +72,9 @@ from center.store.models import (
 
 router = make_router("grid views")
 
-AsOf = Annotated[date | None, Query(description="the day of the figures (default: today in the park's time zone)")]
+AsOf = Annotated[
+    date | None, Query(description="the day of the figures (default: today in the park's time zone)")
+]
 TREND_WEEKS = 8
 LIST_MAX = 50
 
@@ -88,7 +90,6 @@ def _in_force(day: date) -> ColumnElement[bool]:
 
 def service_figures(session: Session, where: ColumnElement[bool], day: date) -> ServiceFigures:
     d = day.isoformat()
-    done = ServiceTask.status.in_(grid.DONE_TASK)
     base = (
         select(ServiceTask.id, ServiceTask.status, ServiceTask.due_date)
         .join(ServicePlan, ServicePlan.id == ServiceTask.plan_id)
@@ -105,7 +106,6 @@ def service_figures(session: Session, where: ColumnElement[bool], day: date) -> 
             func.count().filter(t.c.status.in_(grid.OPEN_TASK), t.c.due_date < d),
         ).select_from(t)
     ).one()
-    del done
     rating = session.execute(
         select(func.avg(FollowUp.satisfaction), func.count()).where(FollowUp.task_id.in_(select(t.c.id)))
     ).one()
@@ -157,11 +157,14 @@ def claim_figures(session: Session, where: ColumnElement[bool]) -> ClaimFigures:
     ).one()
     return ClaimFigures(
         total=sum(by.values()),
-        by_status=[LevelCount(level=s.value, level_label=CLAIM_STATUS_LABELS[s], count=by.get(s.value, 0)) for s in ClaimStatus],
+        by_status=[
+            LevelCount(level=s.value, level_label=CLAIM_STATUS_LABELS[s], count=by.get(s.value, 0))
+            for s in ClaimStatus
+        ],
         open=sum(n for s, n in by.items() if s not in grid.CLAIM_FINAL),
-        claimed_cny=round(float(sums[0]), 2),
-        assessed_cny=round(float(sums[1]), 2),
-        paid_cny=round(float(sums[2]), 2),
+        claimed_cny=round(float(sums[0] or 0.0), 2),
+        assessed_cny=round(float(sums[1] or 0.0), 2),
+        paid_cny=round(float(sums[2] or 0.0), 2),
     )
 
 
@@ -191,12 +194,16 @@ def overdue_list(session: Session, where: ColumnElement[bool], day: date) -> lis
     insurers = names(session, Insurer, {r.insurer_id for r in rows})
     return [
         OverdueTask(
-            id=r.id, enterprise_id=r.enterprise_id, enterprise_name=ents.get(r.enterprise_id, ""),
-            insurer_name=insurers.get(r.insurer_id, ""), item_label=label(SERVICE_ITEM_LABELS, r.item),
-            due_date=r.due_date, status_label=label(TASK_STATUS_LABELS, r.status),
+            id=r.id,
+            enterprise_id=r.enterprise_id,
+            enterprise_name=ents.get(r.enterprise_id, ""),
+            insurer_name=insurers.get(r.insurer_id, ""),
+            item_label=label(SERVICE_ITEM_LABELS, r.item),
+            due_date=r.due_date,
+            status_label=label(TASK_STATUS_LABELS, r.status),
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def late_list(session: Session, where: ColumnElement[bool], day: date) -> list[LateComplaint]:
@@ -212,12 +219,16 @@ def late_list(session: Session, where: ColumnElement[bool], day: date) -> list[L
     insurers = names(session, Insurer, {r.insurer_id for r in rows})
     return [
         LateComplaint(
-            id=r.id, enterprise_id=r.enterprise_id, enterprise_name=ents.get(r.enterprise_id, ""),
-            insurer_name=insurers.get(r.insurer_id, ""), filed_date=r.filed_date, deadline=r.deadline,
+            id=r.id,
+            enterprise_id=r.enterprise_id,
+            enterprise_name=ents.get(r.enterprise_id, ""),
+            insurer_name=insurers.get(r.insurer_id, ""),
+            filed_date=r.filed_date,
+            deadline=r.deadline,
             status_label=label(COMPLAINT_STATUS_LABELS, r.status),
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def _levels(counts: dict[str, int]) -> list[LevelCount]:
@@ -239,16 +250,18 @@ def grid_overview(
         raise NotFound(f"no town {town_id!r}")
     ents = list(
         session.scalars(
-            select(Enterprise).where(Enterprise.town_id == town_id if town_id else true()).order_by(Enterprise.name)
+            select(Enterprise)
+            .where(Enterprise.town_id == town_id if town_id else true())
+            .order_by(Enterprise.name)
         )
     )
     ids = [e.id for e in ents]
     in_scope: Any = lambda col: col.in_(ids)  # noqa: E731
     policies = list(
         session.execute(
-            select(InsurancePolicy.enterprise_id, InsurancePolicy.insured_headcount, InsurancePolicy.premium_cny).where(
-                _in_force(day), in_scope(InsurancePolicy.enterprise_id)
-            )
+            select(
+                InsurancePolicy.enterprise_id, InsurancePolicy.insured_headcount, InsurancePolicy.premium_cny
+            ).where(_in_force(day), in_scope(InsurancePolicy.enterprise_id))
         )
     )
     insured: dict[str, tuple[int, float]] = {}
@@ -262,7 +275,12 @@ def grid_overview(
         rows: dict[str, CoverageRow] = {}
         for e in ents:
             key = key_of(e) or ""
-            r = rows.setdefault(key, CoverageRow(key=key, label=label_of(key), enterprises=0, insured=0, headcount=0, premium_cny=0.0))
+            r = rows.setdefault(
+                key,
+                CoverageRow(
+                    key=key, label=label_of(key), enterprises=0, insured=0, headcount=0, premium_cny=0.0
+                ),
+            )
             r.enterprises += 1
             if e.id in insured:
                 r.insured += 1
@@ -271,8 +289,10 @@ def grid_overview(
         return sorted(rows.values(), key=lambda r: (-r.enterprises, r.label))
 
     cur, cur_on = latest_score(Enterprise.id, d)
-    level_of = dict(
-        session.execute(select(Enterprise.id, cur.level).outerjoin(cur, cur_on).where(in_scope(Enterprise.id))).all()
+    level_of: dict[str, str | None] = dict(
+        session.execute(
+            select(Enterprise.id, cur.level).outerjoin(cur, cur_on).where(in_scope(Enterprise.id))
+        ).all()
     )
     counts: dict[str, int] = {}
     for lv in level_of.values():
@@ -310,7 +330,11 @@ def grid_overview(
     open_h = dict(
         session.execute(
             select(Hazard.enterprise_id, func.count())
-            .where(Hazard.status != HazardStatus.CLOSED.value, Hazard.created_ms <= end, in_scope(Hazard.enterprise_id))
+            .where(
+                Hazard.status != HazardStatus.CLOSED.value,
+                Hazard.created_ms <= end,
+                in_scope(Hazard.enterprise_id),
+            )
             .group_by(Hazard.enterprise_id)
         ).all()
     )
@@ -330,14 +354,23 @@ def grid_overview(
     )
     rows = [
         EnterpriseRow(
-            enterprise_id=e.id, name=e.name, town_name=towns.get(e.town_id, ""), grid_name=cells.get(e.grid_id, ""),
-            industry_label=label(INDUSTRY_LABELS, e.industry), insured=e.id in insured, level=level_of.get(e.id),
-            level_label=RISK_LEVEL_LABELS.get(level_of.get(e.id) or ""), tasks_due=per_task.get(e.id, (0, 0, 0))[0],
-            tasks_done=per_task.get(e.id, (0, 0, 0))[1], tasks_overdue=per_task.get(e.id, (0, 0, 0))[2],
-            open_hazards=open_h.get(e.id, 0), open_claims=open_c.get(e.id, 0), late_complaints=late_c.get(e.id, 0),
+            enterprise_id=e.id,
+            name=e.name,
+            town_name=towns.get(e.town_id, ""),
+            grid_name=cells.get(e.grid_id, ""),
+            industry_label=label(INDUSTRY_LABELS, e.industry),
+            insured=e.id in insured,
+            level=level_of.get(e.id),
+            level_label=RISK_LEVEL_LABELS.get(level_of.get(e.id) or ""),
+            tasks_due=per_task.get(e.id, (0, 0, 0))[0],
+            tasks_done=per_task.get(e.id, (0, 0, 0))[1],
+            tasks_overdue=per_task.get(e.id, (0, 0, 0))[2],
+            open_hazards=open_h.get(e.id, 0),
+            open_claims=open_c.get(e.id, 0),
+            late_complaints=late_c.get(e.id, 0),
         )
         for e in ents
-    ]  # fmt: skip
+    ]
     n_insured = len(insured)
     return GridOverviewOut(
         as_of=d,
@@ -390,12 +423,15 @@ def insurer_obligations(
             func.coalesce(func.sum(InsurancePolicy.premium_cny), 0.0),
         ).where(_in_force(day), mine(InsurancePolicy.insurer_id))
     ).one()
-    plans = session.scalar(
-        select(func.count())
-        .select_from(ServicePlan)
-        .join(InsurancePolicy, InsurancePolicy.id == ServicePlan.policy_id)
-        .where(_in_force(day), mine(InsurancePolicy.insurer_id))
-    ) or 0
+    plans = (
+        session.scalar(
+            select(func.count())
+            .select_from(ServicePlan)
+            .join(InsurancePolicy, InsurancePolicy.id == ServicePlan.policy_id)
+            .where(_in_force(day), mine(InsurancePolicy.insurer_id))
+        )
+        or 0
+    )
     by = {
         item: (int(due), int(done), int(over))
         for item, due, done, over in session.execute(
@@ -412,11 +448,16 @@ def insurer_obligations(
         )
     }
     by_item = [
-        ItemFigures(item=i.value, item_label=SERVICE_ITEM_LABELS[i], due=by[i.value][0], done_of_due=by[i.value][1],
-                    overdue=by[i.value][2])
+        ItemFigures(
+            item=i.value,
+            item_label=SERVICE_ITEM_LABELS[i],
+            due=by[i.value][0],
+            done_of_due=by[i.value][1],
+            overdue=by[i.value][2],
+        )
         for i in ServiceItem
         if i.value in by
-    ]  # fmt: skip
+    ]
     return InsurerOut(
         as_of=d,
         insurer_id=insurer_id if insurer_id != "-" else None,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import Path, Query
+from pydantic import Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -211,12 +212,18 @@ def _plan_out(session: Session, plan: ServicePlan, today: date, with_items: bool
         staff = names(session, ServiceStaff, {r.staff_id for r in rows if r.staff_id})
         items = [
             PlanItemOut(
-                id=r.id, item=r.item, item_label=label(SERVICE_ITEM_LABELS, r.item), times=r.times,
-                staff_id=r.staff_id, staff_name=staff.get(r.staff_id), measures=r.measures, goal=r.goal,
+                id=r.id,
+                item=r.item,
+                item_label=label(SERVICE_ITEM_LABELS, r.item),
+                times=r.times,
+                staff_id=r.staff_id,
+                staff_name=staff.get(r.staff_id),
+                measures=r.measures,
+                goal=r.goal,
                 done=done.get(r.id, 0),
             )
             for r in rows
-        ]  # fmt: skip
+        ]
     return ServicePlanOut(
         id=plan.id,
         policy_id=plan.policy_id,
@@ -281,10 +288,36 @@ def list_service_plans(
         rows = [_plan_out(session, p, today, False) for p in session.scalars(order.limit(CSV_MAX_ROWS))]
         return csv_response(
             "service-plans.csv",
-            ["计划编号", "企业", "保险公司", "保单号", "保险期间", "服务机构", "任务数", "已到期", "已完成", "逾期", "预期目标"],
-            ([p.id, p.enterprise_name, p.insurer_name, p.policy_no, f"{p.start_date}至{p.end_date}", p.org_name,
-              p.tasks, p.due, p.done, p.overdue, p.goals] for p in rows),
-        )  # fmt: skip
+            [
+                "计划编号",
+                "企业",
+                "保险公司",
+                "保单号",
+                "保险期间",
+                "服务机构",
+                "任务数",
+                "已到期",
+                "已完成",
+                "逾期",
+                "预期目标",
+            ],
+            (
+                [
+                    p.id,
+                    p.enterprise_name,
+                    p.insurer_name,
+                    p.policy_no,
+                    f"{p.start_date}至{p.end_date}",
+                    p.org_name,
+                    p.tasks,
+                    p.due,
+                    p.done,
+                    p.overdue,
+                    p.goals,
+                ]
+                for p in rows
+            ),
+        )
     total = count_of(session, stmt)
     items = [_plan_out(session, p, today, False) for p in session.scalars(order.limit(limit).offset(offset))]
     return Page[ServicePlanOut](items=items, total=total, limit=limit, offset=offset)
@@ -332,9 +365,14 @@ def create_service_plan(
                 raise Invalid(("body", "items", i, "staff_id"), f"no staff {it.staff_id} of {body.org_id!r}")
     now = now_ms()
     plan = ServicePlan(
-        policy_id=policy.id, enterprise_id=policy.enterprise_id, insurer_id=policy.insurer_id, org_id=body.org_id,
-        goals=body.goals, created_by=user.username, created_ms=now,
-    )  # fmt: skip
+        policy_id=policy.id,
+        enterprise_id=policy.enterprise_id,
+        insurer_id=policy.insurer_id,
+        org_id=body.org_id,
+        goals=body.goals,
+        created_by=user.username,
+        created_ms=now,
+    )
     session.add(plan)
     session.flush()
     for it in body.items:
@@ -390,26 +428,50 @@ def tasks_out(
     if detail and ids:
         for h in session.scalars(select(Hazard).where(Hazard.service_task_id.in_(ids)).order_by(Hazard.id)):
             found.setdefault(h.service_task_id or 0, []).append(
-                TaskHazardOut(id=h.id, code=h.code, title=h.title, level=h.level, status=h.status,
-                              status_label=label(HAZARD_STATUS_LABELS, h.status))
-            )  # fmt: skip
+                TaskHazardOut(
+                    id=h.id,
+                    code=h.code,
+                    title=h.title,
+                    level=h.level,
+                    status=h.status,
+                    status_label=label(HAZARD_STATUS_LABELS, h.status),
+                )
+            )
     out = []
     for r in rows:
         e = ents.get(r.enterprise_id)
         out.append(
             ServiceTaskOut(
-                id=r.id, plan_id=r.plan_id, enterprise_id=r.enterprise_id,
-                enterprise_name=e.name if e else r.enterprise_id, enterprise_address=e.address if e else "",
-                insurer_id=r.insurer_id, insurer_name=insurers.get(r.insurer_id, r.insurer_id),
-                org_name=orgs.get(plans.get(r.plan_id), ""), staff_id=r.staff_id, staff_name=staff.get(r.staff_id),
-                item=r.item, item_label=label(SERVICE_ITEM_LABELS, r.item), seq=r.seq, due_date=r.due_date,
-                status=r.status, status_label=label(TASK_STATUS_LABELS, r.status),
-                overdue=grid.is_overdue(r, today), archive_late=grid.archive_late(r, today),
-                booked_date=r.booked_date, booking_note=r.booking_note, done_date=r.done_date, record=r.record,
-                photos=len(r.photos or []), confirmed_by=r.confirmed_by, archive_due=r.archive_due,
-                archived_date=r.archived_date, satisfaction=rating.get(r.id), hazards=found.get(r.id, []),
+                id=r.id,
+                plan_id=r.plan_id,
+                enterprise_id=r.enterprise_id,
+                enterprise_name=e.name if e else r.enterprise_id,
+                enterprise_address=e.address if e else "",
+                insurer_id=r.insurer_id,
+                insurer_name=insurers.get(r.insurer_id, r.insurer_id),
+                org_name=orgs.get(plans.get(r.plan_id), ""),
+                staff_id=r.staff_id,
+                staff_name=staff.get(r.staff_id),
+                item=r.item,
+                item_label=label(SERVICE_ITEM_LABELS, r.item),
+                seq=r.seq,
+                due_date=r.due_date,
+                status=r.status,
+                status_label=label(TASK_STATUS_LABELS, r.status),
+                overdue=grid.is_overdue(r, today),
+                archive_late=grid.archive_late(r, today),
+                booked_date=r.booked_date,
+                booking_note=r.booking_note,
+                done_date=r.done_date,
+                record=r.record,
+                photos=len(r.photos or []),
+                confirmed_by=r.confirmed_by,
+                archive_due=r.archive_due,
+                archived_date=r.archived_date,
+                satisfaction=rating.get(r.id),
+                hazards=found.get(r.id, []),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -460,15 +522,88 @@ def list_service_tasks(
         rows = tasks_out(session, list(session.scalars(order.limit(CSV_MAX_ROWS))), today)
         return csv_response(
             "service-tasks.csv",
-            ["任务编号", "企业", "保险公司", "服务机构", "服务人员", "服务项目", "第几次", "应完成日期", "状态", "逾期",
-             "预约日期", "服务日期", "服务记录", "归档期限", "归档日期", "满意度"],
-            ([t.id, t.enterprise_name, t.insurer_name, t.org_name, t.staff_name or "", t.item_label, t.seq, t.due_date,
-              t.status_label, "是" if t.overdue else "否", t.booked_date or "", t.done_date or "", t.record,
-              t.archive_due or "", t.archived_date or "", t.satisfaction or ""] for t in rows),
-        )  # fmt: skip
+            [
+                "任务编号",
+                "企业",
+                "保险公司",
+                "服务机构",
+                "服务人员",
+                "服务项目",
+                "第几次",
+                "应完成日期",
+                "状态",
+                "逾期",
+                "预约日期",
+                "服务日期",
+                "服务记录",
+                "归档期限",
+                "归档日期",
+                "满意度",
+            ],
+            (
+                [
+                    t.id,
+                    t.enterprise_name,
+                    t.insurer_name,
+                    t.org_name,
+                    t.staff_name or "",
+                    t.item_label,
+                    t.seq,
+                    t.due_date,
+                    t.status_label,
+                    "是" if t.overdue else "否",
+                    t.booked_date or "",
+                    t.done_date or "",
+                    t.record,
+                    t.archive_due or "",
+                    t.archived_date or "",
+                    t.satisfaction or "",
+                ]
+                for t in rows
+            ),
+        )
     total = count_of(session, stmt)
     rows = tasks_out(session, list(session.scalars(order.limit(limit).offset(offset))), today)
     return Page[ServiceTaskOut](items=rows, total=total, limit=limit, offset=offset)
+
+
+class MyTasksOut(Page[ServiceTaskOut]):
+    todo: int = Field(description="planned or booked")
+    overdue: int
+    done: int = Field(description="done, waiting for the enterprise's confirmation")
+
+
+@router.get("/my/service-tasks", response_model=MyTasksOut)
+def my_service_tasks(
+    session: SessionDep,
+    config: ConfigDep,
+    user: CurrentUser,
+    show: Annotated[
+        Literal["todo", "overdue", "done"], Query(description="todo (planned, booked), overdue, done")
+    ] = "todo",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> MyTasksOut:
+    """A 第三方服务人员's agenda (the phone page): their tasks to do (soonest due first), overdue,
+    or done and awaiting the enterprise's confirmation, with the three counts."""
+    today = today_of(config)
+    mine = select(ServiceTask).where(insured_rows(user, ServiceTask))
+    todo = mine.where(ServiceTask.status.in_(grid.OPEN_TASK))
+    over = mine.where(grid.overdue_clause(today))
+    done = mine.where(ServiceTask.status == TaskStatus.DONE.value)
+    stmt = {"todo": todo, "overdue": over, "done": done}[show]
+    rows = list(
+        session.scalars(stmt.order_by(ServiceTask.due_date, ServiceTask.id).limit(limit).offset(offset))
+    )
+    return MyTasksOut(
+        items=tasks_out(session, rows, today, detail=True),
+        total=count_of(session, stmt),
+        limit=limit,
+        offset=offset,
+        todo=count_of(session, todo),
+        overdue=count_of(session, over),
+        done=count_of(session, done),
+    )
 
 
 def task_or_404(session: Session, user: Principal, task_id: int) -> ServiceTask:
@@ -529,9 +664,16 @@ def record_service_visit(
     if body.photos:
         evidence.check_citable(session, body.photos, task.enterprise_id, user.username, ("body", "photos"))
     hazards = grid.record_visit(
-        session, task, user.username, record=body.record, photos=body.photos, hazards=found, now=now_ms(),
-        today=today, verify_files=False,
-    )  # fmt: skip
+        session,
+        task,
+        user.username,
+        record=body.record,
+        photos=body.photos,
+        hazards=found,
+        now=now_ms(),
+        today=today,
+        verify_files=False,
+    )
     audit(
         session,
         user,
@@ -606,13 +748,20 @@ def follow_ups_out(session: Session, rows: list[FollowUp]) -> list[FollowUpOut]:
     insurers = names(session, Insurer, {t.insurer_id for t in tasks.values()})
     return [
         FollowUpOut(
-            id=r.id, task_id=r.task_id, enterprise_id=r.enterprise_id, enterprise_name=ents.get(r.enterprise_id, ""),
+            id=r.id,
+            task_id=r.task_id,
+            enterprise_id=r.enterprise_id,
+            enterprise_name=ents.get(r.enterprise_id, ""),
             insurer_name=insurers.get(tasks[r.task_id].insurer_id, ""),
-            item_label=label(SERVICE_ITEM_LABELS, tasks[r.task_id].item), satisfaction=r.satisfaction,
-            opinion=r.opinion, created_by=r.created_by, created_role=r.created_role, created_at=iso_utc(r.created_ms),
+            item_label=label(SERVICE_ITEM_LABELS, tasks[r.task_id].item),
+            satisfaction=r.satisfaction,
+            opinion=r.opinion,
+            created_by=r.created_by,
+            created_role=r.created_role,
+            created_at=iso_utc(r.created_ms),
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/follow-ups", response_model=Page[FollowUpOut], responses=CSV_DOC)
@@ -638,9 +787,20 @@ def list_follow_ups(
         return csv_response(
             "follow-ups.csv",
             ["任务编号", "企业", "保险公司", "服务项目", "满意度", "意见", "记录人", "时间"],
-            ([f.task_id, f.enterprise_name, f.insurer_name, f.item_label, f.satisfaction, f.opinion, f.created_by,
-              f.created_at] for f in rows),
-        )  # fmt: skip
+            (
+                [
+                    f.task_id,
+                    f.enterprise_name,
+                    f.insurer_name,
+                    f.item_label,
+                    f.satisfaction,
+                    f.opinion,
+                    f.created_by,
+                    f.created_at,
+                ]
+                for f in rows
+            ),
+        )
     total = count_of(session, stmt)
     items = follow_ups_out(session, list(session.scalars(order.limit(limit).offset(offset))))
     return Page[FollowUpOut](items=items, total=total, limit=limit, offset=offset)

@@ -216,7 +216,11 @@ def sample_body(name: str, role: str, seeded: Seeded) -> dict[str, Any] | None:
             "answer_service_request": {"status": "accepted", "reply": f"矩阵测试受理 {role}"},
             "create_service_org": {"id": f"m-{role}", "name": "矩阵测试服务机构"},
             "create_service_staff": {"name": f"矩阵测试{role}"},
-            "create_service_plan": {"policy_id": 1, "org_id": "anping", "items": [{"item": "training", "times": 1}]},
+            "create_service_plan": {
+                "policy_id": 1,
+                "org_id": "anping",
+                "items": [{"item": "training", "times": 1}],
+            },
             "book_service_task": {"date": "2999-01-01"},
             "record_service_visit": {"record": "矩阵测试服务记录"},
             "follow_up_service_task": {"satisfaction": 5},
@@ -424,7 +428,7 @@ def test_policy_invariants() -> None:
     # 第三方服务人员: their tasks, the visit's record and photos; nothing else of the park
     assert by_role["service"] == {
         *("logout", "me", "list_service_tasks", "get_service_task", "book_service_task"),
-        *("record_service_visit", "upload_photo"),
+        *("record_service_visit", "upload_photo", "my_service_tasks"),
     }
     # the enterprise's side of the loop is the enterprise's; claims advance by the insurer (or admin)
     assert {"confirm_service_task", "create_complaint"} <= by_role["enterprise"]
