@@ -732,7 +732,8 @@ def _progress(
         task.booked_date = min(due, today + timedelta(days=rng.randint(1, 7))).isoformat()
         task.booking_note = "已与企业安全员电话确认"
         return
-    if (left >= 0 and roll >= 0.6) or (left < 0 and roll < 0.125):  # not yet, or overdue
+    this_year = (today - due).days < 180  # last year's policies' services were all done
+    if (left >= 0 and roll >= 0.6) or (left < 0 and roll < 0.125 and this_year):  # not yet, or overdue
         return
     # done: early (in the last days) when not due yet, else some weeks before its due day
     visit = (

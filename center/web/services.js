@@ -209,7 +209,8 @@ async function forms() {
   const box = $("forms");
   box.replaceChildren();
   if (may("create_complaint") && state.me.enterprise_id) {
-    const policies = (await getJson(`/api/policies?enterprise_id=${encodeURIComponent(state.me.enterprise_id)}&limit=50`)).items;
+    const policies = (await getJson(`/api/policies?enterprise_id=${encodeURIComponent(state.me.enterprise_id)}&limit=50`)).items
+      .sort((a, b) => b.start_date.localeCompare(a.start_date)); // the newest policy first
     const insurers = [...new Map(policies.map((p) => [p.insurer_id, p.insurer_name || p.insurer_id])).entries()];
     const f = el("form");
     const ins = el("select");
