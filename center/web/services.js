@@ -97,9 +97,9 @@ async function showPlan(id) {
 const TABS = {
   async plans() {
     const out = await getJson("/api/service-plans?limit=200");
-    table(["企业", "保险公司", "保单 · 期间", "服务机构", "已完成/已到期", "逾期", ""],
+    table(["企业", "保险公司", "保单 · 期间", "服务机构", "完成情况", "逾期", ""],
       out.items.map((p) => [p.enterprise_name, p.insurer_name, `${p.policy_no} · ${p.start_date}至${p.end_date}`, p.org_name,
-        `${p.done}/${p.due}（共 ${p.tasks}）`, el("td", p.overdue ? "late" : null, String(p.overdue)),
+        `已完成 ${p.done} · 已到期 ${p.due} · 共 ${p.tasks}`, el("td", p.overdue ? "late" : null, String(p.overdue)),
         actions(button("查看计划", () => showPlan(p.id)))]),
       "暂无服务计划");
   },
