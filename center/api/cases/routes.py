@@ -24,8 +24,8 @@ from center.api.cases.schemas import (
 )
 from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, conflict, count_of, make_router
 from center.api.export import csv_response
+from center.api.listing import CSV_DOC, CSV_MAX_ROWS, Format, names, today_of
 from center.api.schemas import Page, iso_utc
-from center.api.services.routes import CSV_DOC, CSV_MAX_ROWS, Format, names, today_of
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.auth.policy import Principal, insured_rows

@@ -36,7 +36,7 @@ from center.api.grid.schemas import (
     ServiceFigures,
     TrendPoint,
 )
-from center.api.services.routes import names, today_of
+from center.api.listing import names, today_of
 from center.auth.deps import CurrentUser, SessionDep
 from center.domain import grid
 from center.domain.errors import NotFound

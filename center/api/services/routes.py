@@ -6,9 +6,8 @@ its status does not allow answers 409 with the reason. Every list is also a CSV 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import Path, Query
 from pydantic import Field
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from center.api.deps import NOT_FOUND, ConfigDep, IdQuery, Limit, Offset, conflict, count_of, make_router
 from center.api.export import csv_response
+from center.api.listing import CSV_DOC, CSV_MAX_ROWS, Format, names, today_of
 from center.api.schemas import Page, iso_utc
 from center.api.services.schemas import (
     BookIn,
@@ -68,23 +68,7 @@ router = make_router("service loop")
 
 ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 OrgId = Annotated[str, Path(pattern=ID_PATTERN)]
-Format = Annotated[Literal["json", "csv"], Query(description="json (a page) or csv (every row, a download)")]
-CSV_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}}, "description": "a page (JSON), or with format=csv every row as CSV"}
-}
-CSV_MAX_ROWS = 20_000  # a CSV holds every row that matches, up to this many
 CONFLICT = conflict("service task")
-
-
-def today_of(config: CenterConfig) -> date:
-    return datetime.now(ZoneInfo(config.timezone)).date()
-
-
-def names(session: Session, model: Any, ids: set[Any]) -> dict[Any, str]:
-    """id → name of the rows of ``model`` among ``ids`` (one query)."""
-    if not ids:
-        return {}
-    return dict(session.execute(select(model.id, model.name).where(model.id.in_(sorted(ids)))).all())
 
 
 # --- grid cells and service organisations ---------------------------------------------------------

@@ -35,7 +35,10 @@ ROLES = {
     ),
     "operator": (
         "/",
-        ["/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services", "/notify"],
+        [
+            *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services"),
+            "/notify",
+        ],
     ),
     "gov": (
         "/overview",

@@ -255,31 +255,39 @@ def upgrade() -> None:
     with op.batch_alter_table("follow_ups", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_follow_ups_enterprise_id"), ["enterprise_id"], unique=False)
 
-    with op.batch_alter_table("enterprises", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("grid_id", sa.String(length=64), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_enterprises_grid_id_grid_cells"), "grid_cells", ["grid_id"], ["id"]
-        )
+    _add_reference("enterprises", "grid_id", sa.String(length=64), "grid_cells")
+    _add_reference("hazards", "service_task_id", sa.Integer(), "service_tasks")
+    op.create_index(op.f("ix_hazards_service_task_id"), "hazards", ["service_task_id"], unique=False)
 
-    with op.batch_alter_table("hazards", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("service_task_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_hazards_service_task_id"), ["service_task_id"], unique=False)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_hazards_service_task_id_service_tasks"),
-            "service_tasks",
-            ["service_task_id"],
-            ["id"],
+
+def _add_reference(table: str, column: str, type_: sa.types.TypeEngine[object], target: str) -> None:
+    """A nullable column referring to ``target.id``. On SQLite an ALTER TABLE ADD COLUMN with the
+    reference inline: a batch rebuild of a table that other tables' rows refer to (enterprises,
+    hazards) fails with foreign keys on, and a filled database must upgrade."""
+    name = f"fk_{table}_{column}_{target}"
+    if op.get_bind().dialect.name == "sqlite":
+        kind = type_.compile(dialect=op.get_bind().dialect)
+        op.execute(
+            f"ALTER TABLE {table} ADD COLUMN {column} {kind} CONSTRAINT {name} REFERENCES {target} (id)"
         )
+    else:
+        op.add_column(table, sa.Column(column, type_, nullable=True))
+        op.create_foreign_key(name, table, target, [column], ["id"])
 
 
 def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"  # there the column's reference goes with it
     with op.batch_alter_table("hazards", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_hazards_service_task_id_service_tasks"), type_="foreignkey")
+        if not sqlite:
+            batch_op.drop_constraint(
+                batch_op.f("fk_hazards_service_task_id_service_tasks"), type_="foreignkey"
+            )
         batch_op.drop_index(batch_op.f("ix_hazards_service_task_id"))
         batch_op.drop_column("service_task_id")
 
     with op.batch_alter_table("enterprises", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_enterprises_grid_id_grid_cells"), type_="foreignkey")
+        if not sqlite:
+            batch_op.drop_constraint(batch_op.f("fk_enterprises_grid_id_grid_cells"), type_="foreignkey")
         batch_op.drop_column("grid_id")
 
     with op.batch_alter_table("follow_ups", schema=None) as batch_op:
