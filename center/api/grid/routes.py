@@ -73,7 +73,12 @@ from center.store.models import (
 router = make_router("grid views")
 
 AsOf = Annotated[
-    date | None, Query(description="the day of the figures (default: today in the park's time zone)")
+    date | None,
+    Query(
+        ge=date(2000, 1, 1),
+        le=date(2100, 12, 31),
+        description="the day of the figures, 2000-01-01 to 2100-12-31 (default: the park's today)",
+    ),
 ]
 TREND_WEEKS = 8
 LIST_MAX = 50
