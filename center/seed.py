@@ -344,6 +344,14 @@ ORG_OF_INSURER = {"picc": "anping", "cpic": "anping", "pingan": "zhongan"}
 PLAN_ITEMS = [("risk_assessment", 1), ("hazard_inspection", 4), ("training", 2), ("emergency_plan", 1)]
 HIGH_RISK_ITEMS = [("dual_prevention", 1), ("standardization", 1)]
 HIGH_RISK = {"hazardous_chemicals", "fireworks", "metal_nonmetal_mining", "metal_smelting"}
+MEASURES = {
+    "risk_assessment": "全厂风险辨识，形成风险分级管控清单和四色分布图",
+    "hazard_inspection": "按季度全面排查，隐患书面告知并跟踪整改",
+    "training": "主要负责人、安全管理人员和新入职员工安全培训",
+    "emergency_plan": "指导修订综合及专项应急预案，组织一次桌面推演",
+    "dual_prevention": "指导建立风险分级管控和隐患排查治理双重预防机制",
+    "standardization": "对照安全生产标准化评定标准开展差距分析",
+}
 
 
 def demo_password(username: str) -> str:
@@ -702,7 +710,7 @@ def _service_loop(session: Session, today: date, now: int, report: SeedReport) -
                     item=item,
                     times=times,
                     staff_id=second if item == "training" else lead,
-                    measures="",
+                    measures=MEASURES[item],
                     goal="",
                 )
             )

@@ -10,6 +10,7 @@ Create Date: 2026-12-04
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -260,7 +261,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_hazards_service_task_id"), "hazards", ["service_task_id"], unique=False)
 
 
-def _add_reference(table: str, column: str, type_: sa.types.TypeEngine[object], target: str) -> None:
+def _add_reference(table: str, column: str, type_: sa.types.TypeEngine[Any], target: str) -> None:
     """A nullable column referring to ``target.id``. On SQLite an ALTER TABLE ADD COLUMN with the
     reference inline: a batch rebuild of a table that other tables' rows refer to (enterprises,
     hazards) fails with foreign keys on, and a filled database must upgrade."""
