@@ -25,12 +25,14 @@ from center.api import pages
 from center.api.alerts import routes as alerts
 from center.api.cameras import routes as cameras
 from center.api.card import routes as card
+from center.api.cases import routes as cases
 from center.api.deps import document_body_errors
 from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises
 from center.api.evidence import routes as evidence
 from center.api.feed.hub import LiveHub
 from center.api.feed.routes import alerts_feed
+from center.api.grid import routes as grid
 from center.api.hazards import routes as hazards
 from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
@@ -44,6 +46,7 @@ from center.api.portfolio import routes as portfolio
 from center.api.reports import routes as reports
 from center.api.requests import routes as service_requests
 from center.api.risk import routes as risk
+from center.api.services import routes as services
 from center.api.system import routes as system
 from center.api.users import routes as users
 from center.auth.policy import iter_routes, missing_policies
@@ -80,6 +83,9 @@ API_ROUTERS: list[APIRouter] = [
     notify.router,
     overview.router,
     portfolio.router,
+    services.router,
+    cases.router,
+    grid.router,
 ]
 
 DESCRIPTION = """

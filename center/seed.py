@@ -32,21 +32,32 @@ from center.api.plan.image import check_svg
 from center.api.users.schemas import UserIn
 from center.api.users.service import add_user, user_by_name
 from center.config import CenterConfig
-from center.domain import creditcode, scoring, workflow
+from center.domain import creditcode, grid, scoring, workflow
 from center.domain.timeparse import DAY_MS
-from center.domain.vocabulary import HazardLevel, HazardSource, Role
+from center.domain.vocabulary import SERVICE_ITEM_LABELS, HazardLevel, HazardSource, Role, TaskStatus, label
+from center.domain.workdays import add_working_days
 from center.ingest.upsert import apply_alert
 from center.store.models import (
     Alert,
     Camera,
+    Claim,
+    Complaint,
     Enterprise,
+    FollowUp,
+    GridCell,
     Hazard,
     InsurancePolicy,
     Insurer,
     Node,
     Park,
     ParkPlan,
+    ServiceOrg,
+    ServicePlan,
+    ServicePlanItem,
     ServiceRecord,
+    ServiceRequest,
+    ServiceStaff,
+    ServiceTask,
     Town,
 )
 from protocol import AlertEvent, now_ms
@@ -303,7 +314,48 @@ USERS = [
     ("picc", "insurer", "人保财险佛山", {"insurer_id": "picc"}),
     ("pingan", "insurer", "平安产险佛山", {"insurer_id": "pingan"}),
     ("edge-01", "edge", "边缘节点 edge-01", {"node": "edge-01"}),
+    ("svc-liu", "service", "刘建明（广东安评）", {}),  # 第三方服务人员: the tasks assigned to 刘建明
+    ("svc-chen", "service", "陈伟（中安咨询）", {}),
 ]
+
+# the park's 片区 (grid cells) of 狮山镇, by the zone in an enterprise's address
+GRID_CELLS = [
+    ("yijia-a", "shishan", "毅佳工业园A区片区", "周敏"),
+    ("yijia-b", "shishan", "毅佳工业园B区片区", "罗志强"),
+    ("yijia-c", "shishan", "毅佳工业园C区片区", "潘慧"),
+    ("dali-1", "dali", "大沥镇第一片区", "何俊"),
+    ("lishui-1", "lishui", "里水镇第一片区", "钟丽"),
+]
+# 第三方服务机构 and their staff (name, qualification, login); which insurer engages which
+SERVICE_ORGS = [
+    (
+        "anping",
+        "广东安评技术服务有限公司",
+        "刘建明",
+        "0757-8633 2018",
+        [("刘建明", "注册安全工程师", "svc-liu"), ("王芳", "安全评价师", None)],
+    ),
+    (
+        "zhongan",
+        "佛山市中安安全技术咨询有限公司",
+        "陈伟",
+        "0757-8622 5190",
+        [("陈伟", "注册安全工程师", "svc-chen"), ("黄晓东", "消防设施操作员", None)],
+    ),
+]
+ORG_OF_INSURER = {"picc": "anping", "cpic": "anping", "pingan": "zhongan"}
+# a plan's items: (item, times a year); high-risk industries get two more
+PLAN_ITEMS = [("risk_assessment", 1), ("hazard_inspection", 4), ("training", 2), ("emergency_plan", 1)]
+HIGH_RISK_ITEMS = [("dual_prevention", 1), ("standardization", 1)]
+HIGH_RISK = {"hazardous_chemicals", "fireworks", "metal_nonmetal_mining", "metal_smelting"}
+MEASURES = {
+    "risk_assessment": "全厂风险辨识，形成风险分级管控清单和四色分布图",
+    "hazard_inspection": "按季度全面排查，隐患书面告知并跟踪整改",
+    "training": "主要负责人、安全管理人员和新入职员工安全培训",
+    "emergency_plan": "指导修订综合及专项应急预案，组织一次桌面推演",
+    "dual_prevention": "指导建立风险分级管控和隐患排查治理双重预防机制",
+    "standardization": "对照安全生产标准化评定标准开展差距分析",
+}
 
 
 def demo_password(username: str) -> str:
@@ -625,6 +677,258 @@ def _services(session: Session, today: date, now: int, report: SeedReport) -> No
             report.add("service_records")
 
 
+def _grid(session: Session, report: SeedReport) -> None:
+    """片区 of the district, each enterprise in the one of its zone."""
+    for cid, town, name, keeper in GRID_CELLS:
+        _get_or_add(session, report, GridCell, cid, id=cid, town_id=town, name=name, keeper=keeper)
+    for e in ENTERPRISES:
+        row = session.get(Enterprise, e.id)
+        if row is not None and row.grid_id is None:
+            row.grid_id = f"yijia-{e.address[5].lower()}"  # 毅佳工业园A区3号 → yijia-a
+
+
+def _service_loop(session: Session, today: date, now: int, report: SeedReport) -> None:
+    """A year of the 安责险 service loop: a plan for every policy with its tasks (most of the past
+    ones done, confirmed, archived and followed up; some overdue; hazards found on visits), a few
+    service requests, complaints and claims."""
+    rng = random.Random(20261204)
+    staff_of: dict[str, list[int]] = {}
+    for oid, name, contact, phone, people in SERVICE_ORGS:
+        _get_or_add(session, report, ServiceOrg, oid, id=oid, name=name, contact=contact, phone=phone)
+        for person, qualification, username in people:
+            row = session.scalars(
+                select(ServiceStaff).where(ServiceStaff.org_id == oid, ServiceStaff.name == person)
+            ).first()
+            if row is None:
+                row = ServiceStaff(
+                    org_id=oid, name=person, phone="", qualification=qualification, username=username
+                )
+                session.add(row)
+                session.flush()
+                report.add("service_staff")
+            staff_of.setdefault(oid, []).append(row.id)
+    industry = {e.id: e.industry for e in ENTERPRISES}
+    officer_of = {e.id: e.contact[0] for e in ENTERPRISES}
+    for policy in session.scalars(select(InsurancePolicy).order_by(InsurancePolicy.id)).all():
+        if session.scalars(select(ServicePlan).where(ServicePlan.policy_id == policy.id)).first() is not None:
+            continue
+        oid = ORG_OF_INSURER.get(policy.insurer_id, "anping")
+        lead, second = staff_of[oid][0], staff_of[oid][-1]
+        created = int(datetime.fromisoformat(policy.start_date).timestamp() * 1000)
+        plan = ServicePlan(
+            policy_id=policy.id,
+            enterprise_id=policy.enterprise_id,
+            insurer_id=policy.insurer_id,
+            org_id=oid,
+            goals="重大隐患动态清零，一般隐患整改率不低于95%，从业人员安全培训全覆盖",
+            created_by=policy.insurer_id,
+            created_ms=min(created, now),
+        )
+        session.add(plan)
+        session.flush()
+        items = PLAN_ITEMS + (HIGH_RISK_ITEMS if industry.get(policy.enterprise_id) in HIGH_RISK else [])
+        for item, times in items:
+            session.add(
+                ServicePlanItem(
+                    plan_id=plan.id,
+                    item=item,
+                    times=times,
+                    staff_id=second if item == "training" else lead,
+                    measures=MEASURES[item],
+                    goal="",
+                )
+            )
+        session.flush()
+        tasks = grid.make_tasks(
+            session, plan, date.fromisoformat(policy.start_date), date.fromisoformat(policy.end_date), now
+        )
+        report.add("service_plans")
+        report.add("service_tasks", len(tasks))
+        for task in tasks:
+            _progress(session, task, today, now, rng, officer_of[policy.enterprise_id])
+    _requests_complaints_claims(session, today, now, report)
+
+
+def _progress(
+    session: Session, task: ServiceTask, today: date, now: int, rng: random.Random, officer: str
+) -> None:
+    """Move a seeded task along as the pilot's year went: a past one mostly done to the end (one in
+    eight not: overdue), one due within a month booked or done, a later one planned."""
+    due = date.fromisoformat(task.due_date)
+    left = (due - today).days
+    roll = rng.random()
+    if left > 30:
+        return
+    if left >= 0 and roll < 0.35:  # due within the month: booked
+        task.status = TaskStatus.BOOKED.value
+        task.booked_date = min(due, today + timedelta(days=rng.randint(1, 7))).isoformat()
+        task.booking_note = "已与企业安全员电话确认"
+        return
+    this_year = (today - due).days < 180  # last year's policies' services were all done
+    if (left >= 0 and roll >= 0.6) or (left < 0 and roll < 0.125 and this_year):  # not yet, or overdue
+        return
+    # done: early (in the last days) when not due yet, else some weeks before its due day
+    visit = (
+        today - timedelta(days=rng.randint(1, 8)) if left >= 0 else due - timedelta(days=rng.randint(3, 40))
+    )
+    day_ms = int(datetime(visit.year, visit.month, visit.day, 10).timestamp() * 1000)
+    task.status = TaskStatus.BOOKED.value
+    task.booked_date = (visit - timedelta(days=3)).isoformat()
+    task.record = f"按计划开展{label(SERVICE_ITEM_LABELS, task.item)}，已与企业交换意见"
+    task.status = TaskStatus.DONE.value
+    task.done_ms, task.done_date = day_ms, visit.isoformat()
+    task.archive_due = add_working_days(visit, grid.ARCHIVE_WORKING_DAYS).isoformat()
+    if task.item == "hazard_inspection" and roll < 0.5:
+        h = workflow.create_hazard(
+            session,
+            "svc-liu",
+            enterprise_id=task.enterprise_id,
+            title=rng.choice(SERVICE_FINDINGS),
+            level=HazardLevel.GENERAL,
+            source=HazardSource.SERVICE,
+            deadline_ms=day_ms + 15 * DAY_MS,
+            assignee=officer,
+            created_ms=day_ms,
+            verify_files=False,
+        )
+        h.service_task_id = task.id
+        if (today - visit).days > 30 or roll < 0.3:
+            workflow.start(session, h, officer, "已安排整改", ts=day_ms + 2 * DAY_MS)
+            workflow.submit(session, h, officer, "已整改", [], ts=day_ms + 8 * DAY_MS, verify_files=False)
+            workflow.approve(session, h, "operator", "复核通过", ts=day_ms + 10 * DAY_MS)
+    if (today - visit).days < 4 and roll < 0.9:
+        return  # done, waiting for the enterprise's confirmation
+    task.status = TaskStatus.CONFIRMED.value
+    task.confirmed_by, task.confirmed_ms = officer, day_ms + DAY_MS
+    if (today - visit).days < 10 and roll < 0.95:
+        return
+    late = roll > 0.92
+    archived = add_working_days(visit, 8 if late else 3)
+    task.status = TaskStatus.ARCHIVED.value
+    task.archived_by, task.archived_ms = task.insurer_id, day_ms + (archived - visit).days * DAY_MS
+    task.archived_date = archived.isoformat()
+    if roll < 0.8:
+        session.add(
+            FollowUp(
+                task_id=task.id,
+                enterprise_id=task.enterprise_id,
+                satisfaction=rng.choice([5, 5, 4, 4, 4, 3]),
+                opinion=rng.choice(["讲解细致，建议实用", "希望增加车间一线员工参与", "整改建议清楚", ""]),
+                created_by=task.insurer_id,
+                created_role="insurer",
+                created_ms=day_ms + 5 * DAY_MS,
+            )
+        )
+
+
+SERVICE_FINDINGS = [
+    "配电箱未上锁，警示标识缺失",
+    "消防通道堆放物料",
+    "灭火器压力不足",
+    "安全出口指示灯损坏",
+    "叉车未按规定年检",
+    "有限空间作业未审批",
+]
+
+
+def _requests_complaints_claims(session: Session, today: date, now: int, report: SeedReport) -> None:
+    if session.scalars(select(Complaint).where(Complaint.created_by == "seed")).first() is not None:
+        return
+
+    def ms(days_ago: int) -> int:
+        return now - days_ago * DAY_MS
+
+    def day(days_ago: int) -> date:
+        return today - timedelta(days=days_ago)
+
+    for eid, kind, text, status, ago in [
+        ("yj-metal", "training", "新招员工25人，需要一次入场安全培训", "open", 2),
+        ("lc-furniture", "inspection", "除尘系统改造后请协助排查粉尘防爆隐患", "accepted", 9),
+        ("hf-trade", "emergency_plan", "请指导修订综合应急预案", "done", 40),
+    ]:
+        session.add(
+            ServiceRequest(
+                enterprise_id=eid,
+                kind=kind,
+                text=text,
+                status=status,
+                created_by="seed",
+                created_ms=ms(ago),
+                reply="" if status == "open" else "已安排服务机构对接",
+                replied_by=None if status == "open" else "picc",
+                replied_role=None if status == "open" else "insurer",
+                replied_ms=None if status == "open" else ms(ago - 1),
+            )
+        )
+        report.add("service_requests")
+    # complaints: answered on time and closed; complex, answered; open past the deadline; open in time
+    for eid, ins, text, ago, complex_, answered_after, closed in [
+        ("hf-trade", "cpic", "第二季度隐患排查推迟两次，未提前告知", 60, False, 5, True),
+        ("hx-chem", "pingan", "应急预案指导内容与企业实际不符，要求重新指导", 45, True, 20, False),
+        ("ms-fireworks", "pingan", "约定的培训至今未安排", 25, False, None, False),
+        ("yj-metal", "picc", "服务人员到场时间与预约不一致", 3, False, None, False),
+    ]:
+        filed = day(ago)
+        c = Complaint(
+            enterprise_id=eid,
+            insurer_id=ins,
+            text=text,
+            filed_date=filed.isoformat(),
+            complex=complex_,
+            complex_reason="需调取服务机构全年记录核实" if complex_ else "",
+            deadline=grid.complaint_deadline(filed, complex_).isoformat(),
+            status="open",
+            answer="",
+            created_by="seed",
+            created_ms=ms(ago),
+        )
+        if answered_after is not None:
+            c.status, c.answer, c.answered_by = "answered", "已核实并整改，向企业致歉", ins
+            c.answered_ms, c.answered_date = ms(ago - answered_after), day(ago - answered_after).isoformat()
+        if closed:
+            c.status, c.closed_by, c.closed_ms = "closed", "seed", ms(ago - answered_after - 2)  # type: ignore[operator]
+        session.add(c)
+        report.add("complaints")
+    for eid, text, ago, status, claimed, assessed, paid in [
+        ("yj-metal", "挤压车间员工左手被挤伤，送医治疗", 200, "paid", 38000.0, 32000.0, 32000.0),
+        ("jl-alu", "熔炼炉前员工烫伤", 75, "assessed", 56000.0, 50500.0, None),
+        ("sy-quarry", "装载机倒车碰伤一名员工", 12, "reported", 20000.0, None, None),
+        ("lc-furniture", "员工下班途中交通事故（非生产安全事故）", 120, "rejected", 15000.0, None, None),
+        ("hx-chem", "装卸作业中员工滑倒骨折", 30, "surveyed", 42000.0, None, None),
+    ]:
+        policy = session.scalars(
+            select(InsurancePolicy).where(
+                InsurancePolicy.enterprise_id == eid,
+                InsurancePolicy.start_date <= day(ago).isoformat(),
+                InsurancePolicy.end_date >= day(ago).isoformat(),
+            )
+        ).first()
+        if policy is None:
+            continue
+        claim = Claim(
+            claim_no=f"LP-DEMO-{eid}",
+            policy_id=policy.id,
+            enterprise_id=eid,
+            insurer_id=policy.insurer_id,
+            accident_date=day(ago).isoformat(),
+            accident=text,
+            injured=1,
+            status=status,
+            claimed_cny=claimed,
+            assessed_cny=assessed,
+            paid_cny=paid,
+            note="不属于保险责任范围" if status == "rejected" else "",
+            reported_ms=ms(ago - 1),
+            surveyed_ms=ms(ago - 4) if status != "reported" else None,
+            assessed_ms=ms(ago - 20) if assessed else None,
+            closed_ms=ms(ago - 40) if status in ("paid", "rejected") else None,
+            created_by="seed",
+            updated_ms=now,
+        )
+        session.add(claim)
+        report.add("claims")
+
+
 def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> SeedReport:
     """Create what is missing of the demo park; the caller commits."""
     now = now_ms() if at_ms is None else at_ms
@@ -632,6 +936,7 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
     report = SeedReport()
     _registry(session, config, now, report)
     _plan(session, config, now, report)
+    _grid(session, report)
     _users(session, report)
     session.flush()
     _alert_history(session, config, now, report)
@@ -639,6 +944,8 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
     _hazards(session, now, report)
     today = datetime.fromtimestamp(now / 1000, tz).date()
     _services(session, today, now, report)
+    session.flush()
+    _service_loop(session, today, now, report)
     session.flush()
     for back in range(HISTORY_DAYS, -1, -1):
         scoring.snapshot(session, config.risk, tz, today - timedelta(days=back))

@@ -199,3 +199,22 @@ def card_page(
     logged-in viewer gets the console's header and navigation too)."""
     viewer = "user" if user.authenticated else "anonymous"
     return render("card.html", config, ENTERPRISE_ID=enterprise_id, VIEWER=viewer)
+
+
+@router.get("/grid", response_class=HTMLResponse)
+def grid_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """网格监管: the district / town figures (coverage, risk, services, rectification, claims,
+    complaints) with a row per enterprise (the government)."""
+    return _console_page("grid", "grid.html", "/grid", config, user)
+
+
+@router.get("/services", response_class=HTMLResponse)
+def services_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """安责险服务: plans, tasks, follow-ups, complaints and claims, each role its own part."""
+    return _console_page("services", "services.html", "/services", config, user)
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+def tasks_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """我的服务任务: a service worker's tasks and the record of a visit, phone-sized."""
+    return _console_page("tasks", "tasks.html", "/tasks", config, user)

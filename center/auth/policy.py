@@ -22,11 +22,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from center.domain.vocabulary import Role
-from center.store.models import InsurancePolicy, ServiceRecord
+from center.store.models import InsurancePolicy, ServiceRecord, ServiceStaff, ServiceTask
 
 
 class Access(StrEnum):
@@ -43,6 +43,8 @@ RISK_READERS = PEOPLE | {R.INSURER}  # may see enterprises, scores, reports (sco
 HANDLE_HAZARD = STAFF | {R.ENTERPRISE}  # the enterprise rectifies, the park reviews
 UPLOADERS = STAFF | {R.ENTERPRISE, R.EDGE}
 INSURANCE_READERS = frozenset({R.ADMIN, R.GOVERNMENT, R.INSURER})  # portfolios: insurers and supervisors
+SERVICE_STAFF = frozenset({R.SERVICE})  # 第三方服务人员: their own service tasks only
+TASK_READERS = RISK_READERS | SERVICE_STAFF  # service tasks (rows by insured_rows below)
 ANY_USER = frozenset(Role)
 
 POLICY: dict[str, frozenset[Role] | Access] = {
@@ -101,7 +103,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "reject_hazard": STAFF,
     # evidence
     "upload_evidence": UPLOADERS,
-    "upload_photo": HANDLE_HAZARD,  # a photo from the console (the center hashes it)
+    "upload_photo": HANDLE_HAZARD | SERVICE_STAFF,  # a photo from the console (the center hashes it)
     "get_evidence": PEOPLE,
     # risk
     "risk_overview": RISK_READERS,
@@ -125,6 +127,34 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "list_service_requests": RISK_READERS,
     "create_service_request": frozenset({R.ENTERPRISE}),
     "answer_service_request": STAFF | {R.INSURER},
+    # the 安责险 service loop (center/domain/grid.py): rows scoped by insured_rows (an insurer its
+    # own plans, tasks, complaints and claims, an enterprise its own, service staff their tasks)
+    "list_grid_cells": RISK_READERS,
+    "list_service_orgs": RISK_READERS,
+    "create_service_org": STAFF,
+    "create_service_staff": STAFF,
+    "list_service_plans": RISK_READERS,
+    "get_service_plan": RISK_READERS,
+    "create_service_plan": STAFF | {R.INSURER},  # for a policy of its own
+    "list_service_tasks": TASK_READERS,
+    "get_service_task": TASK_READERS,
+    "my_service_tasks": SERVICE_STAFF,  # the phone page's agenda
+    "book_service_task": STAFF | {R.INSURER, R.SERVICE},  # 服务前确认 (已预约)
+    "record_service_visit": SERVICE_STAFF,  # the visit's record, photos and hazards found
+    "confirm_service_task": frozenset({R.ENTERPRISE}),  # the enterprise's side of 双方确认
+    "archive_service_task": STAFF | {R.INSURER},
+    "follow_up_service_task": frozenset({R.ENTERPRISE, R.INSURER}),  # 回访
+    "list_follow_ups": RISK_READERS,
+    "list_complaints": RISK_READERS,
+    "create_complaint": frozenset({R.ENTERPRISE}),
+    "extend_complaint": STAFF | {R.INSURER},  # 复杂投诉: 30 working days
+    "answer_complaint": STAFF | {R.INSURER},
+    "close_complaint": STAFF | {R.ENTERPRISE},
+    "list_claims": RISK_READERS,
+    "create_claim": STAFF | {R.ENTERPRISE, R.INSURER},  # 报案
+    "advance_claim": ADMIN | {R.INSURER},  # 查勘 → 定损 → 赔付 / 拒赔
+    "grid_overview": READ_ALL,  # 网格监管: the district / town figures
+    "insurer_obligations": INSURANCE_READERS,  # 服务履约: an insurer's obligations, claims, complaints
     # notifications (通知): channels and routes by the admin, the outbox by the park's staff,
     # an alert's notifications by whoever may see the alert, one's own subscriptions by each user
     "list_notify_channels": ADMIN,  # names of secret variables, never their values
@@ -162,6 +192,9 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "overview_page": Access.PUBLIC,
     "portfolio_page": Access.PUBLIC,
     "plan_page": Access.PUBLIC,
+    "grid_page": Access.PUBLIC,
+    "services_page": Access.PUBLIC,
+    "tasks_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
@@ -242,6 +275,23 @@ def service_records_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
+def insured_rows(principal: Principal, model: Any) -> ColumnElement[bool]:
+    """Which rows of a table of the service loop (plans, tasks, follow-ups, complaints, claims:
+    each with ``enterprise_id``, most with ``insurer_id``) the caller sees: the park's staff and the
+    government all; an enterprise its own; an insurer its own (never another insurer's, even of an
+    enterprise both insure); a 第三方服务人员 the tasks assigned to them; nobody else any."""
+    if principal.sees_all:
+        return true()
+    if principal.role is Role.ENTERPRISE:
+        return model.enterprise_id == (principal.enterprise_id or "")
+    if principal.role is Role.INSURER and hasattr(model, "insurer_id"):
+        return model.insurer_id == (principal.insurer_id or "")
+    if principal.role is Role.SERVICE and model is ServiceTask:
+        mine = select(ServiceStaff.id).where(ServiceStaff.username == principal.username)
+        return ServiceTask.staff_id.in_(mine)
+    return false()
+
+
 def allows(route: str, role: Role | None) -> bool:
     """May a caller of ``role`` (None: anonymous) use the route named ``route``?"""
     rule = POLICY.get(route)
@@ -301,6 +351,14 @@ class ConsolePage:
 
 CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("overview", "/overview", "园区总览", "Overview", READ_ALL, ("me", "park_overview")),
+    ConsolePage(
+        "grid",
+        "/grid",
+        "网格监管",
+        "Grid view",
+        READ_ALL,
+        ("me", "grid_overview", "list_towns"),
+    ),
     ConsolePage(
         "portfolio",
         "/portfolio",
@@ -387,6 +445,31 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ),
     ),
     ConsolePage(
+        "services",
+        "/services",
+        "安责险服务",
+        "Insurance services",
+        RISK_READERS,
+        (
+            *("me", "list_service_plans", "get_service_plan", "list_service_tasks", "list_follow_ups"),
+            *("list_complaints", "list_claims"),
+        ),
+        (  # the insurer's figures, and each side's steps of the loop
+            *("insurer_obligations", "book_service_task", "confirm_service_task", "archive_service_task"),
+            *("follow_up_service_task", "create_complaint", "extend_complaint", "answer_complaint"),
+            *("close_complaint", "create_claim", "advance_claim", "list_policies"),
+        ),
+    ),
+    ConsolePage(
+        "tasks",
+        "/tasks",
+        "我的服务任务",
+        "My service tasks",
+        SERVICE_STAFF,
+        ("me", "my_service_tasks"),
+        ("book_service_task", "record_service_visit", "upload_photo"),
+    ),
+    ConsolePage(
         "users",
         "/admin/users",
         "用户管理",
@@ -446,6 +529,7 @@ LANDING: dict[Role, str] = {
     R.GOVERNMENT: "overview",
     R.INSURER: "portfolio",
     R.ENTERPRISE: "file",
+    R.SERVICE: "tasks",
 }
 ROOT_IS_ALERTS = frozenset(r for r, key in LANDING.items() if key == "alerts")
 

@@ -21,6 +21,7 @@ class Role(StrEnum):
     ENTERPRISE = "enterprise"  # 企业安全员: its own enterprise only; rectifies its hazards
     INSURER = "insurer"  # 保险公司: scores and reports of the enterprises it insures; no evidence
     EDGE = "edge"  # 边缘节点 machine account: uploads evidence
+    SERVICE = "service"  # 第三方服务人员: the service tasks assigned to them only
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -30,6 +31,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.ENTERPRISE: "企业安全员",
     Role.INSURER: "保险公司",
     Role.EDGE: "边缘节点",
+    Role.SERVICE: "第三方服务人员",
 }
 
 
@@ -55,6 +57,7 @@ class HazardLevel(StrEnum):
 class HazardSource(StrEnum):
     AI = "ai"  # from an alert of the video analysis
     INSPECTION = "inspection"  # found by an inspector (排查)
+    SERVICE = "service"  # found during an insurer's service visit (服务机构排查)
 
 
 class Industry(StrEnum):
@@ -90,6 +93,40 @@ class RequestStatus(StrEnum):
     OPEN = "open"  # filed, nobody answered yet
     ACCEPTED = "accepted"  # 已受理
     DONE = "done"  # 已完成 (final)
+
+
+class ServiceItem(StrEnum):
+    """The catalogue of accident-prevention services a plan is made of (AQ 9010-2019)."""
+
+    RISK_ASSESSMENT = "risk_assessment"  # 风险辨识评估 / 风险诊断
+    HAZARD_INSPECTION = "hazard_inspection"  # 隐患排查
+    TRAINING = "training"  # 安全培训 / 入场培训
+    EMERGENCY_PLAN = "emergency_plan"  # 应急预案编制指导
+    STANDARDIZATION = "standardization"  # 安全生产标准化建设指导
+    DUAL_PREVENTION = "dual_prevention"  # 双重预防机制建设指导
+    DRILL = "drill"  # 应急演练指导
+
+
+class TaskStatus(StrEnum):
+    PLANNED = "planned"  # 计划
+    BOOKED = "booked"  # 已预约 (confirmed with the enterprise beforehand)
+    DONE = "done"  # 已完成 (visited, record written)
+    CONFIRMED = "confirmed"  # 双方确认
+    ARCHIVED = "archived"  # 已归档
+
+
+class ComplaintStatus(StrEnum):
+    OPEN = "open"  # 待答复
+    ANSWERED = "answered"  # 已答复
+    CLOSED = "closed"  # 已办结
+
+
+class ClaimStatus(StrEnum):
+    REPORTED = "reported"  # 报案
+    SURVEYED = "surveyed"  # 查勘
+    ASSESSED = "assessed"  # 定损
+    PAID = "paid"  # 赔付
+    REJECTED = "rejected"  # 拒赔
 
 
 RULE_TYPE_LABELS: dict[RuleType, str] = {
@@ -162,6 +199,44 @@ REQUEST_KIND_LABELS: dict[RequestKind, str] = {
     RequestKind.TRAINING: "安全培训",
     RequestKind.EMERGENCY_PLAN: "应急预案指导",
     RequestKind.OTHER: "其他",
+}
+SERVICE_ITEM_LABELS: dict[ServiceItem, str] = {
+    ServiceItem.RISK_ASSESSMENT: "风险辨识评估/风险诊断",
+    ServiceItem.HAZARD_INSPECTION: "隐患排查",
+    ServiceItem.TRAINING: "安全培训/入场培训",
+    ServiceItem.EMERGENCY_PLAN: "应急预案编制指导",
+    ServiceItem.STANDARDIZATION: "安全生产标准化建设指导",
+    ServiceItem.DUAL_PREVENTION: "双重预防机制建设指导",
+    ServiceItem.DRILL: "应急演练指导",
+}
+# the kind of service record (服务记录) an archived task leaves in the enterprise's file
+SERVICE_ITEM_RECORD_KIND: dict[ServiceItem, ServiceKind] = {
+    ServiceItem.RISK_ASSESSMENT: ServiceKind.RISK_DIAGNOSIS,
+    ServiceItem.HAZARD_INSPECTION: ServiceKind.INSPECTION,
+    ServiceItem.TRAINING: ServiceKind.TRAINING,
+    ServiceItem.EMERGENCY_PLAN: ServiceKind.EMERGENCY_PLAN,
+    ServiceItem.STANDARDIZATION: ServiceKind.OTHER,
+    ServiceItem.DUAL_PREVENTION: ServiceKind.OTHER,
+    ServiceItem.DRILL: ServiceKind.DRILL,
+}
+TASK_STATUS_LABELS: dict[TaskStatus, str] = {
+    TaskStatus.PLANNED: "计划",
+    TaskStatus.BOOKED: "已预约",
+    TaskStatus.DONE: "已完成",
+    TaskStatus.CONFIRMED: "双方确认",
+    TaskStatus.ARCHIVED: "已归档",
+}
+COMPLAINT_STATUS_LABELS: dict[ComplaintStatus, str] = {
+    ComplaintStatus.OPEN: "待答复",
+    ComplaintStatus.ANSWERED: "已答复",
+    ComplaintStatus.CLOSED: "已办结",
+}
+CLAIM_STATUS_LABELS: dict[ClaimStatus, str] = {
+    ClaimStatus.REPORTED: "报案",
+    ClaimStatus.SURVEYED: "查勘",
+    ClaimStatus.ASSESSED: "定损",
+    ClaimStatus.PAID: "赔付",
+    ClaimStatus.REJECTED: "拒赔",
 }
 REQUEST_STATUS_LABELS: dict[RequestStatus, str] = {
     RequestStatus.OPEN: "待受理",

@@ -194,6 +194,18 @@ class Enterprise(Base):
     contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grid_cells.id"), doc="its 片区 (grid cell)")
+
+
+class GridCell(Base):
+    """A 片区 (grid cell) of a 镇街: the unit the 网格员 supervises (网格化监督管理)."""
+
+    __tablename__ = "grid_cells"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    town_id: Mapped[str] = mapped_column(ForeignKey("towns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    keeper: Mapped[str] = mapped_column(String(64), default="", doc="网格员 (the cell's supervisor)")
 
 
 class Insurer(Base):
@@ -264,6 +276,9 @@ class Hazard(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     rectified_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it went to 待复核 last")
     closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    service_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_tasks.id"), index=True, doc="the service visit that found it"
+    )
 
 
 class HazardLog(Base):
@@ -314,6 +329,160 @@ class ServiceRequest(Base):
     replied_by: Mapped[str | None] = mapped_column(String(64))
     replied_role: Mapped[str | None] = mapped_column(String(16))
     replied_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- the 安责险 service loop (AQ 9010-2019), claims and complaints: center/domain/grid.py ---------
+
+
+class ServiceOrg(Base):
+    """A 第三方服务机构 that gives the insurers' accident-prevention services."""
+
+    __tablename__ = "service_orgs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    contact: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+
+class ServiceStaff(Base):
+    """A person of a service organisation; ``username`` links the login of a 第三方服务人员."""
+
+    __tablename__ = "service_staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("service_orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    qualification: Mapped[str] = mapped_column(String(128), default="", doc="注册安全工程师 …")
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class ServicePlan(Base):
+    """The service plan of a policy (服务计划): agreed by the insurer and the insured."""
+
+    __tablename__ = "service_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("insurance_policies.id"), unique=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("service_orgs.id"))
+    goals: Mapped[str] = mapped_column(Text, default="", doc="预期目标")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServicePlanItem(Base):
+    """One item of a plan: a catalogue service (项目), its measures, how often, by whom."""
+
+    __tablename__ = "service_plan_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("service_plans.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32), doc="center.domain.vocabulary.ServiceItem")
+    times: Mapped[int] = mapped_column(Integer, doc="频次: how many in the policy period")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("service_staff.id"))
+    measures: Mapped[str] = mapped_column(Text, default="", doc="措施")
+    goal: Mapped[str] = mapped_column(Text, default="")
+
+
+class ServiceTask(Base):
+    """One service due under a plan: 计划 → 已预约 → 已完成 → 双方确认 → 已归档 (逾期 derived)."""
+
+    __tablename__ = "service_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("service_plans.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_plan_items.id"))
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("service_staff.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer, doc="the n-th of its item in the period")
+    due_date: Mapped[str] = mapped_column(String(10), index=True, doc="YYYY-MM-DD, last day to do it")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    booked_date: Mapped[str | None] = mapped_column(String(10), doc="the day agreed with the enterprise")
+    booking_note: Mapped[str] = mapped_column(Text, default="")
+    done_ms: Mapped[int | None] = mapped_column(BigInteger)
+    done_date: Mapped[str | None] = mapped_column(String(10), doc="the visit's day, in the park's time zone")
+    record: Mapped[str] = mapped_column(Text, default="", doc="what was done (服务记录)")
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list, doc="sha256 of photos")
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    confirmed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    archive_due: Mapped[str | None] = mapped_column(String(10), doc="归档期限: working days after done")
+    archived_by: Mapped[str | None] = mapped_column(String(64))
+    archived_ms: Mapped[int | None] = mapped_column(BigInteger)
+    archived_date: Mapped[str | None] = mapped_column(String(10))
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class FollowUp(Base):
+    """A 回访 after a service: the enterprise's satisfaction (1–5) and opinion."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("service_tasks.id"), unique=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    satisfaction: Mapped[int] = mapped_column(Integer)
+    opinion: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_role: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Complaint(Base):
+    """A complaint of an insured against its insurer's service; answered within 10 working days,
+    30 when the insurer marks it complex (AQ 9010-2019)."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("service_tasks.id"))
+    text: Mapped[str] = mapped_column(Text)
+    filed_date: Mapped[str] = mapped_column(String(10), doc="YYYY-MM-DD in the park's time zone")
+    complex: Mapped[bool] = mapped_column(Boolean, default=False)
+    complex_reason: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[str] = mapped_column(String(10), doc="the last working day to answer")
+    status: Mapped[str] = mapped_column(String(16), index=True, doc="open / answered / closed")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_ms: Mapped[int | None] = mapped_column(BigInteger)
+    answered_date: Mapped[str | None] = mapped_column(String(10))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Claim(Base):
+    """An 安责险 claim: 报案 → 查勘 → 定损 → 赔付, or 拒赔 (never backwards)."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_no: Mapped[str] = mapped_column(String(64), unique=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("insurance_policies.id"), index=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    insurer_id: Mapped[str] = mapped_column(ForeignKey("insurers.id"), index=True)
+    accident_date: Mapped[str] = mapped_column(String(10))
+    accident: Mapped[str] = mapped_column(Text, doc="what happened (事故经过)")
+    alert_id: Mapped[str | None] = mapped_column(String(36), doc="the alert that recorded the accident")
+    injured: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    claimed_cny: Mapped[float] = mapped_column(Float, default=0.0, doc="报损金额")
+    assessed_cny: Mapped[float | None] = mapped_column(Float, doc="定损金额")
+    paid_cny: Mapped[float | None] = mapped_column(Float, doc="赔付金额")
+    note: Mapped[str] = mapped_column(Text, default="")
+    reported_ms: Mapped[int] = mapped_column(BigInteger)
+    surveyed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    assessed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger, doc="paid or rejected")
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class RiskScore(Base):

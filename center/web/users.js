@@ -7,7 +7,7 @@ const { el } = PG;
 
 const ROLES = [
   ["operator", "管控中心值班员"], ["enterprise", "企业安全员"], ["government", "政府监管"],
-  ["insurer", "保险公司"], ["admin", "系统管理员"], ["edge", "边缘节点"],
+  ["insurer", "保险公司"], ["service", "第三方服务人员"], ["admin", "系统管理员"], ["edge", "边缘节点"],
 ];
 const ROLE_NAMES = new Map(ROLES);
 

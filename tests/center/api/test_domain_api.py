@@ -713,7 +713,7 @@ def test_seed_is_idempotent_and_scores_differ(db_url: str, tmp_workdir: Path) ->
             first = seed(s, config)
         assert first.created["enterprises"] == 8 and first.created["cameras"] == 30
         assert {role for _, role, _ in first.passwords} == {
-            "admin", "operator", "government", "enterprise", "insurer", "edge",
+            "admin", "operator", "government", "enterprise", "insurer", "edge", "service",
         }  # fmt: skip
 
         def counts() -> dict[str, int]:

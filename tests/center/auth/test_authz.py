@@ -22,11 +22,20 @@ from center.auth.policy import POLICY, Access, iter_routes, missing_policies
 from center.config import CenterConfig
 from center.ingest.process import process
 from center.seed import demo_password, seed
-from center.store.models import Alert, Hazard, ServiceRequest, User
+from center.store.models import (
+    Alert,
+    Claim,
+    Complaint,
+    Hazard,
+    ServiceRequest,
+    ServiceStaff,
+    ServiceTask,
+    User,
+)
 from protocol import Topic, new_event_id, now_ms
 from tests.centerkit import bearer, emptied, event
 
-ROLES = ["anonymous", "admin", "operator", "government", "enterprise", "insurer", "edge"]
+ROLES = ["anonymous", "admin", "operator", "government", "enterprise", "insurer", "edge", "service"]
 USERS = {
     "admin": "admin",
     "operator": "operator",
@@ -34,8 +43,14 @@ USERS = {
     "enterprise": "yjmetal",  # yj-metal
     "insurer": "picc",  # insures yj-metal, dj-machinery, sy-quarry
     "edge": "edge-01",
+    "service": "svc-liu",  # 第三方服务人员 of 广东安评 (picc's, cpic's services)
 }
-SCOPE = {"enterprise": {"yj-metal"}, "insurer": {"yj-metal", "dj-machinery", "sy-quarry"}}
+SCOPE = {
+    "enterprise": {"yj-metal"},
+    "insurer": {"yj-metal", "dj-machinery", "sy-quarry"},
+    # svc-liu serves picc's and cpic's insured (广东安评): the enterprises of its own tasks only
+    "service": {"yj-metal", "dj-machinery", "sy-quarry", "lc-furniture", "hf-trade", "jl-alu"},
+}
 OWN, OTHER = "yj-metal", "hx-chem"  # hx-chem is insured by pingan: outside both scopes
 PHOTO = b"\xff\xd8\xff\xe0authz-photo"
 PHOTO_SHA = hashlib.sha256(PHOTO).hexdigest()
@@ -93,7 +108,20 @@ class Seeded:
         )
         s.add(request)
         s.flush()
+        # the service loop's rows of the seed: a task of the enterprise (for yj-metal one of svc-liu's)
+        tasks = select(ServiceTask).where(ServiceTask.enterprise_id == enterprise).order_by(ServiceTask.id)
+        if enterprise == OWN:
+            mine = select(ServiceStaff.id).where(ServiceStaff.username == "svc-liu")
+            tasks = tasks.where(ServiceTask.staff_id.in_(mine))
+        task = s.scalars(tasks).first()
+        complaint = s.scalars(select(Complaint).where(Complaint.enterprise_id == enterprise)).first()
+        claim = s.scalars(select(Claim).where(Claim.enterprise_id == enterprise)).first()
         return {
+            "task_id": str(task.id),
+            "plan_id": str(task.plan_id),
+            "complaint_id": str(complaint.id),
+            "claim_id": str(claim.id),
+            "org_id": "anping",
             "request_id": str(request.id),
             "enterprise_id": enterprise,
             "event_id": alert.event_id,
@@ -186,6 +214,21 @@ def sample_body(name: str, role: str, seeded: Seeded) -> dict[str, Any] | None:
             "reject_hazard": {"note": "矩阵测试退回"},
             "create_service_request": {"kind": "training", "text": "矩阵测试：需要安全培训"},
             "answer_service_request": {"status": "accepted", "reply": f"矩阵测试受理 {role}"},
+            "create_service_org": {"id": f"m-{role}", "name": "矩阵测试服务机构"},
+            "create_service_staff": {"name": f"矩阵测试{role}"},
+            "create_service_plan": {
+                "policy_id": 1,
+                "org_id": "anping",
+                "items": [{"item": "training", "times": 1}],
+            },
+            "book_service_task": {"date": "2999-01-01"},
+            "record_service_visit": {"record": "矩阵测试服务记录"},
+            "follow_up_service_task": {"satisfaction": 5},
+            "create_complaint": {"insurer_id": "picc", "text": "矩阵测试投诉"},
+            "extend_complaint": {"reason": "矩阵测试"},
+            "answer_complaint": {"answer": "矩阵测试答复"},
+            "create_claim": {"policy_id": 1, "accident_date": "2026-01-05", "accident": "矩阵测试事故"},
+            "advance_claim": {"to": "surveyed"},
         }.get(name)
         if own
         else None
@@ -269,7 +312,10 @@ def test_websocket_matrix(seeded: Seeded) -> None:
             assert code == 4403, role
 
 
-OBJECT_PARAMS = ("{enterprise_id}", "{event_id}", "{hazard_id}", "{sha256}", "{request_id}")
+OBJECT_PARAMS = (
+    *("{enterprise_id}", "{event_id}", "{hazard_id}", "{sha256}", "{request_id}"),
+    *("{plan_id}", "{task_id}", "{complaint_id}", "{claim_id}"),
+)
 
 
 def _enterprise_ids(value: Any) -> Iterator[str]:
@@ -294,7 +340,7 @@ def _keys(value: Any) -> Iterator[str]:
             yield from _keys(item)
 
 
-@pytest.mark.parametrize("role", ["enterprise", "insurer"])
+@pytest.mark.parametrize("role", ["enterprise", "insurer", "service"])
 def test_scoped_roles_never_see_other_enterprises(seeded: Seeded, role: str) -> None:
     checked = 0
     for name, method, path in ROUTES:
@@ -316,7 +362,7 @@ def test_scoped_roles_never_see_other_enterprises(seeded: Seeded, role: str) -> 
                 text = resp.content.decode("utf-8-sig")
                 assert OTHER not in text, name
             checked += 1
-    assert checked >= 15
+    assert checked >= (4 if role == "service" else 15)  # service staff: their tasks and photos only
 
 
 ALERT_READS = ("/api/alerts", "/api/alerts/changes", "/api/alerts/export.csv", "/api/alerts/precision")
@@ -411,6 +457,15 @@ def test_policy_invariants() -> None:
     assert {"list_users", "create_user", "update_user", "list_audit"} <= by_role["admin"] - by_role[
         "operator"
     ]
+    # 第三方服务人员: their tasks, the visit's record and photos; nothing else of the park
+    assert by_role["service"] == {
+        *("logout", "me", "list_service_tasks", "get_service_task", "book_service_task"),
+        *("record_service_visit", "upload_photo", "my_service_tasks"),
+    }
+    # the enterprise's side of the loop is the enterprise's; claims advance by the insurer (or admin)
+    assert {"confirm_service_task", "create_complaint"} <= by_role["enterprise"]
+    assert not {"confirm_service_task", "create_complaint"} & (by_role["insurer"] | by_role["service"])
+    assert "advance_claim" in by_role["insurer"] and "advance_claim" not in by_role["enterprise"]
 
 
 def _in_progress_hazard(seeded: Seeded) -> int:

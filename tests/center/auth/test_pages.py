@@ -43,6 +43,9 @@ SCRIPTS = {
     "notify": "notify.js",
     "mynotify": "mynotify.js",
     "plan": "plan.js",
+    "grid": "grid.js",
+    "services": "services.js",
+    "tasks": "tasks.js",
 }
 # common.js's helpers that call a route: a page calls the route when its script uses one of them
 HELPERS = {
@@ -145,25 +148,34 @@ LANDS = {
 }
 OPENS = {  # the navigation each role gets, in its order
     "admin": [
-        *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-        *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
+        *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+        *("/services", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
     ],
-    "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+    "operator": [
+        *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services"),
+        "/notify",
+    ],
     "government": [
         "/overview",
+        "/grid",
         "/portfolio",
         "/alerts",
         "/hazards",
         "/risk",
         "/enterprises",
         "/nodes",
+        "/services",
         "/notify",
     ],
-    "insurer": ["/portfolio", "/risk", "/enterprises"],
-    "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/notify"],
+    "insurer": ["/portfolio", "/risk", "/enterprises", "/services"],
+    "enterprise": [
+        *("/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/services"),
+        "/notify",
+    ],
 }
 CONSOLE = (
-    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/overview", "/grid", "/portfolio", "/services", "/tasks", "/alerts", "/hazards", "/risk"),
+    *("/enterprises", "/nodes"),
     *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 
@@ -232,6 +244,28 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     park = {"park_report_pdf"}  # the park report on the risk map: the park's staff and the government
     mine = {"put_my_notifications"}  # 我的通知: each user who may read alerts chooses what reaches them
     notify_admin = {"put_notify_channel", "put_notify_route", "delete_notify_route", "retry_notification"}
+    # 安责险服务: each side's steps of the service loop
+    loop_staff = {"book_service_task", "archive_service_task", "extend_complaint", "answer_complaint"}
+    loop_staff |= {"close_complaint", "create_claim", "list_policies"}
+    loop = {
+        "admin": loop_staff | {"insurer_obligations", "advance_claim"},
+        "operator": loop_staff,
+        "government": {"insurer_obligations", "list_policies"},
+        "insurer": {
+            "insurer_obligations",
+            "book_service_task",
+            "archive_service_task",
+            "follow_up_service_task",
+        }
+        | {"extend_complaint", "answer_complaint", "create_claim", "advance_claim", "list_policies"},
+        "enterprise": {
+            "confirm_service_task",
+            "follow_up_service_task",
+            "create_complaint",
+            "close_complaint",
+        }
+        | {"create_claim", "list_policies"},
+    }[role]
     expected = {
         "admin": steps
         | verdicts
@@ -247,7 +281,7 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
         "enterprise": file_parts
         | mine
         | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},
-    }[role]
+    }[role] | loop
     assert may == expected
     for name in may:
         assert allows(name, Role(me_role(client)))

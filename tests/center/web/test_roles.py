@@ -29,29 +29,42 @@ ROLES = {
     "admin": (
         "/",
         [
-            *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-            *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
+            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+            *("/services", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
         ],
     ),
-    "operator": ("/", ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
+    "operator": (
+        "/",
+        [
+            *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services"),
+            "/notify",
+        ],
+    ),
     "gov": (
         "/overview",
-        ["/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+        [
+            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+            *("/services", "/notify"),
+        ],
     ),
     "yjmetal": (
         "/enterprises/yj-metal",
-        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/notify"],
+        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/services", "/notify"],
     ),
-    "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises"]),
+    "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises", "/services"]),
+    "svc-liu": ("/tasks", ["/tasks"]),  # 第三方服务人员
 }
 CONSOLE = (
-    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-    *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
+    *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/services", "/tasks", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 CONTENT = {  # what shows the page is not blank
     "/": "#alert-rows tr",
     "/overview": "#attention-rows tr[data-enterprise-id] a",
+    "/grid": "#rows tbody tr a",
     "/portfolio": "#portfolio-rows tr[data-enterprise-id] a",
+    "/services": "#list tbody tr td",
+    "/tasks": "#tasks .task-card",
     "/alerts": "#alert-rows tr",
     "/hazards": "#board .hz-card",
     "/risk": "#enterprise-rows tr",
