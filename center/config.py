@@ -242,6 +242,25 @@ class RetentionConfig(_Section):
     max_gb: float | None = Field(default=50.0, gt=0, description="delete the oldest evidence above this")
 
 
+DEFAULT_FACE_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
+
+
+class ReportsConfig(_Section):
+    """The reports' evidence thumbnails: every face is blurred at render time with this face model
+    (the edge's BlazeFace from the bundled models); without it a report carries no thumbnail."""
+
+    face_manifest: Path = Field(
+        default=DEFAULT_FACE_MANIFEST, description="the model manifest holding the face detector"
+    )
+    face_model: str = Field(default="blazeface", max_length=64, description="its manifest entry")
+    face_score: float = Field(default=0.5, ge=0.05, le=1.0, description="face detector score threshold")
+    person_model: str | None = Field(
+        default="nanodet-coco",
+        max_length=64,
+        description="person detector: a person without a face found gets the head blurred (None: faces only)",
+    )
+
+
 class CenterConfig(_Section):
     site: str = Field(description="site id, the site level of the MQTT topics")
     site_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "ParkGuard"
@@ -259,6 +278,7 @@ class CenterConfig(_Section):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @field_validator("site")
     @classmethod
@@ -299,6 +319,9 @@ class CenterConfig(_Section):
                 "database": self.database.model_copy(update={"url": url}),
                 "evidence_dir": evidence,
                 "mqtt": mqtt,
+                "reports": self.reports.model_copy(
+                    update={"face_manifest": base_dir / self.reports.face_manifest}
+                ),
             }
         )
 
