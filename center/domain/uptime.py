@@ -90,6 +90,11 @@ class Uptime:
         return round(self.window_ms / HOUR_MS, 1)
 
     @property
+    def rate(self) -> float | None:
+        """online ÷ window, 0–1 (4 decimals)"""
+        return round(self.online_ms / self.window_ms, 4) if self.window_ms > 0 else None
+
+    @property
     def pct(self) -> float | None:
         return round(100.0 * self.online_ms / self.window_ms, 1) if self.window_ms > 0 else None
 
