@@ -770,10 +770,20 @@ def test_coverage_online_hours_from_spans(seeded: Seeded) -> None:
         94.4,
     )
     assert "在线率 = 报告期内摄像头在线小时数" in cv["note"]
-    # the 园区总览 tile counts the same spans over its own window (the last 30 days, to now)
+    # the 园区总览 tile counts the same spans over its own window: the last 30 days, to now
+    today0 = p.to_ms  # midnight today, park time
+    t0 = now_ms()
     ov = seeded.client.get("/api/overview", params={"days": 30}, headers=seeded.h("government"))
+    t1 = now_ms()
     assert ov.status_code == 200, ov.text
-    assert ov.json()["coverage"]["online_rate"] is not None
+    got = ov.json()["coverage"]
+    for now in (t0, t1):  # the answer's clock lies between the two
+        since = now - 30 * DAY
+        a1 = (today0 - 12 * HOUR) - since  # cam-a1's second span, cut at the window's start
+        a2 = now - (today0 - 10 * DAY)  # cam-a2's open span, cut at now
+        # windows: cam-a1 and cam-a2 the whole 30 days, cam-b1 (registered by the fixture) seconds
+        assert got["online_rate"] == pytest.approx((a1 + a2) / (60 * DAY), abs=2e-4)
+        assert got["key_online_rate"] == pytest.approx(a1 / (30 * DAY), abs=2e-4)
 
 
 # --- 服务报告: the hazards of the visit, by its id -------------------------------------------
