@@ -784,6 +784,12 @@ def test_coverage_online_hours_from_spans(seeded: Seeded) -> None:
         # windows: cam-a1 and cam-a2 the whole 30 days, cam-b1 (registered by the fixture) seconds
         assert got["online_rate"] == pytest.approx((a1 + a2) / (60 * DAY), abs=2e-4)
         assert got["key_online_rate"] == pytest.approx(a1 / (30 * DAY), abs=2e-4)
+    # and the risk file's camera list, each camera over the last 30 days
+    cams = seeded.client.get("/api/cameras", params={"enterprise_id": ENT_A}, headers=seeded.h("enterprise"))
+    rates = {c["id"]: c["online_rate_30d"] for c in cams.json()["items"]}
+    now = now_ms()
+    assert rates["cam-a1"] == pytest.approx(((today0 - 12 * HOUR) - (now - 30 * DAY)) / (30 * DAY), abs=2e-4)
+    assert rates["cam-a2"] == pytest.approx((now - (today0 - 10 * DAY)) / (30 * DAY), abs=2e-4)
 
 
 # --- 服务报告: the hazards of the visit, by its id -------------------------------------------
