@@ -503,7 +503,7 @@ def _recurring(
     session: Session, config: CenterConfig, e: Enterprise, period: Period, user: Principal
 ) -> dict[str, Any]:
     """The (post, problem) pairs that came back most often (alerts not dismissed as false), with the
-    snapshot of the latest one where the reader may see evidence."""
+    snapshot of the latest one as a thumbnail with every face blurred (any reader, an insurer too)."""
     where = (
         Alert.enterprise == e.id,
         Alert.started_ms >= period.from_ms,
