@@ -412,6 +412,8 @@ def _uptime(session: Session, config: CenterConfig, now: int, report: SeedReport
 
 def _alert_history(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
     rng = random.Random(20250601)
+    tz = ZoneInfo(config.timezone)
+    today = datetime.fromtimestamp(now / 1000, tz).date()
     for ent in ENTERPRISES:
         n_days = HISTORY_DAYS
         seq = 0
@@ -425,7 +427,9 @@ def _alert_history(session: Session, config: CenterConfig, now: int, report: See
                 suffix, rule_name, severity = RULES[rule_type]
                 if rng.random() < 0.15 and severity != "major":
                     severity = "significant" if severity == "general" else "major"
-                started = now - day * DAY_MS + int(rng.uniform(7, 22) * HOUR_MS)
+                # working hours 07:00–22:00 in the park's time zone (not UTC, not relative to now)
+                midnight = datetime.combine(today - timedelta(days=day), datetime.min.time(), tz)
+                started = int(midnight.timestamp() * 1000) + int(rng.uniform(7, 22) * HOUR_MS)
                 duration = int(rng.uniform(10, 300) * 1000)
                 n_objects, score, r = rng.randint(1, 3), round(rng.uniform(0.45, 0.95), 2), rng.random()
                 reason = rng.choice(

@@ -829,3 +829,45 @@ def test_service_report_lists_the_hazards_linked_to_the_visit(seeded: Seeded, tm
     other_text = pdf_text(c.get(url.format(ENT_A, other), headers=op).content, tmp_path)
     assert f"现场发现的隐患（{len(day_codes)} 项）" in other_text and "按日期匹配" in other_text
     assert not any(code in other_text for code in made)
+
+
+def test_demo_seed_report_hours_are_the_park_working_hours(db_url: str, tmp_workdir: Path) -> None:
+    """The demo's alerts happen 07:00–22:00 park time; its report's hour-of-day buckets say so
+    (counted in Asia/Shanghai, not UTC), and its cameras have a month of online spans."""
+    from center.auth.policy import Principal
+    from center.domain.vocabulary import Role
+    from center.reports.data import enterprise_report
+    from center.seed import seed
+    from center.store import db
+    from center.store.models import Enterprise
+
+    config = CenterConfig.model_validate(
+        {
+            "site": "yijia",
+            "timezone": TZ,
+            "database": {"url": db_url},
+            "evidence_dir": str(tmp_workdir / "ev"),
+        }
+    )
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    factory = db.make_session_factory(engine)
+    with factory.begin() as s:
+        seed(s, config)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    period = make_period(today - timedelta(days=29), today, TZ)
+    with factory() as s:
+        hours = Counter(
+            datetime.fromtimestamp(ms / 1000, ZoneInfo(TZ)).hour for ms in s.scalars(select(Alert.started_ms))
+        )
+        assert hours and set(hours) <= set(range(7, 22)), hours
+        e = s.get(Enterprise, "yj-metal")
+        assert e is not None
+        d = enterprise_report(s, config, e, period, Principal(username="t", role=Role.OPERATOR))
+    by_hour = d["alerts"]["by_hour"]
+    assert sum(by_hour) == d["alerts"]["total"] > 0
+    assert by_hour[:7] == [0] * 7 and by_hour[22:] == [0, 0]
+    cv = d["coverage"]
+    assert cv["online_pct"] is not None and 50 < cv["online_pct"] < 100
+    assert all(r["online_pct"] is not None for r in cv["rows"])
+    engine.dispose()
