@@ -5,14 +5,17 @@
 
 Seeds a temporary SQLite database (or the one given, which must be empty: a PostgreSQL test
 database is emptied of the center's rows first) with one enterprise of 8 cameras, its alerts
-spread over the last 365 days (bulk INSERT), its hazards, services and a few evidence snapshots,
-then builds the report as ``GET …/report.pdf`` does (center/reports/service.py) and prints the
-time of each stage: query (the grouped SQL and the data), charts (matplotlib), html (Jinja2),
-layout and pdf (WeasyPrint). The first round is in a fresh process's state (fonts, templates
+spread over the last 365 days (bulk INSERT), its hazards, services, a year of camera uptime spans
+(an outage every day or two) and 8 evidence snapshots (tests/data/messi5.jpg, a photo with faces,
+marked differently for each camera: every thumbnail goes through the face blurring), then builds
+the report as ``GET …/report.pdf`` does (center/reports/service.py) and prints the time of each
+stage: query (the grouped SQL and the data, the blurred thumbnails included), charts (matplotlib),
+html (Jinja2), layout and pdf (WeasyPrint). The first round is in a fresh process's state (fonts, templates
 loaded on first use); later rounds show the steady cost. Goal: ≤ 10 s for the first round.
 
 ``--park N``: the park report (园区安全风险报告) of N enterprises in 12 镇街 and 7 industries, the
-alerts and hazards spread over them, a year long. Goal: ≤ 60 s for 200 enterprises.
+alerts and hazards spread over them, 3 cameras each with a year of uptime spans (an outage every
+1–10 days), a year long. Goal: ≤ 60 s for 200 enterprises.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from center.store import db
 from center.store.models import (
     Alert,
     Camera,
+    CameraUptime,
     Enterprise,
     EvidenceFile,
     EvidenceOwner,
@@ -67,12 +71,34 @@ RULES = [
 POSTS = ["厂区大门", "配电房", "熔铸车间炉前", "挤压车间", "铝棒仓库", "危化品库", "装卸平台", "空压机房"]
 
 
+PHOTO = Path(__file__).resolve().parent.parent / "tests" / "data" / "messi5.jpg"  # people, faces
+
+
 def snapshot_jpeg(i: int) -> bytes:
-    img = Image.new("RGB", (640, 360), (40 + i * 20 % 200, 90, 140))
-    ImageDraw.Draw(img).rectangle((100 + i * 10, 80, 300 + i * 10, 300), outline=(255, 255, 0), width=6)
+    if PHOTO.is_file():
+        with Image.open(PHOTO) as photo:
+            img = photo.convert("RGB")
+    else:
+        img = Image.new("RGB", (640, 360), (40 + i * 20 % 200, 90, 140))
+    ImageDraw.Draw(img).rectangle((20 + i * 10, 60, 160 + i * 10, 300), outline=(255, 255, 0), width=4)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+def uptime_rows(
+    rnd: random.Random, cameras: list[str], start: int, end: int, up_h: tuple[int, int]
+) -> list[dict]:  # type: ignore[type-arg]
+    """Online spans of each camera from ``start`` to ``end``: up for ``up_h`` hours, then down 0–6 h."""
+    out = []
+    for cam in cameras:
+        t = start
+        while t < end:
+            up = rnd.randint(*up_h) * 3_600_000
+            out.append({"site": "bench", "node": "n", "camera": cam, "start_ms": t,
+                        "end_ms": min(t + up, end), "open": False})  # fmt: skip
+            t += up + rnd.randint(0, 6) * 3_600_000
+    return out
 
 
 def seed(factory, config: CenterConfig, n_alerts: int, n_hazards: int) -> float:  # type: ignore[no-untyped-def]
@@ -93,7 +119,9 @@ def seed(factory, config: CenterConfig, n_alerts: int, n_hazards: int) -> float:
                               premium_cny=36000.0, insured_headcount=120, created_ms=now))  # fmt: skip
         for i, post in enumerate(POSTS):
             s.add(Camera(id=f"bench-cam-{i}", enterprise_id=ENT, node="bench-node", name=f"{post}摄像头",
-                         post_name=post, key_post=i % 2 == 0, created_ms=now))  # fmt: skip
+                         post_name=post, key_post=i % 2 == 0, created_ms=year_ago - 86_400_000))  # fmt: skip
+        cams = [f"bench-cam-{i}" for i in range(len(POSTS))]
+        s.execute(insert(CameraUptime), uptime_rows(rnd, cams, year_ago - 86_400_000, now, (12, 36)))
         snaps = []
         for i in range(8):
             data = snapshot_jpeg(i)
@@ -183,9 +211,14 @@ def seed_park(factory, n_ent: int, n_alerts: int, n_hazards: int) -> float:  # t
         s.execute(
             insert(Camera),
             [{"id": f"cam-{i:04d}-{k}", "enterprise_id": f"ent-{i:04d}", "node": "n", "name": f"{k}号",
-              "post_name": POSTS[k], "key_post": k == 0, "map_x": None, "map_y": None, "created_ms": now}
+              "post_name": POSTS[k], "key_post": k == 0, "map_x": None, "map_y": None,
+              "created_ms": year_ago - 86_400_000}
              for i in range(n_ent) for k in range(3)],
         )  # fmt: skip
+        cams = [f"cam-{i:04d}-{k}" for i in range(n_ent) for k in range(3)]
+        spans = uptime_rows(rnd, cams, year_ago - 86_400_000, now, (24, 240))
+        for i in range(0, len(spans), 10_000):
+            s.execute(insert(CameraUptime), spans[i : i + 10_000])
         statuses = ["open"] * 3 + ["acknowledged"] * 4 + ["escalated"] + ["dismissed"] * 2
         rows = []
         for _ in range(n_alerts):
@@ -273,8 +306,10 @@ def main() -> None:
                 built = enterprise_pdf(s, config, s.get(Enterprise, ENT), period, who)  # type: ignore[arg-type]
             total = time.perf_counter() - t
             stages = " ".join(f"{k}={v:.2f}s" for k, v in built.rendered.timings.items())
+            thumbs = sum(1 for row in built.data["recurring"]["rows"] if row["thumbnail"])
             print(
-                f"RESULT round={r + 1} alerts={built.data['alerts']['total']} "
+                f"RESULT round={r + 1} alerts={built.data['alerts']['total']} thumbnails={thumbs} "
+                f"online={built.data['coverage']['online_pct']}% "
                 f"hazards={built.data['hazards']['found']} "
                 f"pages={built.rendered.pages} bytes={len(built.rendered.pdf)} {stages} total={total:.2f}s",
                 flush=True,

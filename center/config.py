@@ -290,6 +290,24 @@ class MetricsConfig(_Section):
             raise ValueError("metrics token: use at least 16 characters")
         return value
 
+DEFAULT_FACE_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
+
+
+class ReportsConfig(_Section):
+    """The reports' evidence thumbnails: every face is blurred at render time with this face model
+    (the edge's BlazeFace from the bundled models); without it a report carries no thumbnail."""
+
+    face_manifest: Path = Field(
+        default=DEFAULT_FACE_MANIFEST, description="the model manifest holding the face detector"
+    )
+    face_model: str = Field(default="blazeface", max_length=64, description="its manifest entry")
+    face_score: float = Field(default=0.5, ge=0.05, le=1.0, description="face detector score threshold")
+    person_model: str | None = Field(
+        default="nanodet-coco",
+        max_length=64,
+        description="person detector: a person without a face found gets the head blurred (None: faces only)",
+    )
+
 
 class CenterConfig(_Section):
     site: str = Field(description="site id, the site level of the MQTT topics")
@@ -309,6 +327,7 @@ class CenterConfig(_Section):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @field_validator("site")
     @classmethod
@@ -353,6 +372,9 @@ class CenterConfig(_Section):
                 "evidence_dir": evidence,
                 "mqtt": mqtt,
                 "metrics": metrics,
+                "reports": self.reports.model_copy(
+                    update={"face_manifest": base_dir / self.reports.face_manifest}
+                ),
             }
         )
 

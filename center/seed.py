@@ -42,6 +42,7 @@ from center.store.models import (
     Camera,
     Claim,
     Complaint,
+    CameraUptime,
     Enterprise,
     FollowUp,
     GridCell,
@@ -438,8 +439,37 @@ def _get_or_add(session: Session, report: SeedReport, model: type[Any], key: Any
     return row
 
 
+def _uptime(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
+    """When each camera was online over the history (center/domain/uptime.py): mostly online, with
+    outages of a few hours on some days and one camera down for two days; not for a camera that
+    has spans already (a running demo's own heartbeats)."""
+    rng = random.Random(20261204)
+    have = set(session.scalars(select(CameraUptime.camera).distinct()))
+    start = now - HISTORY_DAYS * DAY_MS
+    for e in ENTERPRISES:
+        for c in e.cams:
+            if c.id in have or c.node is None:
+                continue
+            t = start
+            spans: list[tuple[int, int]] = []
+            while t < now:
+                if rng.random() < 0.12:  # an outage: a few hours, now and then two days
+                    t += (48 if rng.random() < 0.08 else rng.randint(1, 8)) * HOUR_MS
+                    continue
+                up = rng.randint(12, 96) * HOUR_MS
+                spans.append((t, min(t + up, now)))
+                t += up
+            for a, b in spans:
+                session.add(
+                    CameraUptime(site=config.site, node=c.node, camera=c.id, start_ms=a, end_ms=b, open=False)
+                )
+                report.add("camera_uptime")
+
+
 def _alert_history(session: Session, config: CenterConfig, now: int, report: SeedReport) -> None:
     rng = random.Random(20250601)
+    tz = ZoneInfo(config.timezone)
+    today = datetime.fromtimestamp(now / 1000, tz).date()
     for ent in ENTERPRISES:
         n_days = HISTORY_DAYS
         seq = 0
@@ -453,7 +483,9 @@ def _alert_history(session: Session, config: CenterConfig, now: int, report: See
                 suffix, rule_name, severity = RULES[rule_type]
                 if rng.random() < 0.15 and severity != "major":
                     severity = "significant" if severity == "general" else "major"
-                started = now - day * DAY_MS + int(rng.uniform(7, 22) * HOUR_MS)
+                # working hours 07:00–22:00 in the park's time zone (not UTC, not relative to now)
+                midnight = datetime.combine(today - timedelta(days=day), datetime.min.time(), tz)
+                started = int(midnight.timestamp() * 1000) + int(rng.uniform(7, 22) * HOUR_MS)
                 duration = int(rng.uniform(10, 300) * 1000)
                 n_objects, score, r = rng.randint(1, 3), round(rng.uniform(0.45, 0.95), 2), rng.random()
                 reason = rng.choice(
@@ -598,7 +630,7 @@ def _registry(session: Session, config: CenterConfig, now: int, report: SeedRepo
                 session, report, Camera, c.id, id=c.id, enterprise_id=e.id, node=c.node, name=c.post,
                 post_name=POSTS[c.id], key_post=c.key_post,
                 map_x=min(1.0, e.pos[0] + 0.02 * (i - len(e.cams) / 2)), map_y=min(1.0, e.pos[1] + 0.03),
-                created_ms=now,
+                created_ms=now - (HISTORY_DAYS + 1) * DAY_MS,  # watching since before the alert history
             )  # fmt: skip
             if cam.post_name in ("", cam.name):  # seeded before posts had names of their own
                 cam.post_name = POSTS[c.id]
@@ -940,6 +972,7 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
     _users(session, report)
     session.flush()
     _alert_history(session, config, now, report)
+    _uptime(session, config, now, report)
     session.flush()
     _hazards(session, now, report)
     today = datetime.fromtimestamp(now / 1000, tz).date()

@@ -19,6 +19,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH
 RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
+# the face and person models that blur faces in the reports' evidence thumbnails (reports.face_manifest)
+COPY models/manifest.yaml models/coco80.txt models/nanodet-coco-416.onnx models/blazeface.onnx /opt/parkguard/models/
+COPY models/LICENSES /opt/parkguard/models/LICENSES
 # a fixed uid: volumes (evidence shared by the replicas) keep the same owner in every container
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/parkguard --shell /usr/sbin/nologin parkguard \
     && mkdir -p /etc/parkguard /var/lib/parkguard/evidence /var/lib/parkguard/broker-auth \

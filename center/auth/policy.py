@@ -110,9 +110,9 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "get_risk": RISK_READERS,
     "risk_history": RISK_READERS,
     "risk_report": RISK_READERS,
-    "risk_report_pdf": RISK_READERS,  # an insurer's holds no evidence image (center/reports/data.py)
+    "risk_report_pdf": RISK_READERS,  # images only as face-blurred thumbnails (center/reports/faces.py)
     "verify_report": RISK_READERS,
-    "service_report_pdf": RISK_READERS,  # scoped like list_services; no photos for an insurer
+    "service_report_pdf": RISK_READERS,  # scoped like list_services; photos face-blurred thumbnails only
     "park_report": READ_ALL,  # every enterprise of the park (the government's report)
     "park_report_pdf": READ_ALL,  # a record of a report of an enterprise in the caller's scope
     "snapshot_risk": STAFF,

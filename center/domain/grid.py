@@ -228,6 +228,10 @@ def archive(session: Session, task: ServiceTask, actor: str, now: int, day: date
         created_ms=now,
     )
     session.add(record)
+    session.flush()  # the record's id, for the hazards the visit found (the service report lists them)
+    for hazard in session.query(Hazard).filter(Hazard.service_task_id == task.id):
+        if hazard.service_id is None:
+            hazard.service_id = record.id
     return record
 
 

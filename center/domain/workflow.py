@@ -23,7 +23,7 @@ from center.domain.vocabulary import (
     HazardStatus,
     label,
 )
-from center.store.models import Alert, Camera, Enterprise, Hazard, HazardLog
+from center.store.models import Alert, Camera, Enterprise, Hazard, HazardLog, ServiceRecord
 from protocol import now_ms
 
 # --- alerts ------------------------------------------------------------------------------
@@ -137,9 +137,16 @@ def create_hazard(
     code: str | None = None,
     created_ms: int | None = None,
     verify_files: bool = True,
+    service_id: int | None = None,
 ) -> Hazard:
     if session.get(Enterprise, enterprise_id) is None:
         raise Invalid(("body", "enterprise_id"), f"no enterprise {enterprise_id!r}")
+    if service_id is not None:
+        service = session.get(ServiceRecord, service_id)
+        if service is None or service.enterprise_id != enterprise_id:
+            raise Invalid(
+                ("body", "service_id"), f"no service record {service_id} of enterprise {enterprise_id}"
+            )
     if camera_id is not None and alert_id is None:
         cam = session.get(Camera, camera_id)
         if cam is None or cam.enterprise_id != enterprise_id:
@@ -166,6 +173,7 @@ def create_hazard(
         created_by=actor,
         created_ms=now,
         updated_ms=now,
+        service_id=service_id,
     )
     session.add(hazard)
     session.flush()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from center.domain import uptime
 from center.store.models import Alert, Camera, Node, Quarantine
 from protocol import SEVERITY_RANK, AlertEvent, Heartbeat, NodeState, NodeStatus, WarningOutcome
 
@@ -252,6 +253,8 @@ def apply_status(session: Session, st: NodeStatus, now_ms: int) -> Node:
         row.config_version = st.config_version  # None: the node runs its local file only
         row.config_rejected = st.config_rejected
         row.config_error = st.config_error
+    if st.state is not NodeState.ONLINE:  # its cameras' online spans end at their last heartbeat
+        uptime.record_node_down(session, st.site, st.node)
     return row
 
 
@@ -263,6 +266,9 @@ def apply_heartbeat(session: Session, hb: Heartbeat, now_ms: int) -> Node:
         row.heartbeat = {**hb.model_dump(mode="json"), "received_ms": now_ms}
         if not row.cameras:
             row.cameras = [c.camera for c in hb.cameras]
+        # online spans of its cameras (center/domain/uptime.py), on the center's clock
+        states = {c.camera: c.state.value for c in hb.cameras}
+        uptime.record_heartbeat(session, hb.site, hb.node, states, now_ms, hb.interval_s)
     return row
 
 

@@ -120,7 +120,7 @@ def alerts_by_severity(rows: list[dict[str, Any]]) -> str | None:
     return _png(fig)
 
 
-def alerts_by_hour(counts: list[int]) -> str | None:
+def alerts_by_hour(counts: list[int], timezone: str = "") -> str | None:
     import matplotlib.pyplot as plt
 
     if not any(counts):
@@ -129,7 +129,7 @@ def alerts_by_hour(counts: list[int]) -> str | None:
     fig, ax = plt.subplots(figsize=(6.2, 2.2))
     ax.bar(range(24), counts, color=BAR)
     ax.set_xticks(range(0, 24, 2), [f"{h}时" for h in range(0, 24, 2)])
-    ax.set_title("告警时段分布（按小时，园区时间）", loc="left", fontsize=10)
+    ax.set_title(f"告警时段分布（按小时，园区时间 {timezone}）".replace(" ）", "）"), loc="left", fontsize=10)
     return _png(fig)
 
 
@@ -172,7 +172,7 @@ def enterprise_charts(data: dict[str, Any]) -> dict[str, str | None]:
     return {
         "by_type": alerts_by_type(a["by_type"]),
         "by_severity": alerts_by_severity(a["by_severity"]),
-        "by_hour": alerts_by_hour(a["by_hour"]),
+        "by_hour": alerts_by_hour(a["by_hour"], data["cover"]["timezone"]),
         "trend": alerts_trend(a["trend"]),
         "by_post": alerts_by_post(a["by_post"]),
         "false_alarms": false_alarms(a["rules"]),

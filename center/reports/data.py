@@ -3,13 +3,13 @@ and what the templates and charts are drawn from). Counting is done by the datab
 so a year of 100,000 alerts costs a few grouped queries, not 100,000 rows in Python.
 
 Every label is Chinese (from center/domain/vocabulary.py); every list is bounded; people are
-named, never given by id. An insurer's report holds its own policies and service records only,
-and no evidence image (insurers see no evidence, center/auth/policy.py)."""
+named, never given by id. An insurer's report holds its own policies and service records only.
+Evidence thumbnails (recurring problems) have every face blurred at render time
+(center/reports/faces.py) for every reader; an insurer gets only these blurred thumbnails, never
+the evidence itself (center/auth/policy.py)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from center.auth.policy import Principal, service_records_visible
 from center.config import CenterConfig
-from center.domain import scoring
+from center.domain import scoring, uptime
 from center.domain.vocabulary import (
     ALERT_STATUS_LABELS,
     HAZARD_LEVEL_LABELS,
@@ -37,6 +37,7 @@ from center.domain.vocabulary import (
     Role,
     label,
 )
+from center.reports.faces import Thumbnails
 from center.reports.period import Period
 from center.store.models import (
     Alert,
@@ -61,7 +62,6 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 LIST_CAP = 100  # rows of a listed table (major hazards, rules, services); the rest are counted
 RECURRING_TOP = 8  # recurring problems shown
-THUMB_PX = 360  # longest side of an evidence thumbnail
 LEVEL_COLOURS = {"red": "#d32f2f", "orange": "#ef6c00", "yellow": "#f9a825", "blue": "#1565c0"}
 SEVERITY_LABELS_ZH = {"general": "一般", "significant": "较大", "major": "重大"}
 RECOMMENDATIONS_FILE = Path(__file__).with_name("recommendations.yaml")
@@ -88,14 +88,6 @@ def _iso_day(ms: int | None, period: Period) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, period.tz).strftime("%Y-%m-%d")
-
-
-def _tz_offset_ms(period: Period) -> int:
-    """The park's UTC offset in the middle of the period (hour-of-day buckets are computed in SQL
-    with one offset; a zone with daylight saving is off by an hour in part of the year)."""
-    mid = datetime.fromtimestamp((period.from_ms + period.to_ms) / 2000, period.tz)
-    off = mid.utcoffset() or timedelta()
-    return int(off.total_seconds() * 1000)
 
 
 # --- the parts ------------------------------------------------------------------------------
@@ -240,6 +232,7 @@ def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]
                 "schedule": "—",
             }
         )
+    spans = uptime.uptime(session, {c.id: c.created_ms for c in cams}, period.from_ms, period.to_ms, now_ms())
     rows = []
     online = 0
     for c in cams:
@@ -259,26 +252,44 @@ def _coverage(session: Session, e: Enterprise, period: Period) -> dict[str, Any]
                 state = "未上报"
         online += state == "在线"
         rules = rules_by_camera.get(c.id) or seen_by_camera.get(c.id) or []
+        up = spans.get(c.id)
         rows.append(
             {
                 "name": c.name or c.post_name or "未命名摄像头",
                 "post": c.post_name,
                 "key_post": c.key_post,
                 "state": state,
+                "online_hours": up.online_hours if up else None,
+                "hours": up.window_hours if up else None,
+                "online_pct": up.pct if up else None,
                 "rules": rules[:20],
                 "rules_from": "配置" if c.id in rules_by_camera else ("告警" if rules else ""),
             }
         )
+    everyone = uptime.total(spans.values())
+    keys = uptime.total(spans[c.id] for c in cams if c.key_post)
+    since = uptime.recording_since(session)
+    since_note = ""
+    if since is not None and since > period.from_ms:
+        since_note = f"在线记录自 {_iso_day(since, period)} 起，此前的时段不计入。"
     return {
         "cameras": len(cams),
         "key_posts": sum(1 for c in cams if c.key_post),
         "online_now": online,
         "online_now_pct": _pct(online, len(cams)),
+        "online_hours": everyone.online_hours if everyone else None,
+        "hours": everyone.window_hours if everyone else None,
+        "online_pct": everyone.pct if everyone else None,
+        "key_online_pct": keys.pct if keys else None,
         "rows": rows[:LIST_CAP],
         "more": max(0, len(rows) - LIST_CAP),
         "note": (
-            "在线率为出报告时各摄像头的状态（中心不保存逐小时的在线历史）；"
-            "规则及其重点时段取自边缘节点的最新远程配置，无配置时列出报告期内产生过告警的规则。"
+            "在线率 = 报告期内摄像头在线小时数 ÷ 应在线小时数（自摄像头登记起、截至出报告时），"
+            "在线时段由边缘节点的心跳记录：心跳显示在线即计入，"
+            "节点离线、停止或连续 3 个心跳周期无心跳即中断。"
+            + since_note
+            + "状态为出报告时的状态；规则及其重点时段取自边缘节点的最新远程配置，"
+            "无配置时列出报告期内产生过告警的规则。"
         ),
     }
 
@@ -299,13 +310,17 @@ def _alerts(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
         by_sev[sev] += k
         by_status[status] += k
     total = sum(by_type.values())
-    off = _tz_offset_ms(period)
-    hour = ((Alert.started_ms + off) // HOUR_MS) % 24
+    # hour of day and day in the park's time zone, exact across a change of its UTC offset
     by_hour = [0] * 24
-    for h, k in session.execute(select(hour, n).where(*where).group_by(hour)):
-        by_hour[int(h) % 24] += k
-    day = (Alert.started_ms + off) // DAY_MS
-    by_day = {int(d): k for d, k in session.execute(select(day, n).where(*where).group_by(day))}
+    by_day: Counter[int] = Counter()
+    for lo, hi, off in period.offset_ranges():
+        part = (Alert.enterprise == e.id, Alert.started_ms >= lo, Alert.started_ms < hi)
+        hour = ((Alert.started_ms + off) // HOUR_MS) % 24
+        for h, k in session.execute(select(hour, n).where(*part).group_by(hour)):
+            by_hour[int(h) % 24] += k
+        day_no = (Alert.started_ms + off) // DAY_MS
+        for dn, k in session.execute(select(day_no, n).where(*part).group_by(day_no)):
+            by_day[int(dn)] += k
     # per month (or per day for a period up to 62 days)
     trend: dict[str, int] = {}
     daily = period.days <= 62
@@ -458,29 +473,37 @@ def _hazards(session: Session, e: Enterprise, period: Period) -> dict[str, Any]:
     }
 
 
-def _thumbnail(evidence_dir: Path, sha256: str, content_type: str) -> str | None:
-    """A JPEG data URI of the stored snapshot, at most THUMB_PX on its long side; None if unreadable."""
-    from PIL import Image, UnidentifiedImageError
+MAX_IMAGE_BYTES = 32 * 1024 * 1024  # an evidence image larger than this is not thumbnailed
 
+
+def thumbnails(config: CenterConfig) -> Thumbnails:
+    """The face-blurring thumbnail maker of one report (center/reports/faces.py)."""
+    r = config.reports
+    return Thumbnails(r.face_manifest, r.face_model, r.face_score, r.person_model)
+
+
+def _thumbnail(thumbs: Thumbnails, evidence_dir: Path, sha256: str, content_type: str) -> str | None:
+    """A JPEG data URI of the stored image, faces blurred, at most faces.THUMB_PX on its long side; None if
+    unreadable, too large, or not safely blurred."""
     from center.api.evidence.service import path_of
 
     path = path_of(evidence_dir, sha256, content_type)
     try:
-        with Image.open(path) as img:
-            img.thumbnail((THUMB_PX, THUMB_PX))
-            buf = io.BytesIO()
-            img.convert("RGB").save(buf, "JPEG", quality=80)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            log.warning("report: evidence %s larger than %d bytes: left out", sha256[:12], MAX_IMAGE_BYTES)
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
         log.warning("report: evidence %s unreadable: %s", sha256[:12], exc)
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return thumbs.data_uri(data)
 
 
 def _recurring(
     session: Session, config: CenterConfig, e: Enterprise, period: Period, user: Principal
 ) -> dict[str, Any]:
     """The (post, problem) pairs that came back most often (alerts not dismissed as false), with the
-    snapshot of the latest one where the reader may see evidence."""
+    snapshot of the latest one as a thumbnail with every face blurred (any reader, an insurer too)."""
     where = (
         Alert.enterprise == e.id,
         Alert.started_ms >= period.from_ms,
@@ -497,13 +520,11 @@ def _recurring(
         .limit(RECURRING_TOP)
     ).all()
     cams = {c.id: c for c in session.scalars(select(Camera).where(Camera.enterprise_id == e.id))}
-    shows_evidence = user.role is not Role.INSURER
+    thumbs = thumbnails(config)
     rows = []
     for cam, rtype, k, last_ms in top:
         c = cams.get(cam)
-        thumb = None
-        if shows_evidence:
-            thumb = _latest_snapshot(session, config, e.id, cam, rtype, last_ms)
+        thumb = _latest_snapshot(session, config, thumbs, e.id, cam, rtype, last_ms)
         rows.append(
             {
                 "post": (c.post_name or c.name) if c else "未登记摄像头",
@@ -514,18 +535,20 @@ def _recurring(
                 "thumbnail": thumb,
             }
         )
-    return {
-        "rows": rows,
-        "image_note": (
-            "证据图片不向保险机构提供（保险机构不查看现场证据，见平台权限规定）。"
-            if not shows_evidence
-            else "证据图片为边缘节点上传的抓拍，人脸已在边缘节点模糊处理。"
-        ),
-    }
+    note = "证据图片为边缘节点上传的最近一次抓拍，缩略显示。" + thumbs.note()
+    if user.role is Role.INSURER:
+        note += "保险机构只获得人脸已模糊的缩略图，不获得原始证据。"
+    return {"rows": rows, "image_note": note}
 
 
 def _latest_snapshot(
-    session: Session, config: CenterConfig, enterprise_id: str, camera: str, rule_type: str, last_ms: int
+    session: Session,
+    config: CenterConfig,
+    thumbs: Thumbnails,
+    enterprise_id: str,
+    camera: str,
+    rule_type: str,
+    last_ms: int,
 ) -> str | None:
     """The newest snapshot of this camera and rule that belongs to the enterprise (its owner rows)."""
     alerts = session.scalars(
@@ -553,7 +576,7 @@ def _latest_snapshot(
             )
             if owned is None:
                 continue
-            thumb = _thumbnail(config.evidence_dir, sha, owned)
+            thumb = _thumbnail(thumbs, config.evidence_dir, sha, owned)
             if thumb:
                 return thumb
     return None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from center.auth.policy import Principal
 from center.config import CenterConfig
-from center.domain import scoring
+from center.domain import scoring, uptime
 from center.domain.vocabulary import INDUSTRY_LABELS, RISK_LEVEL_LABELS, ROLE_LABELS, RULE_TYPE_LABELS, label
 from center.reports.data import LEVEL_COLOURS, _pct, methodology
 from center.reports.period import Period
@@ -48,6 +48,9 @@ def _group(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
                 "overdue_open": sum(m["overdue_open"] for m in members),
                 "cameras": sum(m["cameras"] for m in members),
                 "covered_pct": _pct(sum(1 for m in members if m["cameras"]), len(members)),
+                "online_pct": _pct(
+                    sum(m["online_ms"] for m in members), sum(m["window_ms"] for m in members)
+                ),
             }
         )
     return sorted(out, key=lambda g: (-g["mean_score"], g["name"]))
@@ -111,6 +114,14 @@ def park_report(
             select(Camera.enterprise_id, n).where(Camera.key_post).group_by(Camera.enterprise_id)
         ).all()
     )
+    # online hours of every camera over the period (center/domain/uptime.py), added up per enterprise
+    cam_rows = session.execute(
+        select(Camera.id, Camera.enterprise_id, Camera.created_ms).where(Camera.enterprise_id.in_(ids))
+    ).all()
+    spans = uptime.uptime(session, {cam: ms for cam, _e, ms in cam_rows}, period.from_ms, period.to_ms, at)
+    up_by: dict[str, list[uptime.Uptime | None]] = defaultdict(list)
+    for cam, eid, _ms in cam_rows:
+        up_by[eid].append(spans[cam])
     rows = []
     for i, e in enumerate(enterprises):
         tell("scores", i / max(1, len(enterprises)))
@@ -119,6 +130,7 @@ def park_report(
         a = alerts.get(e.id, Counter())
         reviewed = a["acknowledged"] + a["escalated"] + a["dismissed"]
         f, c = int(found.get(e.id, 0)), int(closed.get(e.id, 0))
+        up = uptime.total(up_by.get(e.id, []))
         rows.append(
             {
                 "enterprise_id": e.id,
@@ -142,6 +154,8 @@ def park_report(
                 "overdue_open": int(overdue.get(e.id, 0)),
                 "cameras": int(cams.get(e.id, 0)),
                 "key_posts": int(key_posts.get(e.id, 0)),
+                "online_ms": up.online_ms if up else 0,
+                "window_ms": up.window_ms if up else 0,
             }
         )
     rows.sort(key=lambda r: (-r["score"], r["name"]))
@@ -198,6 +212,7 @@ def park_report(
             "key_posts": sum(r["key_posts"] for r in rows),
             "covered": sum(1 for r in rows if r["cameras"]),
             "covered_pct": _pct(sum(1 for r in rows if r["cameras"]), len(rows)),
+            "online_pct": _pct(sum(r["online_ms"] for r in rows), sum(r["window_ms"] for r in rows)),
             "rose": [r for r in rows if r["level_change"] > 0],
             "fell": [r for r in rows if r["level_change"] < 0],
         },

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from center.domain.errors import Invalid
 
+DAY_MS = 86_400_000
+QUARTER_MS = 900_000  # UTC offsets change on quarter hours
 MAX_DAYS = 3660  # ten years and a few leap days: the longest period a report covers
 
 
@@ -35,6 +37,31 @@ class Period:
     def previous(self) -> Period:
         """The period of the same length just before this one."""
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.tz)
+
+    def offset_ranges(self) -> list[tuple[int, int, int]]:
+        """The period cut where the park's UTC offset changes (daylight saving): (from_ms, to_ms,
+        offset_ms) each, so that hour-of-day and day buckets computed in SQL with one offset a
+        range are the park's local hours and days all through the period. One range for a zone
+        without daylight saving (Asia/Shanghai)."""
+
+        def offset(ms: int) -> int:
+            off = datetime.fromtimestamp(ms / 1000, self.tz).utcoffset() or timedelta()
+            return int(off.total_seconds() * 1000)
+
+        out: list[tuple[int, int, int]] = []
+        start, current = self.from_ms, offset(self.from_ms)
+        day = self.from_ms
+        while day < self.to_ms:
+            nxt = min(day + DAY_MS, self.to_ms)
+            if offset(nxt - 1) != current:  # a change inside this day: find its quarter hour
+                t = day
+                while t < nxt and offset(t) == current:
+                    t += QUARTER_MS
+                out.append((start, t, current))
+                start, current = t, offset(t)
+            day = nxt
+        out.append((start, self.to_ms, current))
+        return out
 
     def label(self) -> str:
         return f"{self.start:%Y年%m月%d日} 至 {self.end:%Y年%m月%d日}"

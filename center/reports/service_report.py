@@ -2,10 +2,13 @@
 the hazards recorded on site that day with their photos, advice for them, and the lines on
 which both sides confirm it.
 
-The center's service record holds the kind, date, provider and a summary; a hazard is not
-linked to a service, so "found in this visit" means: recorded by inspection (现场排查) for the
-enterprise on the service's day. Both sides confirm on paper (signature lines): the center has
-no electronic confirmation of a service yet, and the report says so."""
+The center's service record holds the kind, date, provider and a summary. The hazards found in
+the visit are those registered with its id (``hazards.service_id``, set by whoever records them:
+``POST /api/hazards`` with ``service_id``), whatever day they were entered. A visit that has none
+linked (records made before the link existed) falls back to the inspection hazards (现场排查) of the
+enterprise registered on the service's day and linked to no visit, and the report says that
+they were matched by date. Both sides confirm on paper (signature lines): the center has no
+electronic confirmation of a service yet, and the report says so."""
 
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from center.domain.vocabulary import (
     Role,
     label,
 )
-from center.reports.data import LIST_CAP, _thumbnail, recommendations
+from center.reports.data import LIST_CAP, _thumbnail, recommendations, thumbnails
+from center.reports.faces import Thumbnails
 from center.store.models import (
     Camera,
     Enterprise,
@@ -41,7 +45,9 @@ from protocol import now_ms
 PHOTOS_PER_HAZARD = 2
 
 
-def _photos(session: Session, config: CenterConfig, enterprise_id: str, shas: list[str]) -> list[str]:
+def _photos(
+    session: Session, config: CenterConfig, thumbs: Thumbnails, enterprise_id: str, shas: list[str]
+) -> list[str]:
     """Thumbnails of the hazard's photos that belong to the enterprise (its owner rows)."""
     out: list[str] = []
     for sha in shas[:8]:
@@ -53,7 +59,7 @@ def _photos(session: Session, config: CenterConfig, enterprise_id: str, shas: li
         )
         if ctype is None or not ctype.startswith("image/"):
             continue
-        thumb = _thumbnail(config.evidence_dir, sha, ctype)
+        thumb = _thumbnail(thumbs, config.evidence_dir, sha, ctype)
         if thumb:
             out.append(thumb)
         if len(out) >= PHOTOS_PER_HAZARD:
@@ -74,20 +80,33 @@ def service_report(
     start = int(datetime.combine(day, time(), tz).timestamp() * 1000)
     end = int(datetime.combine(day + timedelta(days=1), time(), tz).timestamp() * 1000)
     insurer = session.get(Insurer, record.insurer_id) if record.insurer_id else None
-    shows_photos = user.role is not Role.INSURER
+    thumbs = thumbnails(config)
     cams = {c.id: c for c in session.scalars(select(Camera).where(Camera.enterprise_id == e.id))}
-    hazards = []
-    for h in session.scalars(
-        select(Hazard)
-        .where(
-            Hazard.enterprise_id == e.id,
-            Hazard.source == "inspection",
-            Hazard.created_ms >= start,
-            Hazard.created_ms < end,
+    linked = list(
+        session.scalars(
+            select(Hazard)
+            .where(Hazard.enterprise_id == e.id, Hazard.service_id == record.id)
+            .order_by(Hazard.created_ms)
+            .limit(LIST_CAP)
         )
-        .order_by(Hazard.created_ms)
-        .limit(LIST_CAP)
-    ):
+    )
+    by_date = not linked
+    found = linked or list(
+        session.scalars(
+            select(Hazard)
+            .where(
+                Hazard.enterprise_id == e.id,
+                Hazard.service_id.is_(None),
+                Hazard.source == "inspection",
+                Hazard.created_ms >= start,
+                Hazard.created_ms < end,
+            )
+            .order_by(Hazard.created_ms)
+            .limit(LIST_CAP)
+        )
+    )
+    hazards = []
+    for h in found:
         cam = cams.get(h.camera_id or "")
         hazards.append(
             {
@@ -100,9 +119,7 @@ def service_report(
                 "status": label(HAZARD_STATUS_LABELS, h.status),
                 "post": (cam.post_name or cam.name) if cam else "",
                 "deadline": datetime.fromtimestamp(h.deadline_ms / 1000, tz).strftime("%Y-%m-%d"),
-                "photos": _photos(session, config, e.id, list(h.before_evidence or []))
-                if shows_photos
-                else [],
+                "photos": _photos(session, config, thumbs, e.id, list(h.before_evidence or [])),
             }
         )
     table = recommendations()
@@ -135,11 +152,14 @@ def service_report(
         },
         "summary": record.summary,
         "hazards": hazards,
-        "photo_note": (
-            "隐患照片不向保险机构提供（保险机构不查看现场证据，见平台权限规定）。"
-            if not shows_photos
-            else "照片为隐患登记时上传的整改前照片。"
+        "hazards_note": (
+            "本次服务未登记关联隐患；以下为服务当日为该企业登记、未关联其他服务的现场排查隐患（按日期匹配）。"
+            if by_date and hazards
+            else "本次服务登记的隐患（按服务记录关联）。"
         ),
+        "photo_note": "照片为隐患登记时上传的整改前照片，缩略显示。"
+        + thumbs.note()
+        + ("保险机构只获得人脸已模糊的缩略图，不获得原始照片。" if user.role is Role.INSURER else ""),
         "advice": {"items": advice, "basis": table["basis"], "review_status": table["review_status"]},
         "confirmation_note": "平台尚未记录双方的电子确认，请服务机构和企业在下方签字确认。",
     }

@@ -124,6 +124,27 @@ class Node(Base):
     config_error: Mapped[str | None] = mapped_column(Text, doc="why the node refused config_rejected")
 
 
+class CameraUptime(Base):
+    """A span during which a camera was online: opened by the first heartbeat that shows it online
+    after it was not, extended by each later one, closed when a heartbeat shows it otherwise, its
+    node goes offline or stops, or heartbeats stop for longer than 3 periods (center/domain/uptime.py).
+    Online hours of a camera over a report period are the overlap of its spans with the period."""
+
+    __tablename__ = "camera_uptime"
+    __table_args__ = (
+        Index("ix_camera_uptime_camera_end_ms", "camera", "end_ms"),
+        Index("ix_camera_uptime_site_node_open", "site", "node", "open"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(64))
+    start_ms: Mapped[int] = mapped_column(BigInteger, doc="first heartbeat showing it online (center clock)")
+    end_ms: Mapped[int] = mapped_column(BigInteger, doc="last heartbeat showing it online (center clock)")
+    open: Mapped[bool] = mapped_column(Boolean, doc="may still be extended (no offline told since)")
+
+
 class NodeConfigVersion(Base):
     """A remote configuration of a node, as an operator set it; the newest version is the desired one."""
 
@@ -277,7 +298,13 @@ class Hazard(Base):
     rectified_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it went to 待复核 last")
     closed_ms: Mapped[int | None] = mapped_column(BigInteger)
     service_task_id: Mapped[int | None] = mapped_column(
-        ForeignKey("service_tasks.id"), index=True, doc="the service visit that found it"
+        ForeignKey("service_tasks.id"), index=True, doc="the AQ 9010 service task (visit) that found it"
+    )
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_records.id"),
+        index=True,
+        doc="the service record (服务记录) of the visit that found it (现场排查); set for a task's "
+        "hazards when the task is archived",
     )
 
 

@@ -236,10 +236,11 @@ async function cameras() {
       name, c.post_name && c.post_name !== c.name ? c.post_name : "–", c.key_post ? cell("key", "★ 重点") : "", c.node_name || nodeNames.get(c.node) || c.node || "–",
       cell("num", String(p ? p.total : 0)), cell("num", falseRate),
       cell("num", p && p.precision !== null ? `${Math.round(p.precision * 100)}%` : "–"),
+      cell("num", c.online_rate_30d === null || c.online_rate_30d === undefined ? "–" : `${(c.online_rate_30d * 100).toFixed(1)}%`),
     ]);
     tr.dataset.camera = c.id;
   }
-  if (!page.items.length) empty(body, 7, "未登记摄像头");
+  if (!page.items.length) empty(body, 8, "未登记摄像头");
   $("cameras-panel").hidden = false;
 }
 

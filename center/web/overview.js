@@ -144,7 +144,11 @@ function show(o) {
     h.mean_days_to_close === null ? "–" : `${h.mean_days_to_close.toFixed(1)} 天`,
     `期内销号 ${h.closed}，按期 ${h.closed_on_time}`,
   );
-  tile("cameras", `${c.cameras_online}/${c.cameras}`, `重点岗位 ${c.key_posts_online}/${c.key_posts}${c.unassigned ? ` · 未接入节点 ${c.unassigned}` : ""}`);
+  tile(
+    "cameras",
+    `${c.cameras_online}/${c.cameras}`,
+    `重点岗位 ${c.key_posts_online}/${c.key_posts} · 期内在线率 ${pct(c.online_rate)}（重点岗位 ${pct(c.key_online_rate)}）${c.unassigned ? ` · 未接入节点 ${c.unassigned}` : ""}`,
+  );
   tile("nodes", `${c.nodes_online}/${c.nodes}`, c.nodes ? "" : "未登记边缘节点");
   tile("services", num(o.services), `待受理服务需求 ${o.open_requests}`);
   levels(o);

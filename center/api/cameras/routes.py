@@ -14,11 +14,14 @@ from center.api.schemas import Page
 from center.auth.audit import audit
 from center.auth.deps import CurrentUser, SessionDep
 from center.config import CenterConfig
+from center.domain import uptime
 from center.domain.errors import Invalid, NotFound, StateConflict
+from center.domain.timeparse import DAY_MS
 from center.store.models import Camera, Enterprise, Node
 from protocol import now_ms
 
 router = make_router("cameras")
+ONLINE_WINDOW_DAYS = 30  # a camera's online rate in the list: over the last 30 days
 
 
 @router.get("/cameras", response_model=Page[CameraOut])
@@ -42,15 +45,18 @@ def list_cameras(
         stmt = stmt.where(Camera.node == node)
     if key_post is not None:
         stmt = stmt.where(Camera.key_post == key_post)
-    items = [
-        CameraOut.model_validate(c)
-        for c in session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset))
-    ]
+    rows = list(session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset)))
+    items = [CameraOut.model_validate(c) for c in rows]
     nodes = sorted({c.node for c in items if c.node})
     named = select(Node.node, Node.name).where(Node.site == config.site, Node.node.in_(nodes))
     names = {node: name for node, name in session.execute(named) if name} if nodes else {}
+    now = now_ms()
+    created = {c.id: row.created_ms for c, row in zip(items, rows, strict=True)}
+    rates = uptime.uptime(session, created, now - ONLINE_WINDOW_DAYS * DAY_MS, now, now)
     for c in items:
         c.node_name = names.get(c.node or "")
+        up = rates.get(c.id)
+        c.online_rate_30d = up.rate if up else None
     return Page(
         items=items,
         total=count_of(session, stmt),

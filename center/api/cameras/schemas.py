@@ -60,3 +60,7 @@ class CameraOut(RowOut):
     map_x: float | None
     map_y: float | None
     node_name: str | None = Field(default=None, description="where its edge node is installed (A区机房)")
+    online_rate_30d: float | None = Field(
+        default=None,
+        description="online hours ÷ hours over the last 30 days (0–1), from the heartbeats; None: no record",
+    )

@@ -150,6 +150,7 @@ def create_hazard(body: HazardIn, session: SessionDep, user: CurrentUser) -> Haz
         assignee=body.assignee,
         camera_id=body.camera_id,
         before_evidence=body.before_evidence,
+        service_id=body.service_id,
     )
     audit(session, user, "create_hazard", f"hazard:{hazard.code}", {"enterprise_id": hazard.enterprise_id})
     session.commit()

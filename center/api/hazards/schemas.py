@@ -47,6 +47,9 @@ class HazardIn(BaseModel):
     deadline_days: DeadlineDays = 7
     assignee: Assignee = ""
     before_evidence: list[Sha256] = Field(default_factory=list, max_length=20)
+    service_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the service visit (服务记录) on which it was found"
+    )
 
 
 class HazardPatch(BaseModel):
@@ -134,6 +137,7 @@ class HazardOut(RowOut):
     updated_ms: int = Field(exclude=True)
     rectified_ms: int | None = Field(exclude=True)
     closed_ms: int | None = Field(exclude=True)
+    service_id: int | None = Field(default=None, description="the service visit on which it was found")
     history: list[HazardStepOut] | None = None
     enterprise_name: str | None = Field(default=None, description="the enterprise's name")
     camera_name: str | None = Field(default=None, description="the camera's name (the place it watches)")

@@ -62,6 +62,10 @@ class Coverage(BaseModel):
     unassigned: int = Field(description="cameras on no edge node")
     nodes: int
     nodes_online: int
+    online_rate: float | None = Field(
+        default=None, description="online hours ÷ hours of the period (0–1), all cameras (heartbeat history)"
+    )
+    key_online_rate: float | None = Field(default=None, description="the same for the key posts' cameras")
 
 
 class AttentionRow(IndustryLabelled):

@@ -24,6 +24,7 @@ from center.api.overview.schemas import (
 )
 from center.api.schemas import iso_utc
 from center.config import CenterConfig
+from center.domain import uptime
 from center.domain.nodes import node_cameras, node_health, registered_cameras
 from center.domain.scoring import CONFIRMED, LEVELS, latest_score, level_rank
 from center.domain.timeparse import DAY_MS
@@ -257,9 +258,16 @@ class Figures:
                     continue
                 cams_online += 1
                 keys_online += c.camera in key_ids
+        # online hours over the period, from the uptime spans (center/domain/uptime.py)
+        created = dict(self.session.execute(select(Camera.id, Camera.created_ms).where(in_scope)).all())
+        spans = uptime.uptime(self.session, created, self.since, self.now, self.now)
+        everyone = uptime.total(spans.values())
+        key_total = uptime.total(v for k, v in spans.items() if k in key_ids)
         return Coverage(
             cameras=int(cams), cameras_online=cams_online, key_posts=int(keys), key_posts_online=keys_online,
             unassigned=int(unassigned), nodes=nodes, nodes_online=online_nodes,
+            online_rate=everyone.rate if everyone else None,
+            key_online_rate=key_total.rate if key_total else None,
         )  # fmt: skip
 
     def services(self) -> tuple[int, int]:

@@ -32,7 +32,15 @@ from center.domain.errors import Invalid
 from center.domain.vocabulary import RULE_TYPE_LABELS
 from center.reports.data import recommendations
 from center.reports.period import MAX_DAYS, make_period
-from center.store.models import Alert, Camera, Hazard, NodeConfigVersion, ReportRecord, ServiceRecord
+from center.store.models import (
+    Alert,
+    Camera,
+    CameraUptime,
+    Hazard,
+    NodeConfigVersion,
+    ReportRecord,
+    ServiceRecord,
+)
 from protocol import now_ms
 from tests.centerkit import CODE_A, ENT_A, ENT_B, ROLE_USERS, bearer, login, mini_park
 
@@ -72,6 +80,18 @@ def test_period_bounds() -> None:
     with pytest.raises(Invalid, match="十年"):
         make_period(today - timedelta(days=MAX_DAYS), today, TZ, today)
     assert p.previous().end == date(2026, 5, 31) and p.previous().days == 10
+
+
+def test_hour_buckets_follow_the_park_zone_offsets() -> None:
+    """One offset for Asia/Shanghai (+8, no daylight saving); a zone with daylight saving is cut
+    where its offset changes, so local hours stay exact all through the period."""
+    sh = make_period(date(2026, 3, 1), date(2026, 4, 30), TZ, date(2026, 6, 1))
+    assert sh.offset_ranges() == [(sh.from_ms, sh.to_ms, 8 * HOUR)]
+    berlin = make_period(date(2026, 3, 1), date(2026, 4, 30), "Europe/Berlin", date(2026, 6, 1))
+    change = int(
+        datetime(2026, 3, 29, 1, 0, tzinfo=ZoneInfo("UTC")).timestamp() * 1000
+    )  # 02:00 CET → 03:00 CEST
+    assert berlin.offset_ranges() == [(berlin.from_ms, change, HOUR), (change, berlin.to_ms, 2 * HOUR)]
 
 
 def test_recommendations_cover_every_rule_type_and_await_review() -> None:
@@ -273,6 +293,34 @@ def jpeg_images(pdf: bytes, tmp: Path) -> int:
     return sum(1 for line in out.splitlines()[2:] if line.split()[8] == "jpeg")
 
 
+REPO = Path(__file__).resolve().parents[3]
+
+
+def faces_in(images: list[Path]) -> dict[str, int]:
+    """Faces the face model finds on each image (whole image and tiles, as the report's blurring
+    searches; and the edge's whole-frame pass at its default threshold)."""
+    import cv2
+
+    from center.reports import faces
+
+    det = faces._detector(REPO / "models" / "manifest.yaml", "blazeface", 0.5)
+    out = {}
+    for path in images:
+        img = cv2.imread(str(path))
+        assert img is not None, path
+        out[path.name] = len(faces.face_regions(det, img)) + len(det.detect(img))
+    return out
+
+
+def pdf_jpegs(pdf: bytes, tmp: Path) -> list[Path]:
+    """The JPEG images of the PDF, extracted as files (pdfimages -j)."""
+    folder = tmp / f"img-{hashlib.sha256(pdf).hexdigest()[:8]}"
+    folder.mkdir()
+    (folder / "in.pdf").write_bytes(pdf)
+    subprocess.run(["pdfimages", "-j", str(folder / "in.pdf"), str(folder / "x")], check=True)
+    return sorted(folder.glob("x-*.jpg"))
+
+
 def page_images(pdf: bytes, name: str) -> list[Path]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.pdf"
@@ -384,7 +432,11 @@ def test_json_report_has_the_figures_and_chinese_labels(seeded: Seeded) -> None:
         f"/api/enterprises/{ENT_A}/report", params=seeded.query, headers=seeded.h("insurer")
     )
     assert [s["summary"] for s in ins.json()["diagnosis"]["services"]] == ["叉车安全培训"]
-    assert seeded.photo_sha not in ins.text and "data:image" not in ins.text
+    assert seeded.photo_sha not in ins.text  # never the evidence itself; thumbnails are blurred copies
+    assert all(
+        r["thumbnail"] is None or r["thumbnail"].startswith("data:image/jpeg;base64,")
+        for r in ins.json()["diagnosis"]["recurring"]["rows"]
+    )
     assert {p["insurer"] for p in ins.json()["diagnosis"]["cover"]["policies"]} == {"测试保险"}
 
 
@@ -420,6 +472,7 @@ def test_pdf_shows_the_numbers_and_is_recorded(seeded: Seeded, tmp_path: Path) -
     assert "待行业专家审核" in text and "第 1 页" not in text and "第 2 页 / 共" in text
     assert "目录" in text and "附录 评分方法" in text
     assert jpeg_images(pdf, tmp_path) >= 1  # the recurring problem's evidence, for the park
+    assert set(faces_in(pdf_jpegs(pdf, tmp_path)).values()) == {0}  # its faces blurred too
     # recorded: number and SHA-256, found again from a copy
     sha = hashlib.sha256(pdf).hexdigest()
     assert resp.headers["X-Report-SHA256"] == sha
@@ -439,9 +492,14 @@ def test_insurer_and_enterprise_reports(seeded: Seeded, tmp_path: Path) -> None:
     ins = c.get(f"/api/enterprises/{ENT_A}/report.pdf", params=q, headers=seeded.h("insurer"))
     assert ins.status_code == 200, ins.text
     page_images(ins.content, "enterprise-insurer")
-    assert jpeg_images(ins.content, tmp_path) == 0  # no evidence image at all for an insurer
+    # the recurring problem's snapshot (messi5.jpg, faces unblurred as uploaded) is in the insurer's
+    # report only as a thumbnail whose faces the face model no longer finds
+    assert faces_in([PHOTO])[PHOTO.name] >= 1, "the test photo must show a face to the model"
+    images = pdf_jpegs(ins.content, tmp_path)
+    assert len(images) >= 1 and len(images) == jpeg_images(ins.content, tmp_path)
+    assert faces_in(images) == dict.fromkeys((p.name for p in images), 0)
     text = pdf_text(ins.content, tmp_path)
-    assert "证据图片不向保险机构提供" in text
+    assert "保险机构只获得人脸已模糊的缩略图" in text and "人脸已在出具报告时检测并模糊处理" in text
     assert "叉车安全培训" in text and "另一家保险的排查" not in text  # its own services only
     assert "INS1-0001" in text
     # the enterprise's own, and the record names who asked
@@ -661,9 +719,155 @@ def test_service_report_pdf(seeded: Seeded, tmp_path: Path) -> None:
     assert jpeg_images(park.content, tmp_path) == 1  # the cited photo
     ins = c.get(url, headers=seeded.h("insurer"))
     assert ins.status_code == 200
-    assert jpeg_images(ins.content, tmp_path) == 0 and "隐患照片不向保险机构提供" in pdf_text(
-        ins.content, tmp_path
-    )
+    images = pdf_jpegs(ins.content, tmp_path)
+    assert len(images) == 1 and faces_in(images) == {images[0].name: 0}  # blurred, as for everyone
+    assert "保险机构只获得人脸已模糊的缩略图" in pdf_text(ins.content, tmp_path)
     sha = hashlib.sha256(ins.content).hexdigest()
     found = c.get("/api/reports/verify", params={"sha256": sha}, headers=seeded.h("enterprise"))
     assert found.status_code == 200 and found.json()["kind_label"] == "事故预防技术服务报告"
+
+
+# --- monitoring coverage: online hours from the uptime spans ----------------------------------
+
+
+def test_coverage_online_hours_from_spans(seeded: Seeded) -> None:
+    """Spans of each camera set by hand (as the ingest records them from heartbeats), the report's
+    online hours and rates checked against figures worked out here."""
+    p = make_period(seeded.start, seeded.end, TZ)
+    days = p.days  # 45
+    with seeded.app.state.session_factory.begin() as s:
+        a1, a2 = s.get(Camera, "cam-a1"), s.get(Camera, "cam-a2")
+        assert a1 is not None and a2 is not None
+        a1.created_ms = p.from_ms - DAY  # watching since before the period
+        a2.created_ms = p.from_ms + 15 * DAY  # registered on the 16th day
+        # cam-a1 (key post): online all the period but a two-day outage and 12 hours on its last day
+        s.add(CameraUptime(site="yijia", node="edge-01", camera="cam-a1", open=False,
+                           start_ms=p.from_ms - 3 * DAY, end_ms=p.from_ms + 10 * DAY))  # fmt: skip
+        s.add(CameraUptime(site="yijia", node="edge-01", camera="cam-a1", open=False,
+                           start_ms=p.from_ms + 12 * DAY, end_ms=p.to_ms - 12 * HOUR))  # fmt: skip
+        # cam-a2: online for its last 10 days only
+        s.add(CameraUptime(site="yijia", node="edge-01", camera="cam-a2", open=True,
+                           start_ms=p.to_ms - 10 * DAY, end_ms=p.to_ms + 2 * DAY))  # fmt: skip
+    resp = seeded.client.get(
+        f"/api/enterprises/{ENT_A}/report", params=seeded.query, headers=seeded.h("operator")
+    )
+    assert resp.status_code == 200, resp.text
+    cv = resp.json()["diagnosis"]["coverage"]
+    rows = {r["name"]: r for r in cv["rows"]}
+    # cam-a1: 45 days less 2 days less 12 hours = 1020 h of 1080 h = 94.4 %
+    assert (rows["A1"]["online_hours"], rows["A1"]["hours"], rows["A1"]["online_pct"]) == (
+        1020.0,
+        days * 24.0,
+        94.4,
+    )
+    # cam-a2: 10 days of the 30 since it was registered = 240 h of 720 h = 33.3 %
+    assert (rows["A2"]["online_hours"], rows["A2"]["hours"], rows["A2"]["online_pct"]) == (240.0, 720.0, 33.3)
+    # all: 1260 h of 1800 h = 70.0 %; the key post (cam-a1) alone 94.4 %
+    assert (cv["online_hours"], cv["hours"], cv["online_pct"], cv["key_online_pct"]) == (
+        1260.0,
+        1800.0,
+        70.0,
+        94.4,
+    )
+    assert "在线率 = 报告期内摄像头在线小时数" in cv["note"]
+    # the 园区总览 tile counts the same spans over its own window: the last 30 days, to now
+    today0 = p.to_ms  # midnight today, park time
+    t0 = now_ms()
+    ov = seeded.client.get("/api/overview", params={"days": 30}, headers=seeded.h("government"))
+    t1 = now_ms()
+    assert ov.status_code == 200, ov.text
+    got = ov.json()["coverage"]
+    for now in (t0, t1):  # the answer's clock lies between the two
+        since = now - 30 * DAY
+        a1 = (today0 - 12 * HOUR) - since  # cam-a1's second span, cut at the window's start
+        a2 = now - (today0 - 10 * DAY)  # cam-a2's open span, cut at now
+        # windows: cam-a1 and cam-a2 the whole 30 days, cam-b1 (registered by the fixture) seconds
+        assert got["online_rate"] == pytest.approx((a1 + a2) / (60 * DAY), abs=2e-4)
+        assert got["key_online_rate"] == pytest.approx(a1 / (30 * DAY), abs=2e-4)
+    # and the risk file's camera list, each camera over the last 30 days
+    cams = seeded.client.get("/api/cameras", params={"enterprise_id": ENT_A}, headers=seeded.h("enterprise"))
+    rates = {c["id"]: c["online_rate_30d"] for c in cams.json()["items"]}
+    now = now_ms()
+    assert rates["cam-a1"] == pytest.approx(((today0 - 12 * HOUR) - (now - 30 * DAY)) / (30 * DAY), abs=2e-4)
+    assert rates["cam-a2"] == pytest.approx((now - (today0 - 10 * DAY)) / (30 * DAY), abs=2e-4)
+
+
+# --- 服务报告: the hazards of the visit, by its id -------------------------------------------
+
+
+@pytest.mark.slow
+def test_service_report_lists_the_hazards_linked_to_the_visit(seeded: Seeded, tmp_path: Path) -> None:
+    own, other, day_codes = _visit(seeded)
+    c, op = seeded.client, seeded.h("operator")
+    # two hazards recorded for the visit the day after it (linked by its id, not by the date)
+    made = []
+    for title in ("配电房门锁损坏", "熔铸车间灭火器过期"):
+        r = c.post(
+            "/api/hazards", headers=op, json={"enterprise_id": ENT_A, "title": title, "service_id": own}
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["service_id"] == own
+        made.append(r.json()["code"])
+    # another enterprise's visit, or no such visit: a clear 422
+    with seeded.app.state.session_factory.begin() as s:
+        b_visit = ServiceRecord(
+            enterprise_id=ENT_B, kind="inspection", date=seeded.start.isoformat(), provider="x",
+            insurer_id=None, summary="乙", created_by="x", created_ms=now_ms(),
+        )  # fmt: skip
+        s.add(b_visit)
+        s.flush()
+        b_id = b_visit.id
+    for bad in (b_id, 999_999):
+        r = c.post("/api/hazards", headers=op, json={"enterprise_id": ENT_A, "title": "x", "service_id": bad})
+        assert r.status_code == 422 and "service" in r.text, r.text
+    url = "/api/enterprises/{}/services/{}/report.pdf"
+    text = pdf_text(c.get(url.format(ENT_A, own), headers=op).content, tmp_path)
+    assert "现场发现的隐患（2 项）" in text and "按服务记录关联" in text
+    assert all(code in text for code in made) and not any(code in text for code in day_codes)
+    # the other visit of the same day has none linked: it falls back to that day's unlinked
+    # inspection hazards and says so
+    other_text = pdf_text(c.get(url.format(ENT_A, other), headers=op).content, tmp_path)
+    assert f"现场发现的隐患（{len(day_codes)} 项）" in other_text and "按日期匹配" in other_text
+    assert not any(code in other_text for code in made)
+
+
+def test_demo_seed_report_hours_are_the_park_working_hours(db_url: str, tmp_workdir: Path) -> None:
+    """The demo's alerts happen 07:00–22:00 park time; its report's hour-of-day buckets say so
+    (counted in Asia/Shanghai, not UTC), and its cameras have a month of online spans."""
+    from center.auth.policy import Principal
+    from center.domain.vocabulary import Role
+    from center.reports.data import enterprise_report
+    from center.seed import seed
+    from center.store import db
+    from center.store.models import Enterprise
+
+    config = CenterConfig.model_validate(
+        {
+            "site": "yijia",
+            "timezone": TZ,
+            "database": {"url": db_url},
+            "evidence_dir": str(tmp_workdir / "ev"),
+        }
+    )
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    factory = db.make_session_factory(engine)
+    with factory.begin() as s:
+        seed(s, config)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    period = make_period(today - timedelta(days=29), today, TZ)
+    with factory() as s:
+        hours = Counter(
+            datetime.fromtimestamp(ms / 1000, ZoneInfo(TZ)).hour for ms in s.scalars(select(Alert.started_ms))
+        )
+        assert hours and set(hours) <= set(range(7, 22)), hours
+        e = s.get(Enterprise, "yj-metal")
+        assert e is not None
+        d = enterprise_report(s, config, e, period, Principal(username="t", role=Role.OPERATOR))
+    by_hour = d["alerts"]["by_hour"]
+    assert sum(by_hour) == d["alerts"]["total"] > 0
+    assert by_hour[:7] == [0] * 7 and by_hour[22:] == [0, 0]
+    cv = d["coverage"]
+    assert cv["online_pct"] is not None and 50 < cv["online_pct"] < 100
+    assert all(r["online_pct"] is not None for r in cv["rows"])
+    engine.dispose()

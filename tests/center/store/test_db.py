@@ -101,10 +101,14 @@ def test_migration_0005_gives_stored_evidence_its_owners(db_url: str) -> None:
             for i, (ent, before, after) in enumerate(
                 (("e2", [sha["staff"]], []), ("e1", [], [sha["staff"], sha["edge"]]))
             ):
-                s.execute(insert(Hazard).values(code=f"H{i}", enterprise_id=ent, title="t", level="general",
-                                                source="inspection", status="review", deadline_ms=0,
-                                                before_evidence=before, after_evidence=after, created_by="op",
-                                                created_ms=0, updated_ms=0))  # fmt: skip
+                s.execute(  # the columns given: the later hazard columns are not there yet
+                    insert(Hazard).values(
+                        code=f"H{i}", enterprise_id=ent, title="t", description="", level="general",
+                        source="inspection", status="review", deadline_ms=0, assignee="",
+                        before_evidence=before, after_evidence=after, rectification="", review_note="",
+                        created_by="op", created_ms=0, updated_ms=0,
+                    )
+                )  # fmt: skip
         db.upgrade(engine)
         with engine.connect() as conn:
             rows = conn.execute(
