@@ -290,6 +290,7 @@ class MetricsConfig(_Section):
             raise ValueError("metrics token: use at least 16 characters")
         return value
 
+
 DEFAULT_FACE_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
 
 

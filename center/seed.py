@@ -40,9 +40,9 @@ from center.ingest.upsert import apply_alert
 from center.store.models import (
     Alert,
     Camera,
+    CameraUptime,
     Claim,
     Complaint,
-    CameraUptime,
     Enterprise,
     FollowUp,
     GridCell,
