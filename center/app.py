@@ -34,6 +34,8 @@ from center.api.feed.routes import alerts_feed
 from center.api.hazards import routes as hazards
 from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
+from center.api.live import routes as live
+from center.api.live.relay import LiveRelay
 from center.api.login import routes as login
 from center.api.nodes import routes as nodes
 from center.api.notify import routes as notify
@@ -76,6 +78,7 @@ API_ROUTERS: list[APIRouter] = [
     notify.router,
     overview.router,
     portfolio.router,
+    live.router,
 ]
 
 DESCRIPTION = """
@@ -147,8 +150,11 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             on_new=notifier.enqueue_alerts,
         )
         app.state.ingest = ingest
+        relay = LiveRelay(config.mqtt, config.site)  # live video signaling (center/api/live)
+        app.state.live_relay = relay
         if start_ingest:
             ingest.start()
+            relay.start()
         snapshots = asyncio.create_task(_snapshot_loop(app, config))
         try:
             yield
@@ -158,6 +164,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
                 await snapshots
             if start_ingest:
                 await run_in_threadpool(ingest.stop)
+                await run_in_threadpool(relay.stop)
             await run_in_threadpool(worker.stop)
             engine.dispose()
 
@@ -183,6 +190,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.hub = hub
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
+    app.state.live_relay = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
