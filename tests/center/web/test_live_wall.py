@@ -17,6 +17,7 @@ Screenshots go to var/test-artifacts/live/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -68,7 +69,7 @@ class Stack:
     metrics: str  # the edge node's /metrics
     rtsp: RtspCameraServer
     edge: ManagedProcess
-    spy: list[str]  # camera ids of the live requests the broker carried to the node
+    spy: list[str]  # "action:camera" of each live request the broker carried towards the node
 
 
 def _user(config: Path, name: str, role: str, enterprise: str | None) -> None:
@@ -142,9 +143,12 @@ live: {{answer_timeout_s: 8}}
     # the MQTT spy: every live request the broker carries towards the node
     spy: list[str] = []
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"spy-{uuid.uuid4().hex[:6]}")
-    client.on_message = lambda _c, _u, m: spy.append(
-        re.sub(r'.*"camera":"([^"]+)".*', r"\1", m.payload.decode())
-    )
+
+    def heard(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        body = json.loads(m.payload)
+        spy.append(f"{body['action']}:{body['camera']}")
+
+    client.on_message = heard
     client.connect(mosquitto.host, mosquitto.port)
     client.subscribe(LIVE_REQUESTS, qos=1)
     client.loop_start()
@@ -199,7 +203,7 @@ def token(url: str, user: str) -> dict[str, str]:
 
 
 def metric(url: str, name: str) -> float:
-    text = httpx.get(url, timeout=5).text
+    text = httpx.get(url, timeout=20).text
     found = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M)
     assert found, f"{name} not in the node's /metrics"
     return float(found.group(1))
@@ -268,9 +272,13 @@ def test_operator_watches_live_with_boxes_passthrough_and_camera_outage(
     wait_until(lambda: heartbeat_live().get("sessions") == 1, 10, "the live session in the heartbeat")
 
     # the node's detections drawn over the picture (people walk on this footage)
-    wait_until(lambda: int(tile.get_attribute("data-boxes-drawn") or 0) > 0, 30, "boxes drawn on the overlay")
+    overlay = "() => { const t = window.PGWall.tiles[0]; return {first: t.firstTs, rtp0: t.rtp0, frameTs: t.node.dataset.frameTs, dets: t.dets.map((d) => [d.ts_ms, d.objs.length]).slice(-5)}; }"
+    try:
+        wait_until(lambda: int(tile.get_attribute("data-boxes-drawn") or 0) > 0, 30, "boxes drawn on the overlay")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {page.evaluate(overlay)}") from None
     page.screenshot(path=str(ARTIFACTS / "wall-live.png"), full_page=True)
-    assert stack.spy == [CAM_A]
+    assert stack.spy == [f"offer:{CAM_A}"]
 
     # the camera goes away mid-session: the tile says so within seconds
     stack.rtsp.stop()
@@ -341,7 +349,7 @@ def test_scope_and_bad_offers_are_refused_at_the_center(stack: Stack, browser: B
     answer = resp.json()
     assert answer["mode"] == "passthrough" and answer["sdp"].startswith("v=0"), answer
     assert answer["camera_name"] == NAME_A
-    wait_until(lambda: stack.spy == [CAM_A], 5, "the officer's own offer on the node's topic")
+    wait_until(lambda: stack.spy == [f"offer:{CAM_A}"], 5, "the officer's own offer on the node's topic")
     # the session was never connected (this browser closed its side): the node drops it
     httpx.post(
         f"{stack.url}/api/live/close",
@@ -357,4 +365,4 @@ def test_scope_and_bad_offers_are_refused_at_the_center(stack: Stack, browser: B
     expect(ins_page).not_to_have_url(re.compile(r"/wall"))
     expect(ins_page.locator("nav.nav a[data-page=portfolio]")).to_have_count(1)
     expect(ins_page.locator("nav.nav a[data-page=wall]")).to_have_count(0)
-    assert stack.spy == [CAM_A]
+    assert stack.spy == [f"offer:{CAM_A}", f"close:{CAM_A}"]
