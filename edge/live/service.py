@@ -77,7 +77,7 @@ class LiveService:
         site: str,
         node: str,
         camera: Callable[[str], CameraRuntime | None],
-        respond: Callable[[LiveResponse], None],
+        respond: Callable[[LiveResponse], object],
     ) -> None:
         self.cfg = cfg
         self.site = site
@@ -305,9 +305,10 @@ class LiveService:
             )
             if session.first_ms is not None:
                 self._send(session, {"t": "first", "ts_ms": session.first_ms})
-            session.det_token = cam.detection_tap.subscribe(
-                lambda msg: self._loop.call_soon_threadsafe(self._send, session, msg)
-            )
+            def overlay(msg: dict[str, Any]) -> None:  # the node's loop thread → this loop
+                self._loop.call_soon_threadsafe(self._send, session, msg)
+
+            session.det_token = cam.detection_tap.subscribe(overlay)
 
             @channel.on("close")
             async def _closed() -> None:

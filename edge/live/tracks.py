@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -50,7 +51,7 @@ class _TapTrack(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self._tap = tap
-        self._loop = loop
+        self._session_loop = loop
         self.counters = counters
         self._on_first = on_first
         self._queue: asyncio.Queue[TapPacket] = asyncio.Queue()
@@ -61,8 +62,8 @@ class _TapTrack(MediaStreamTrack):
 
     # reader thread → the session's loop
     def _from_reader(self, pkt: TapPacket) -> None:
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._put, pkt)
+        if not self._session_loop.is_closed():
+            self._session_loop.call_soon_threadsafe(self._put, pkt)
 
     def _put(self, pkt: TapPacket) -> None:
         if self.readyState != "live":
@@ -115,7 +116,7 @@ class PassthroughTrack(_TapTrack):
         self._annexb: AnnexB | None = None
         self._annexb_gen: int | None = None
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         pkt = await self._next()
         if self._annexb is None or self._annexb_gen != pkt.fmt.generation:
             self._annexb, self._annexb_gen = AnnexB(pkt.fmt.extradata), pkt.fmt.generation
@@ -132,7 +133,7 @@ class ReencodeTrack(_TapTrack):
     def __init__(self, *args: object, max_width: int = 1280, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.max_width = max_width
-        self._decoder: av.CodecContext | None = None
+        self._decoder: Any = None  # av.VideoCodecContext
         self._decoder_gen: int | None = None
 
     def _decode(self, pkt: TapPacket) -> list[av.VideoFrame]:
@@ -154,7 +155,7 @@ class ReencodeTrack(_TapTrack):
             out.append(frame)
         return out
 
-    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
+    async def recv(self) -> av.VideoFrame:
         while True:
             pkt = await self._next()
             frames = await asyncio.to_thread(self._decode, pkt)

@@ -90,7 +90,12 @@ class LiveRelay:
                 "live answer to %s came from node %s, not %s; ignored", resp.request_id, topic.node, node
             )
             return
-        loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(resp))
+
+        def deliver() -> None:
+            if not fut.done():
+                fut.set_result(resp)
+
+        loop.call_soon_threadsafe(deliver)
 
     # -- asyncio ---------------------------------------------------------------------------------
     async def request(self, req: LiveRequest, timeout: float) -> LiveResponse | None:

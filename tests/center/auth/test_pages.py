@@ -36,6 +36,7 @@ SCRIPTS = {
     "risk": "risk.js",
     "enterprises": "enterprises.js",
     "file": "enterprise.js",
+    "wall": "wall.js",
     "nodes": "nodes.js",
     "card": "card.js",
     "users": "users.js",

@@ -272,9 +272,12 @@ def test_operator_watches_live_with_boxes_passthrough_and_camera_outage(
     wait_until(lambda: heartbeat_live().get("sessions") == 1, 10, "the live session in the heartbeat")
 
     # the node's detections drawn over the picture (people walk on this footage)
-    overlay = "() => { const t = window.PGWall.tiles[0]; return {first: t.firstTs, rtp0: t.rtp0, frameTs: t.node.dataset.frameTs, dets: t.dets.map((d) => [d.ts_ms, d.objs.length]).slice(-5)}; }"
+    overlay = (
+        "() => { const t = window.PGWall.tiles[0]; return {first: t.firstTs, rtp0: t.rtp0, "
+        "frameTs: t.node.dataset.frameTs, dets: t.dets.map((d) => [d.ts_ms, d.objs.length]).slice(-5)}; }"
+    )
     try:
-        wait_until(lambda: int(tile.get_attribute("data-boxes-drawn") or 0) > 0, 30, "boxes drawn on the overlay")
+        wait_until(lambda: int(tile.get_attribute("data-boxes-drawn") or 0) > 0, 30, "boxes on the overlay")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {page.evaluate(overlay)}") from None
     page.screenshot(path=str(ARTIFACTS / "wall-live.png"), full_page=True)
