@@ -305,6 +305,7 @@ class LiveService:
             )
             if session.first_ms is not None:
                 self._send(session, {"t": "first", "ts_ms": session.first_ms})
+
             def overlay(msg: dict[str, Any]) -> None:  # the node's loop thread → this loop
                 self._loop.call_soon_threadsafe(self._send, session, msg)
 
