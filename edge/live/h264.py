@@ -10,7 +10,7 @@ NAL units and an ``avcC`` record.
 from __future__ import annotations
 
 START = b"\x00\x00\x00\x01"
-NAL_SPS, NAL_PPS, NAL_IDR = 7, 8, 5
+NAL_SPS, NAL_PPS, NAL_IDR, NAL_AUD = 7, 8, 5, 9
 
 
 class AnnexB:
@@ -26,9 +26,16 @@ class AnnexB:
 
     def convert(self, data: bytes, keyframe: bool) -> bytes:
         au = self._to_annexb(data) if self.length_size else data
-        if keyframe and self.param_sets and NAL_SPS not in nal_types(au):
-            au = self.param_sets + au
-        return au
+        if not keyframe:
+            return au
+        # a key frame: SPS and PPS first (some servers put them after the IDR slices of the same
+        # frame, or leave them out), access unit delimiters dropped (RTP needs none)
+        nals = list(split_nals(au))
+        params = [n for n in nals if n and n[0] & 0x1F in (NAL_SPS, NAL_PPS)]
+        if not any(n[0] & 0x1F == NAL_SPS for n in params) and self.param_sets:
+            params = list(split_nals(self.param_sets))
+        rest = [n for n in nals if n and n[0] & 0x1F not in (NAL_SPS, NAL_PPS, NAL_AUD)]
+        return b"".join(START + n for n in params + rest)
 
     def _to_annexb(self, data: bytes) -> bytes:
         out = bytearray()
@@ -61,6 +68,24 @@ def parse_avcc(extradata: bytes) -> tuple[int, bytes]:
             out += START + extradata[i : i + size]
             i += size
     return length_size, bytes(out)
+
+
+def split_nals(au: bytes) -> list[bytes]:
+    """The NAL units of an Annex B access unit, without their start codes."""
+    out: list[bytes] = []
+    starts: list[tuple[int, int]] = []  # (start code offset, payload offset)
+    i = 0
+    while True:
+        i = au.find(b"\x00\x00\x01", i)
+        if i == -1:
+            break
+        starts.append((i - 1 if i > 0 and au[i - 1] == 0 else i, i + 3))
+        i += 3
+    for k, (_, begin) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(au)
+        if end > begin:
+            out.append(au[begin:end])
+    return out
 
 
 def nal_types(au: bytes) -> set[int]:

@@ -58,6 +58,7 @@ class _TapTrack(MediaStreamTrack):
         self._synced_gen: int | None = None  # the stream generation a key frame was seen in
         self.base_ms: int | None = None  # the wall-clock time of pts 0
         self._last_pts = -1
+        self._last_ts: int | None = None
         self._token = tap.subscribe(self._from_reader)
 
     # reader thread → the session's loop
@@ -80,6 +81,13 @@ class _TapTrack(MediaStreamTrack):
             if not pkt.keyframe:
                 return
             self._synced_gen = pkt.fmt.generation
+        waiting = self._queue._queue  # type: ignore[attr-defined]  # asyncio.Queue's deque
+        last = waiting[-1] if waiting else None
+        if last is not None and last.ts_ms == pkt.ts_ms and last.fmt is pkt.fmt:
+            # the demuxer gave one frame in several packets (slices, parameter sets after the
+            # IDR): one access unit, one RTP timestamp
+            waiting[-1] = TapPacket(last.data + pkt.data, pkt.ts_ms, last.keyframe or pkt.keyframe, pkt.fmt)
+            return
         self._queue.put_nowait(pkt)
 
     async def _next(self) -> TapPacket:
@@ -95,8 +103,10 @@ class _TapTrack(MediaStreamTrack):
             self.base_ms = ts_ms
             if self._on_first is not None:
                 self._on_first(ts_ms)
+        if ts_ms == self._last_ts:  # another part of the same frame: the same RTP timestamp
+            return self._last_pts
         pts = max(self._last_pts + 1, (ts_ms - self.base_ms) * (VIDEO_CLOCK // 1000))
-        self._last_pts = pts
+        self._last_pts, self._last_ts = pts, ts_ms
         return pts
 
     def stop(self) -> None:
