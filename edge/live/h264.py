@@ -34,8 +34,10 @@ class AnnexB:
         params = [n for n in nals if n and n[0] & 0x1F in (NAL_SPS, NAL_PPS)]
         if not any(n[0] & 0x1F == NAL_SPS for n in params) and self.param_sets:
             params = list(split_nals(self.param_sets))
-        rest = [n for n in nals if n and n[0] & 0x1F not in (NAL_SPS, NAL_PPS, NAL_AUD)]
-        return b"".join(START + n for n in params + rest)
+        rest = [n for n in nals if n and n[0] & 0x1F not in (NAL_SPS, NAL_PPS, NAL_AUD, 1, NAL_IDR)]
+        # the slices in picture order (a depacketizer may hand over the top slice last)
+        slices = sorted((n for n in nals if n and n[0] & 0x1F in (1, NAL_IDR)), key=first_mb)
+        return b"".join(START + n for n in params + rest + slices)
 
     def _to_annexb(self, data: bytes) -> bytes:
         out = bytearray()
@@ -68,6 +70,18 @@ def parse_avcc(extradata: bytes) -> tuple[int, bytes]:
             out += START + extradata[i : i + size]
             i += size
     return length_size, bytes(out)
+
+
+def first_mb(nal: bytes) -> int:
+    """``first_mb_in_slice`` of a slice NAL unit: the first ue(v) of its header."""
+    bits = int.from_bytes(nal[1:9].ljust(8, b"\x00"), "big")
+    zeros = 0
+    while zeros < 32 and not (bits >> (63 - zeros)) & 1:
+        zeros += 1
+    if zeros >= 32:
+        return 0
+    value = (bits >> (63 - 2 * zeros)) & ((1 << (zeros + 1)) - 1)
+    return value - 1
 
 
 def split_nals(au: bytes) -> list[bytes]:
