@@ -319,7 +319,9 @@ http: {{host: 127.0.0.1, port: {port}}}
         if camera is not None:
             camera.stop()
 
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"live video, {args.opens} opens per mode, {args.viewers} viewers per node, {os.cpu_count()} cores")
+    print(f"load average at the end (1 / 5 / 15 min): {load}")
     print("(camera 640×360 25 fps H.264 baseline-ish from x264 ultrafast/zerolatency, key frame every 1 s)")
     for mode, r in results.items():
         print(f"\n[{mode}] tile says: {r['shown']}")

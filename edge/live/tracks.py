@@ -27,7 +27,8 @@ log = logging.getLogger("parkguard.edge.live")
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = Fraction(1, VIDEO_CLOCK)
-QUEUE_MAX = 90  # packets waiting for aiortc (3 s at 30 fps); more: the viewer is too slow, resync
+QUEUE_MAX = 90  # packets waiting for aiortc at most (3 s at 30 fps)
+QUEUE_MAX_MS = 800  # or this much video: the sender lags (a starved CPU), skip to the next key frame
 
 
 class LiveCounters:
@@ -73,7 +74,9 @@ class _TapTrack(MediaStreamTrack):
             if not pkt.keyframe:
                 return
             self._synced_gen = pkt.fmt.generation
-        if self._queue.qsize() >= QUEUE_MAX:
+        waiting = self._queue._queue  # type: ignore[attr-defined]  # asyncio.Queue's deque
+        if self._queue.qsize() >= QUEUE_MAX or (waiting and pkt.ts_ms - waiting[0].ts_ms > QUEUE_MAX_MS):
+            # live means now: rather a jump to the next key frame than a picture drifting behind
             self.counters.packets_dropped += self._queue.qsize()
             while not self._queue.empty():
                 self._queue.get_nowait()
@@ -81,7 +84,6 @@ class _TapTrack(MediaStreamTrack):
             if not pkt.keyframe:
                 return
             self._synced_gen = pkt.fmt.generation
-        waiting = self._queue._queue  # type: ignore[attr-defined]  # asyncio.Queue's deque
         last = waiting[-1] if waiting else None
         if last is not None and last.ts_ms == pkt.ts_ms and last.fmt is pkt.fmt:
             # the demuxer gave one frame in several packets (slices, parameter sets after the
