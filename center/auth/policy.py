@@ -361,7 +361,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
         ),
     ),
     ConsolePage(
-        "wall", "/wall", "视频墙", "Camera wall", PEOPLE, ("me", "live_cameras", "live_offer", "live_close")
+        "wall", "/wall", "视频墙", "Camera wall", PEOPLE, ("me", "live_cameras"), ("live_offer", "live_close")
     ),
     ConsolePage("nodes", "/nodes", "节点与摄像头", "Nodes", READ_ALL, ("me", "list_nodes")),
     ConsolePage(

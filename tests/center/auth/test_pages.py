@@ -142,10 +142,10 @@ LANDS = {
 }
 OPENS = {  # the navigation each role gets, in its order
     "admin": [
-        *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+        *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
         *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
     ],
-    "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+    "operator": ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes", "/notify"],
     "government": [
         "/overview",
         "/portfolio",
@@ -153,14 +153,23 @@ OPENS = {  # the navigation each role gets, in its order
         "/hazards",
         "/risk",
         "/enterprises",
+        "/wall",
         "/nodes",
         "/notify",
     ],
     "insurer": ["/portfolio", "/risk", "/enterprises"],
-    "enterprise": ["/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/notify"],
+    "enterprise": [
+        "/alerts",
+        "/hazards",
+        "/risk",
+        f"/enterprises/{ENT_A}",
+        "/wall",
+        f"/e/{ENT_A}",
+        "/notify",
+    ],
 }
 CONSOLE = (
-    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
     *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
 )
 
@@ -229,6 +238,7 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
     park = {"park_report_pdf"}  # the park report on the risk map: the park's staff and the government
     mine = {"put_my_notifications"}  # 我的通知: each user who may read alerts chooses what reaches them
     notify_admin = {"put_notify_channel", "put_notify_route", "delete_notify_route", "retry_notification"}
+    live = {"live_offer", "live_close"}  # 视频墙: watching a camera live (scoped), never the insurer
     expected = {
         "admin": steps
         | verdicts
@@ -237,12 +247,14 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
         | park
         | mine
         | notify_admin
+        | live
         | {"list_nodes", "create_user", "update_user"},
-        "operator": steps | verdicts | file_parts | answer | park | mine | {"list_nodes"},
-        "government": file_parts | park | mine | {"list_nodes"},
+        "operator": steps | verdicts | file_parts | answer | park | mine | live | {"list_nodes"},
+        "government": file_parts | park | mine | live | {"list_nodes"},
         "insurer": answer,
         "enterprise": file_parts
         | mine
+        | live
         | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},
     }[role]
     assert may == expected
