@@ -241,6 +241,7 @@ class Tile {
       const cam = this.cam();
       if (cam) cam.state = m.state;
       if (m.state !== "online") {
+        this.clearOverlay(); // no boxes over a frozen picture
         this.setState("offline");
         this.message(`摄像头离线 (camera ${m.state})${m.error ? `：${m.error}` : ""}`, true);
       } else if (this.node.dataset.state === "offline") {
@@ -356,12 +357,14 @@ class Tile {
     const now = performance.now();
     if (!cam.live) {
       if (this.wanted || this.node.dataset.state !== "offline") {
+        this.clearOverlay();
         this.setState("offline");
         this.message(`${cam.why_not || "不可观看"}`, true);
       }
       return;
     }
     if (this.pc && this.node.dataset.state === "live" && now - this.lastFrameAt > STALL_MS) {
+      this.clearOverlay();
       this.setState("stalled");
       this.message(`画面中断 ${((now - this.lastFrameAt) / 1000).toFixed(0)} 秒 (no picture)`, true);
     } else if (this.wanted && !this.pc && now >= this.retryAt) {
