@@ -29,23 +29,36 @@ ROLES = {
     "admin": (
         "/",
         [
-            *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+            *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
             *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
         ],
     ),
-    "operator": ("/", ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"]),
+    "operator": (
+        "/",
+        ["/overview", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes", "/notify"],
+    ),
     "gov": (
         "/overview",
-        ["/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/notify"],
+        [
+            "/overview",
+            "/portfolio",
+            "/alerts",
+            "/hazards",
+            "/risk",
+            "/enterprises",
+            "/wall",
+            "/nodes",
+            "/notify",
+        ],
     ),
     "yjmetal": (
         "/enterprises/yj-metal",
-        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/notify"],
+        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/wall", "/e/yj-metal", "/notify"],
     ),
     "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises"]),
 }
 CONSOLE = (
-    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/overview", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
     *("/admin/users", "/admin/audit", "/admin/notify", "/notify"),
 )
 CONTENT = {  # what shows the page is not blank
@@ -58,6 +71,7 @@ CONTENT = {  # what shows the page is not blank
     "/enterprises": "#enterprise-rows tr a",
     "/enterprises/yj-metal": "#term-rows tr[data-term='events']",
     "/nodes": "section.node",
+    "/wall": "#cams li",
     "/e/yj-metal": "#details dt",
     "/admin/users": "#user-rows tr[data-username='yjmetal']",
     "/admin/audit": "#audit-rows tr[data-action]",
