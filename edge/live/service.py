@@ -104,7 +104,7 @@ class LiveService:
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread is None or self._loop.is_closed():
             return
-        fut = asyncio.run_coroutine_threadsafe(self._close_all("node stopping"), self._loop)
+        fut = asyncio.run_coroutine_threadsafe(self._shut_down(), self._loop)
         with contextlib.suppress(Exception):
             fut.result(timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -372,6 +372,11 @@ class LiveService:
             session.id[:8], session.camera, time.monotonic() - session.started, why, len(self.sessions),
         )  # fmt: skip
 
-    async def _close_all(self, why: str) -> None:
+    async def _shut_down(self) -> None:
         for session in list(self.sessions.values()):
-            await self._close(session, why)
+            await self._close(session, "node stopping")
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks(self._loop):
+            if task is not current:
+                task.cancel()
+        await asyncio.sleep(0)
