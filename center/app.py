@@ -36,6 +36,8 @@ from center.api.grid import routes as grid
 from center.api.hazards import routes as hazards
 from center.api.headers import SecurityHeaders
 from center.api.limits import BodyLimit, validation_error
+from center.api.live import routes as live
+from center.api.live.relay import LiveRelay
 from center.api.login import routes as login
 from center.api.metrics import router as metrics_router
 from center.api.nodes import routes as nodes
@@ -86,6 +88,7 @@ API_ROUTERS: list[APIRouter] = [
     services.router,
     cases.router,
     grid.router,
+    live.router,
 ]
 
 DESCRIPTION = """
@@ -159,8 +162,11 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         )
         ingest.metrics = app.state.metrics
         app.state.ingest = ingest
+        relay = LiveRelay(config.mqtt, config.site)  # live video signaling (center/api/live)
+        app.state.live_relay = relay
         if start_ingest:
             ingest.start()
+            relay.start()
         snapshots = asyncio.create_task(_snapshot_loop(app, config))
         try:
             yield
@@ -170,6 +176,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
                 await snapshots
             if start_ingest:
                 await run_in_threadpool(ingest.stop)
+                await run_in_threadpool(relay.stop)
             await run_in_threadpool(worker.stop)
             engine.dispose()
 
@@ -195,6 +202,7 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
     app.state.hub = hub
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
+    app.state.live_relay = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
     app.state.metrics = CenterMetrics()
     app.state.metrics_token = config.metrics.token()  # ValueError: its source is empty (said at load)

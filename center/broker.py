@@ -131,8 +131,9 @@ def password_env_name(account: str) -> str:
 
 
 def acl_text(site: str, center_user: str, nodes: dict[str, str]) -> str:
-    """The ACL: each node writes only under its own prefix and reads only its own config; the
-    center reads every node's messages of the site and writes their configs.
+    """The ACL: each node writes only under its own prefix and reads only its own config and live
+    requests; the center reads every node's messages of the site and writes their configs and
+    live requests (the WebRTC signaling it relays for viewers).
 
     ``nodes`` maps node id → its MQTT user name.
     """
@@ -145,14 +146,16 @@ def acl_text(site: str, center_user: str, nodes: dict[str, str]) -> str:
     base = f"{ROOT}/{site}"
     lines = [
         "# ParkGuard broker ACL, written by `parkguard-center broker-accounts`.",
-        "# A node publishes only under its own prefix and reads only its own config;",
-        "# the center reads the whole site and writes the nodes' configs.",
+        "# A node publishes only under its own prefix and reads only its own config and live requests;",
+        "# the center reads the whole site and writes the nodes' configs and live requests.",
         "",
         f"user {center_user}",
         f"topic read {base}/+/event",
         f"topic read {base}/+/status",
         f"topic read {base}/+/heartbeat",
         f"topic readwrite {base}/+/config",
+        f"topic write {base}/+/live-request",
+        f"topic read {base}/+/live-response",
     ]
     for node, user in nodes.items():
         lines += [
@@ -162,6 +165,8 @@ def acl_text(site: str, center_user: str, nodes: dict[str, str]) -> str:
             f"topic write {base}/{node}/status",
             f"topic write {base}/{node}/heartbeat",
             f"topic read {base}/{node}/config",
+            f"topic read {base}/{node}/live-request",
+            f"topic write {base}/{node}/live-response",
         ]
     return "\n".join(lines) + "\n"
 

@@ -310,6 +310,33 @@ class ReportsConfig(_Section):
     )
 
 
+class IceServerConfig(_Section):
+    """A STUN/TURN server the viewers' browsers use (e.g. coturn for viewers outside the park's
+    LAN; docs/live.md). The password comes from an environment variable, never the file."""
+
+    urls: list[Annotated[str, StringConstraints(pattern=r"^(stun|turn|turns):", max_length=256)]] = Field(
+        min_length=1, max_length=8
+    )
+    username: Annotated[str, StringConstraints(max_length=128)] | None = None
+    credential_env: str | None = None
+
+    def browser(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+            out["credential"] = os.environ.get(self.credential_env or "", "")
+        return out
+
+
+class LiveConfig(_Section):
+    """Live video: the center relays a viewer's WebRTC offer to the node and waits this long."""
+
+    answer_timeout_s: float = Field(default=10.0, ge=1, le=60, description="wait for the node's answer")
+    ice_servers: list[IceServerConfig] = Field(
+        default_factory=list, max_length=4, description="STUN/TURN for browsers; none: host candidates"
+    )
+
+
 class CenterConfig(_Section):
     site: str = Field(description="site id, the site level of the MQTT topics")
     site_name: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "ParkGuard"
@@ -329,6 +356,7 @@ class CenterConfig(_Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
     @field_validator("site")
     @classmethod

@@ -21,6 +21,7 @@ from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
 from edge.detect.detections import Detections
 from edge.detect.detector import ObjectDetector
+from edge.live.taps import DetectionTap, PacketTap
 from edge.pipeline import CameraAnalyzer, CameraPipeline
 from edge.reconfig import ReconfigPlan
 from edge.video.ringbuffer import RingBuffer
@@ -34,16 +35,19 @@ AGES_KEPT = 1000  # frame ages (capture → rule result) kept for tools and test
 
 
 def open_readers(
-    cfg: EdgeConfig, cam: CameraConfig
+    cfg: EdgeConfig, cam: CameraConfig, tap: PacketTap | None = None
 ) -> tuple[CameraStream, CameraStream | None, RingBuffer | None]:
-    """(detection reader, main-stream reader when detection reads a sub-stream, ring buffer)."""
+    """(detection reader, main-stream reader when detection reads a sub-stream, ring buffer).
+    The main stream's reader feeds ``tap`` (live video)."""
     ring = RingBuffer(cfg.ring.seconds, int(cfg.ring.max_mb * 1024 * 1024)) if cfg.ring.enabled else None
     fps = cam.analysis_fps or cfg.analysis_fps
     if cam.detect_url:
         stream = CameraStream(cam.id, cam.detect_url, cfg.stream, analysis_fps=fps)
-        main = CameraStream(cam.id, cam.url, cfg.stream, ring=ring, decode=False) if ring else None
+        main = None
+        if ring is not None or tap is not None:
+            main = CameraStream(cam.id, cam.url, cfg.stream, ring=ring, decode=False, tap=tap)
         return stream, main, ring
-    return CameraStream(cam.id, cam.url, cfg.stream, ring=ring, analysis_fps=fps), None, ring
+    return CameraStream(cam.id, cam.url, cfg.stream, ring=ring, analysis_fps=fps, tap=tap), None, ring
 
 
 @dataclass
@@ -71,14 +75,23 @@ class CameraRuntime:
     hb_infer_ms: float = 0.0
     analysis_errors: int = 0  # frames whose analysis raised: dropped
     analysis_error_logged: float = -1e9
+    # live video: the main stream's packets and the analyzed detections (None: live is off)
+    packet_tap: PacketTap | None = None
+    detection_tap: DetectionTap = field(default_factory=DetectionTap)
 
     @classmethod
     def open(
         cls, cfg: EdgeConfig, cam: CameraConfig, pipeline: CameraPipeline, track_labels: set[str] | None
     ) -> CameraRuntime:
         analyzer = CameraAnalyzer(cfg, cam, pipeline, track_labels)
-        stream, main, ring = open_readers(cfg, cam)
-        return cls(cam, stream, main, ring, analyzer, 1.0 / analyzer.fps)
+        tap = PacketTap() if cfg.live.enabled and cfg.live.max_viewers > 0 else None
+        stream, main, ring = open_readers(cfg, cam, tap)
+        return cls(cam, stream, main, ring, analyzer, 1.0 / analyzer.fps, packet_tap=tap)
+
+    @property
+    def live_reader(self) -> CameraStream:
+        """The reader whose packets live sessions get: the main stream's."""
+        return self.main if self.main is not None else self.stream
 
     @property
     def pipeline(self) -> CameraPipeline:
@@ -120,7 +133,7 @@ class CameraRuntime:
             log.info("config: camera %s zones/rules rebuilt", cam.id)
         if cam.id in plan.restart:
             stopped = self.readers()
-            self.stream, self.main, self.ring = open_readers(cfg, cam)
+            self.stream, self.main, self.ring = open_readers(cfg, cam, self.packet_tap)
             self.reported_state = CameraState.STARTING
             log.info("config: camera %s stream restarted", cam.id)
         if cam.id in plan.retune:  # a new analyzer (rate, motion gate, tracker), the same pipeline
@@ -149,6 +162,8 @@ class CameraRuntime:
             self.analyzed += 1
             self.hb_analyzed += 1
         emit(self.analyzer.process(ts_ms, bgr, dets))
+        if dets is not None and self.analyzer.last_dets is not None:
+            self.detection_tap.add(ts_ms, self.analyzer.last_dets)
         if dets is not None:
             for name, ms in (stages | self.analyzer.last_stage_ms).items():
                 hist = self.stage_hist.get(name)

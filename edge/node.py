@@ -24,6 +24,7 @@ from edge.config.camera import CameraConfig
 from edge.config.node import EdgeConfig
 from edge.detect.detector import ObjectDetector, load_detector
 from edge.evidence.store import make_evidence
+from edge.live.service import LiveService
 from edge.node_metrics import node_families
 from edge.pipeline import CameraPipeline, tracked_labels
 from edge.reconfig import ReconfigPlan, plan_reconfiguration
@@ -53,6 +54,11 @@ class EdgeNode:
         software = f"parkguard-edge/{__version__}"
         cam_ids = [c.cfg.id for c in self.cameras]
         self.publisher = Publisher(cfg.mqtt, cfg.site, cfg.node, software, cam_ids, self.outbox)
+        # live video (WebRTC): offers relayed by the center on …/live-request
+        self.live: LiveService | None = None
+        if cfg.live.enabled and cfg.live.max_viewers > 0:
+            self.live = LiveService(cfg.live, cfg.site, cfg.node, self.camera, self.publisher.send_live)
+            self.publisher.on_live = self.live.receive
         self._stop = threading.Event()
         self._lock = threading.RLock()  # held by the loop during an iteration, and by apply_config
         self._running = False
@@ -94,6 +100,8 @@ class EdgeNode:
     # -- main loop -----------------------------------------------------------------------
     def run(self) -> None:
         self.detector.warmup()
+        if self.live is not None:
+            self.live.start()
         self.publisher.start()
         self.evidence.start()
         if self.warner is not None:
@@ -158,6 +166,8 @@ class EdgeNode:
         with self._lock:
             self._running = False
             cameras = list(self.cameras)
+        if self.live is not None:
+            self.live.stop()
         for cam in cameras:
             for reader in cam.readers():
                 reader.stop(timeout=2)
@@ -236,6 +246,7 @@ class EdgeNode:
             interval_s=self.cfg.heartbeat_s,
             evidence=self.evidence.health(),
             warning=self.warner.health() if self.warner and self.cfg.warning.report_to_center else None,
+            live=self.live.health() if self.live is not None else None,
         )
         self.publisher.send_now(TopicKind.HEARTBEAT, hb)
 

@@ -98,6 +98,31 @@ def warning_families(node: EdgeNode) -> list[Family]:
     return [played, failed, suppressed]
 
 
+def live_families(node: EdgeNode) -> list[Family]:
+    """Live video: sessions open by mode, the cap, and what the node sent (packets passed
+    through as they came vs frames its encoder encoded)."""
+    if node.live is None:
+        return []
+    h = node.live.health()
+    return [
+        Family(P + "live_sessions", "gauge", "live video sessions open, by mode (passthrough, reencode)")
+        .add({"mode": "passthrough"}, h.passthrough)
+        .add({"mode": "reencode"}, h.reencode),
+        Family(P + "live_max_viewers", "gauge", "the node's cap on live sessions (live.max_viewers)").add(
+            {}, h.max_viewers
+        ),
+        Family(P + "live_packets_passed_total", "counter", "camera packets passed through to viewers").add(
+            {}, h.packets_passed
+        ),
+        Family(
+            P + "live_frames_encoded_total", "counter", "frames the node's encoder encoded for viewers"
+        ).add({}, h.frames_encoded),
+        Family(
+            P + "live_refused_total", "counter", "live offers refused (cap, camera offline, bad offer …)"
+        ).add({}, node.live.refused),
+    ]
+
+
 def node_families(node: EdgeNode) -> list[Family]:
     """Every family of the node: its cameras', then the outbox, events, uptime and identity."""
     det = node.detector
@@ -105,6 +130,7 @@ def node_families(node: EdgeNode) -> list[Family]:
     return [
         *camera_families(node.camera_list()),
         *warning_families(node),
+        *live_families(node),
         Family(P + "clips_total", "counter", "evidence clips: built (partial included), failed, partial")
         .add({"result": "built"}, ev.clips_built)
         .add({"result": "failed"}, ev.clips_failed)

@@ -26,6 +26,7 @@ FIXED_SETTINGS = (
     "evidence",
     "center",
     "warning",
+    "live",
 )
 # camera settings its pipeline (zones, rules) is not built from: a change to these alone keeps it
 _NOT_PIPELINE = {"url", "detect_url", "analysis_fps", "motion", "enabled", "name"}

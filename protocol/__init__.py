@@ -5,6 +5,7 @@ MQTT is defined here (message models, topic names, the contract version).
 """
 
 from protocol.ids import ID_PATTERN, Id, new_event_id, valid_id
+from protocol.live import LiveAction, LiveError, LiveMode, LiveRequest, LiveResponse
 from protocol.messages import (
     PROTOCOL_VERSION,
     SEVERITY_RANK,
@@ -17,6 +18,7 @@ from protocol.messages import (
     EvidenceItem,
     EvidenceRef,
     Heartbeat,
+    LiveHealth,
     NodeConfig,
     NodeState,
     NodeStatus,
@@ -45,6 +47,12 @@ __all__ = [
     "EvidenceRef",
     "Heartbeat",
     "Id",
+    "LiveAction",
+    "LiveError",
+    "LiveHealth",
+    "LiveMode",
+    "LiveRequest",
+    "LiveResponse",
     "NodeConfig",
     "NodeState",
     "NodeStatus",

@@ -276,6 +276,17 @@ class WarningHealth(_Msg):
     dropped: int = Field(default=0, ge=0, description="warnings not played: an output's queue was full")
 
 
+class LiveHealth(_Msg):
+    """The node's live sessions, in its heartbeat."""
+
+    sessions: int = Field(ge=0, description="live sessions open now")
+    passthrough: int = Field(default=0, ge=0, description="of which pass the camera's H.264 through")
+    reencode: int = Field(default=0, ge=0, description="of which the node re-encodes")
+    max_viewers: int = Field(default=0, ge=0, description="the node's cap on sessions")
+    frames_encoded: int = Field(default=0, ge=0, description="frames the node's encoder encoded, ever")
+    packets_passed: int = Field(default=0, ge=0, description="camera packets passed through, ever")
+
+
 class Heartbeat(_Msg):
     v: Literal[1] = PROTOCOL_VERSION
     site: Id
@@ -292,10 +303,13 @@ class Heartbeat(_Msg):
     warning: WarningHealth | None = Field(
         default=None, description="on-site warning figures (added in v1; left out when none)"
     )
+    live: LiveHealth | None = Field(
+        default=None, description="live video sessions (added in v1; left out when none)"
+    )
 
     @model_serializer(mode="wrap")
     def _compatible(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_none(handler(self), "warning")
+        return _drop_none(handler(self), "warning", "live")
 
 
 class NodeConfig(_Msg):

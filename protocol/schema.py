@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from protocol.live import LiveRequest, LiveResponse
 from protocol.messages import AlertEvent, Heartbeat, NodeConfig, NodeStatus
 
 MESSAGES: dict[str, type[BaseModel]] = {
@@ -15,6 +16,8 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "node-status": NodeStatus,
     "heartbeat": Heartbeat,
     "node-config": NodeConfig,
+    "live-request": LiveRequest,
+    "live-response": LiveResponse,
 }
 
 

@@ -1,7 +1,8 @@
 """MQTT topic names: ``parkguard/v1/{site}/{node}/{kind}``.
 
 Edge → center: ``event`` (QoS 1), ``status`` (retained birth/death), ``heartbeat``.
-Center → edge: ``config`` (retained).
+Center → edge: ``config`` (retained), ``live-request`` (WebRTC offers relayed for a viewer).
+Edge → center: ``live-response`` (the node's answers to them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class TopicKind(StrEnum):
     STATUS = "status"
     HEARTBEAT = "heartbeat"
     CONFIG = "config"
+    LIVE_REQUEST = "live-request"
+    LIVE_RESPONSE = "live-response"
 
 
 @dataclass(frozen=True)

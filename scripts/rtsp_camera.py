@@ -98,6 +98,7 @@ class Mount:
     factory: GstRtspServer.RTSPMediaFactory | None = field(default=None, repr=False)
     media: GstRtspServer.RTSPMedia | None = field(default=None, repr=False)
     prepared: bool = False
+    external_udp: int | None = None  # fed by another process (MPEG-TS on this UDP port): no ffmpeg here
 
     def feeder_command(self, loop: bool) -> list[str]:
         cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re"]
@@ -145,7 +146,7 @@ class Camera:
         self.server.set_service(str(self.port))
         points = self.server.get_mount_points()
         for mount in self.mounts:
-            mount.udp_port = free_udp_port()
+            mount.udp_port = mount.external_udp or free_udp_port()
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(mount.launch_line())
             factory.set_shared(True)
@@ -155,6 +156,9 @@ class Camera:
             raise RuntimeError(f"cannot listen on {self.address}:{self.port}")
         self.port = self.server.get_bound_port()
         for mount in self.mounts:
+            if mount.external_udp is not None:
+                log(f"{mount.path} <- MPEG-TS on udp {mount.udp_port} (fed by another process)")
+                continue
             mount.feeder = subprocess.Popen(
                 mount.feeder_command(self.loop),
                 stdin=subprocess.DEVNULL,
@@ -229,7 +233,8 @@ class Camera:
         """Periodic check of the feeders; ends the main loop when one fails or all finish."""
         finished = 0
         for mount in self.mounts:
-            assert mount.feeder is not None
+            if mount.feeder is None:  # fed from outside: runs until stopped
+                continue
             code = mount.feeder.poll()
             if code is None:
                 continue
@@ -284,7 +289,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--mount", action="append", default=[], help="mount path, e.g. /cam1 (repeat; pairs with --file)"
     )
     parser.add_argument(
-        "--file", action="append", default=[], type=Path, help="H.264 clip served at the mount before it"
+        "--file",
+        action="append",
+        default=[],
+        type=Path,
+        help="H.264 clip served at the mount before it; udp:PORT: a live MPEG-TS feed another process "
+        "sends to 127.0.0.1:PORT (bench/live_video.py's time-stamped camera)",
     )
     parser.add_argument("--loop", action="store_true", help="repeat the clips forever (a live camera)")
     args = parser.parse_args(argv)
@@ -300,6 +310,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"mount {path} given twice")
         seen.add(path)
     for clip in args.file:
+        if str(clip).startswith("udp:") and str(clip)[4:].isdigit():
+            continue
         if not clip.is_file():
             parser.error(f"clip not found: {clip}")
     if shutil.which("ffmpeg") is None:
@@ -310,7 +322,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     Gst.init(None)
-    mounts = [Mount(path, clip.resolve()) for path, clip in zip(args.mount, args.file, strict=True)]
+    mounts = [
+        Mount(path, clip, external_udp=int(str(clip)[4:]))
+        if str(clip).startswith("udp:")
+        else Mount(path, clip.resolve())
+        for path, clip in zip(args.mount, args.file, strict=True)
+    ]
     camera = Camera(args.address, args.port, mounts, args.loop)
     try:
         return camera.run()

@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh runtime   .venv with Python >= 3.11 and `pip install -e .`, and the Debian packages of
 #                              the on-site warnings (espeak-ng: the voice, alsa-utils: aplay)
-#   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,live,train-ppe]'` + the Debian packages
+#   scripts/setup.sh test      runtime + `pip install -e '.[test,dev,train-ppe]'` + the Debian packages
 #                              the tests use (mosquitto, ffmpeg, GStreamer RTSP, chromium, PostgreSQL, sox)
 #
 # Run from anywhere; it works in the repository root. Environment:
@@ -180,7 +180,7 @@ setup_test() {
     apt_install "${TEST_DEBS[@]}" || apt_ok=0
     setup_runtime
     # train-ppe: PyTorch (CPU) for the PPE classifier's training test; never in the runtime install
-    pip_install test -e '.[test,dev,live,train-ppe]'
+    pip_install test -e '.[test,dev,train-ppe]'
     unpack_nginx
     if [[ $apt_ok -eq 0 ]]; then
         say "some Debian packages are missing: tests that need them will fail and say which"

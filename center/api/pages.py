@@ -127,6 +127,13 @@ def portfolio_page(config: ConfigDep, user: CurrentUser) -> Response:
     return _console_page("portfolio", "portfolio.html", "/portfolio", config, user)
 
 
+@router.get("/wall", response_class=HTMLResponse)
+def wall_page(config: ConfigDep, user: CurrentUser) -> Response:
+    """视频墙: 1/4/9 tiles of the cameras the caller may watch, each opened live on demand
+    (``?camera=ID`` opens that camera at once: the alert list links here)."""
+    return _console_page("wall", "wall.html", "/wall", config, user)
+
+
 @router.get("/nodes", response_class=HTMLResponse)
 def nodes_page(config: ConfigDep, user: CurrentUser) -> Response:
     """节点与摄像头: the edge nodes' health and their cameras' figures."""

@@ -91,6 +91,11 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "acknowledge_alert": STAFF,
     "dismiss_alert": STAFF,
     "escalate_alert": STAFF,
+    # live video (实时视频): the park's staff and the government all cameras, an enterprise its own
+    # (scoped in center/api/live/routes.py before anything reaches a node), an insurer none
+    "live_cameras": PEOPLE,
+    "live_offer": PEOPLE,
+    "live_close": PEOPLE,
     # hazards
     "list_hazards": PEOPLE,
     "export_hazards": PEOPLE,
@@ -195,6 +200,7 @@ POLICY: dict[str, frozenset[Role] | Access] = {
     "grid_page": Access.PUBLIC,
     "services_page": Access.PUBLIC,
     "tasks_page": Access.PUBLIC,
+    "wall_page": Access.PUBLIC,
 }
 
 # Routes whose answers carry evidence (images, clips, boxes around people): never for insurers.
@@ -208,6 +214,9 @@ EVIDENCE_ROUTES = frozenset(
         "export_hazards",
         "get_hazard",
         "get_evidence",
+        "live_cameras",  # live pictures of people: never for insurers either
+        "live_offer",
+        "live_close",
     }
 )
 assert not any(isinstance(POLICY[r], frozenset) and R.INSURER in POLICY[r] for r in EVIDENCE_ROUTES)
@@ -425,6 +434,9 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
             *("list_cameras", "list_alerts", "list_hazards", "alert_precision", "list_nodes"),
             "answer_service_request",
         ),
+    ),
+    ConsolePage(
+        "wall", "/wall", "视频墙", "Camera wall", PEOPLE, ("me", "live_cameras"), ("live_offer", "live_close")
     ),
     ConsolePage("nodes", "/nodes", "节点与摄像头", "Nodes", READ_ALL, ("me", "list_nodes")),
     ConsolePage(

@@ -13,6 +13,10 @@ heartbeat replayed hours later would tell nothing true.
 Remote configuration: with ``on_config`` set, the publisher subscribes to the node's retained
 ``…/config`` topic at each connect and hands every payload to it (on paho's network thread:
 the callback must only queue). The status carries the applied / refused config version.
+
+Live video: with ``on_live`` set, the publisher subscribes to the node's ``…/live-request`` and
+hands every request to it (network thread again); :meth:`Publisher.send_live` answers on
+``…/live-response`` directly, not through the outbox (an answer replayed later helps nobody).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class Publisher:
         self.config_rejected: int | None = None
         self.config_error: str | None = None
         self.on_config: Callable[[bytes], None] | None = None
+        self.on_live: Callable[[bytes], None] | None = None
         self.v5 = cfg.protocol == "5"  # "auto" is settled by a probe in start()
         self.client = self._make_client(self.v5)
 
@@ -128,6 +133,8 @@ class Publisher:
         )
         if self.on_config is not None:  # the broker sends the retained config on every subscribe
             client.subscribe(self.topic(TopicKind.CONFIG), qos=1)
+        if self.on_live is not None:
+            client.subscribe(self.topic(TopicKind.LIVE_REQUEST), qos=1)
         with self._cond:
             self.connected.set()
             self._cond.notify_all()
@@ -155,13 +162,18 @@ class Publisher:
             self._cond.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if message.topic != self.topic(TopicKind.CONFIG) or self.on_config is None:
+        handler = None
+        if message.topic == self.topic(TopicKind.CONFIG):
+            handler = self.on_config
+        elif message.topic == self.topic(TopicKind.LIVE_REQUEST):
+            handler = self.on_live
+        if handler is None:
             log.warning("MQTT message on unexpected topic %r ignored", message.topic)
             return
         try:
-            self.on_config(bytes(message.payload))
+            handler(bytes(message.payload))
         except Exception:  # never let a callback error reach paho's network thread
-            log.exception("remote config handler failed")
+            log.exception("handler of %s failed", message.topic)
 
     # -- pump --------------------------------------------------------------------------------
     def _run_pump(self) -> None:
@@ -251,6 +263,13 @@ class Publisher:
         if not self.connected.is_set():
             return False
         info = self.client.publish(self.topic(kind), message.model_dump_json(), qos=0)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def send_live(self, message: BaseModel) -> bool:
+        """A live-video answer, at once (QoS 1, not through the outbox); False when not connected."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(self.topic(TopicKind.LIVE_RESPONSE), message.model_dump_json(), qos=1)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_status(self) -> bool:

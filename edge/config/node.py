@@ -20,6 +20,7 @@ from edge.config.base import Section
 from edge.config.camera import CameraConfig
 from edge.config.center import CenterLinkConfig
 from edge.config.evidence import EvidenceConfig
+from edge.config.live import LiveConfig
 from edge.config.models import ModelsConfig
 from edge.config.motion import MotionConfig
 from edge.config.mqtt import MqttConfig
@@ -49,6 +50,7 @@ class EdgeConfig(Section):
     warning: WarningConfig = Field(
         default_factory=WarningConfig, description="on-site warning outputs (speakers, audio, strobes)"
     )
+    live: LiveConfig = Field(default_factory=LiveConfig, description="live video over WebRTC")
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics; 0 = off")
     metrics_bind: str = Field(default="127.0.0.1", description="address the /metrics server listens on")
     cameras: list[CameraConfig] = Field(min_length=1)

@@ -7,7 +7,9 @@ paced to real time, so a file stands in for a camera.
 
 Every demuxed packet also goes to the camera's :class:`~edge.video.ringbuffer.RingBuffer` when it has
 one (compressed, no extra decoding). A reader made with ``decode=False`` only demuxes: that is the
-main-stream reader of a camera whose detection reads a sub-stream.
+main-stream reader of a camera whose detection reads a sub-stream. The main-stream reader also
+hands every packet to the camera's live :class:`~edge.live.taps.PacketTap` (live video sessions
+pass them through to browsers without decoding).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from edge.comms.metrics import STAGE_MS_BUCKETS, Histogram
 from edge.config.stream import StreamOptions
+from edge.live.taps import PacketTap
 from edge.video.ringbuffer import RingBuffer, StreamInfo
 from protocol import CameraState
 
@@ -94,8 +97,10 @@ class CameraStream:
         ring: RingBuffer | None = None,
         decode: bool = True,
         analysis_fps: float | None = None,
+        tap: PacketTap | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.tap = tap
         # frames/s the analysis takes from this reader; when the stream sends at least
         # NONREF_SKIP_FACTOR times as many, the decoder skips the frames no other frame refers
         # to (B-frames, temporal layers)
@@ -218,6 +223,8 @@ class CameraStream:
                 self.skipping_nonref = self._skip_nonref(stream)
             if self.ring is not None:
                 self.ring.set_stream(StreamInfo(stream))
+            if self.tap is not None:
+                self.tap.set_stream(stream)
             clock = PacketClock(float(stream.time_base) if stream.time_base else 0.0, live=not self.is_file)
             self._t0 = None
             last_frame_mono = time.monotonic()
@@ -227,7 +234,9 @@ class CameraStream:
                 if packet.size == 0:
                     continue  # the demuxer's flush packet
                 self.packets_in += 1
-                if (self.ring is not None or not self.decode) and not self._keep(packet, clock):
+                if (self.ring is not None or self.tap is not None or not self.decode) and not self._keep(
+                    packet, clock
+                ):
                     return
                 if not self.decode:
                     self._frame_came(int(time.time() * 1000))
@@ -261,8 +270,12 @@ class CameraStream:
             delay = (ts - now) / 1000
             if delay > 0 and self._stop.wait(delay):
                 return False
-        if self.ring is not None:
-            self.ring.add(bytes(packet), ts, dts, packet.is_keyframe)
+        if self.ring is not None or (self.tap is not None and self.tap.listeners):
+            data = bytes(packet)
+            if self.ring is not None:
+                self.ring.add(data, ts, dts, packet.is_keyframe)
+            if self.tap is not None:
+                self.tap.add(data, ts, packet.is_keyframe)
         return True
 
     def _pace(self, frame: av.VideoFrame) -> bool:

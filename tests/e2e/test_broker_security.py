@@ -210,6 +210,33 @@ def test_a_node_reads_only_its_own_config(secure_broker: MosquittoBroker, passwo
             c.close()
 
 
+def test_live_signaling_topics_follow_the_acl(
+    secure_broker: MosquittoBroker, passwords: dict[str, str]
+) -> None:
+    """Live video signaling: the center writes a node's live-request and reads every node's
+    live-response; a node reads only its own requests and answers only under its own prefix
+    (MQTT 5, so the broker's refusals are told)."""
+    center = Client(secure_broker, CENTER_USER, passwords[CENTER_USER], mqtt.MQTTv5)
+    a = Client(secure_broker, "node-a", passwords["node-a"], mqtt.MQTTv5)
+    try:
+        center.client.subscribe("parkguard/v1/yijia/+/live-response", qos=1)
+        a.client.subscribe("parkguard/v1/yijia/+/live-request", qos=1)
+        time.sleep(0.5)
+        for node in NODES:
+            assert not center.publish(Topic.of(SITE, node, "live-request"), {"to": node}).is_failure
+        wait_for(lambda: a.received, 10, "node-a's own live request")
+        assert not a.publish(Topic.of(SITE, "node-a", "live-response"), {"from": "node-a"}).is_failure
+        assert a.publish(Topic.of(SITE, "node-b", "live-response"), {"from": "node-a"}).value == 135
+        assert a.publish(Topic.of(SITE, "node-b", "live-request"), {"to": "node-b"}).value == 135
+        wait_for(lambda: center.received, 10, "node-a's answer at the center")
+        time.sleep(1.0)
+        assert a.received == [(Topic.of(SITE, "node-a", "live-request"), b'{"to": "node-a"}')]
+        assert center.received == [(Topic.of(SITE, "node-a", "live-response"), b'{"from": "node-a"}')]
+    finally:
+        for c in (a, center):
+            c.close()
+
+
 @pytest.mark.parametrize("who", ["wrong-password", "unknown-user", "anonymous"])
 def test_bad_credentials_are_refused(
     secure_broker: MosquittoBroker, passwords: dict[str, str], who: str

@@ -424,16 +424,20 @@ def test_policy_invariants() -> None:
         role: {n for n, rule in POLICY.items() if isinstance(rule, frozenset) and role in rule}
         for role in ROLES[1:]
     }
-    # one's own session and one's own notification subscriptions are not writes to the park's data
+    # one's own session and one's own notification subscriptions are not writes to the park's data,
+    # nor is watching a camera live (the offer and its close are POSTs that change nothing stored)
     writes = {name for name, method, _ in ROUTES if method != "GET"} - {
         "login",
         "logout",
         "put_my_notifications",
+        "live_offer",
+        "live_close",
     }
     assert not by_role["government"] & writes, "government reads only"
     assert by_role["edge"] == {"logout", "me", "upload_evidence"}
     no_insurer = {"list_alerts", "get_alert", "export_alerts", "get_evidence", "list_hazards", "get_hazard"}
     assert not by_role["insurer"] & (no_insurer | {"export_hazards", "alerts_feed"})
+    assert not by_role["insurer"] & {"live_cameras", "live_offer", "live_close"}, "an insurer gets no video"
     no_enterprise = {
         "list_users",
         "create_user",
@@ -600,3 +604,49 @@ def test_attribution_over_mqtt(seeded: Seeded) -> None:
     assert c.get(f"/api/evidence/{OTHER_SHA}", headers=seeded.h("enterprise")).status_code == 404
     quarantine = c.get("/api/quarantine", headers=seeded.h("operator")).json()
     assert {q["reason"] for q in quarantine} >= {foreign.reason, unknown.reason}
+
+
+LIVE_SDP = (
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+    "a=rtpmap:96 H264/90000\r\n"
+)
+
+
+def test_live_video_is_scoped_before_anything_reaches_a_node(seeded: Seeded) -> None:
+    """An enterprise opens only its own cameras (another's: 404, as if it did not exist); an
+    insurer none (403); the park's staff and the government any. Here no broker is connected:
+    an offer the center lets through ends at 409 (camera or node not online) or 503 (no broker),
+    never at a node, and the relay published nothing."""
+    own, other = seeded.ids[OWN]["camera_id"], seeded.ids[OTHER]["camera_id"]
+    offer = "/api/live/offer"
+    for role, camera, expected in [
+        ("enterprise", other, {404}),
+        ("enterprise", own, {409, 503}),
+        ("insurer", own, {403}),
+        ("operator", other, {409, 503}),
+        ("government", other, {409, 503}),
+        ("anonymous", own, {401}),
+    ]:
+        resp = seeded.client.post(offer, json={"camera_id": camera, "sdp": LIVE_SDP}, headers=seeded.h(role))
+        assert resp.status_code in expected, (role, camera, resp.status_code, resp.text)
+    listed = seeded.client.get("/api/live/cameras", headers=seeded.h("enterprise")).json()["items"]
+    assert listed and {c["enterprise_id"] for c in listed} == {OWN}
+    assert all(c["name"] for c in listed)  # names for people, never blank
+    assert seeded.client.get("/api/live/cameras", headers=seeded.h("insurer")).status_code == 403
+    close = {"camera_id": other, "session_id": "0" * 32}
+    assert (
+        seeded.client.post("/api/live/close", json=close, headers=seeded.h("enterprise")).status_code == 404
+    )
+    # malformed offers: a clear 422 naming what is wrong
+    for sdp, says in [
+        ("hello, not an offer", "v=0"),
+        ("v=0\r\ns=-\r\n", "m=video"),
+        ("v=0\r\nbad line\r\nm=video 9\r\n", "第 2 行"),
+    ]:
+        resp = seeded.client.post(offer, json={"camera_id": own, "sdp": sdp}, headers=seeded.h("operator"))
+        assert resp.status_code == 422 and says in resp.text, (sdp, resp.text)
+    resp = seeded.client.post(
+        offer, json={"camera_id": own, "sdp": "v=0\r\n" + "a=x\r\n" * 5000}, headers=seeded.h("operator")
+    )
+    assert resp.status_code == 422 and "sdp" in resp.text, resp.text
+    assert seeded.app.state.live_relay is None or seeded.app.state.live_relay.published == 0

@@ -36,6 +36,7 @@ SCRIPTS = {
     "risk": "risk.js",
     "enterprises": "enterprises.js",
     "file": "enterprise.js",
+    "wall": "wall.js",
     "nodes": "nodes.js",
     "card": "card.js",
     "users": "users.js",
@@ -148,12 +149,12 @@ LANDS = {
 }
 OPENS = {  # the navigation each role gets, in its order
     "admin": [
-        *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-        *("/services", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
+        *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall"),
+        *("/nodes", "/services", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
     ],
     "operator": [
-        *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services"),
-        "/notify",
+        *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
+        *("/services", "/notify"),
     ],
     "government": [
         "/overview",
@@ -163,19 +164,20 @@ OPENS = {  # the navigation each role gets, in its order
         "/hazards",
         "/risk",
         "/enterprises",
+        "/wall",
         "/nodes",
         "/services",
         "/notify",
     ],
     "insurer": ["/portfolio", "/risk", "/enterprises", "/services"],
     "enterprise": [
-        *("/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", f"/e/{ENT_A}", "/services"),
+        *("/alerts", "/hazards", "/risk", f"/enterprises/{ENT_A}", "/wall", f"/e/{ENT_A}", "/services"),
         "/notify",
     ],
 }
 CONSOLE = (
     *("/overview", "/grid", "/portfolio", "/services", "/tasks", "/alerts", "/hazards", "/risk"),
-    *("/enterprises", "/nodes"),
+    *("/enterprises", "/wall", "/nodes"),
     *("/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 
@@ -266,6 +268,7 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
         }
         | {"create_claim", "list_policies"},
     }[role]
+    live = {"live_offer", "live_close"}  # 视频墙: watching a camera live (scoped), never the insurer
     expected = {
         "admin": steps
         | verdicts
@@ -274,12 +277,14 @@ def test_me_offers_only_the_actions_the_role_may_take(client: TestClient, role: 
         | park
         | mine
         | notify_admin
+        | live
         | {"list_nodes", "create_user", "update_user"},
-        "operator": steps | verdicts | file_parts | answer | park | mine | {"list_nodes"},
-        "government": file_parts | park | mine | {"list_nodes"},
+        "operator": steps | verdicts | file_parts | answer | park | mine | live | {"list_nodes"},
+        "government": file_parts | park | mine | live | {"list_nodes"},
         "insurer": answer,
         "enterprise": file_parts
         | mine
+        | live
         | {"start_hazard", "submit_hazard", "upload_photo", "create_service_request"},
     }[role] | loop
     assert may == expected

@@ -29,33 +29,50 @@ ROLES = {
     "admin": (
         "/",
         [
-            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-            *("/services", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
+            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall"),
+            *(
+                "/nodes",
+                "/services",
+                "/admin/users",
+                "/admin/audit",
+                "/admin/plan",
+                "/admin/notify",
+                "/notify",
+            ),
         ],
     ),
     "operator": (
         "/",
         [
-            *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes", "/services"),
-            "/notify",
+            *("/overview", "/grid", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
+            *("/services", "/notify"),
         ],
     ),
     "gov": (
         "/overview",
         [
-            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
-            *("/services", "/notify"),
+            *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall"),
+            *("/nodes", "/services", "/notify"),
         ],
     ),
     "yjmetal": (
         "/enterprises/yj-metal",
-        ["/alerts", "/hazards", "/risk", "/enterprises/yj-metal", "/e/yj-metal", "/services", "/notify"],
+        [
+            "/alerts",
+            "/hazards",
+            "/risk",
+            "/enterprises/yj-metal",
+            "/wall",
+            "/e/yj-metal",
+            "/services",
+            "/notify",
+        ],
     ),
     "picc": ("/portfolio", ["/portfolio", "/risk", "/enterprises", "/services"]),
     "svc-liu": ("/tasks", ["/tasks"]),  # 第三方服务人员
 }
 CONSOLE = (
-    *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/nodes"),
+    *("/overview", "/grid", "/portfolio", "/alerts", "/hazards", "/risk", "/enterprises", "/wall", "/nodes"),
     *("/services", "/tasks", "/admin/users", "/admin/audit", "/admin/plan", "/admin/notify", "/notify"),
 )
 CONTENT = {  # what shows the page is not blank
@@ -71,6 +88,7 @@ CONTENT = {  # what shows the page is not blank
     "/enterprises": "#enterprise-rows tr a",
     "/enterprises/yj-metal": "#term-rows tr[data-term='events']",
     "/nodes": "section.node",
+    "/wall": "#cams li",
     "/e/yj-metal": "#details dt",
     "/admin/users": "#user-rows tr[data-username='yjmetal']",
     "/admin/audit": "#audit-rows tr[data-action]",
