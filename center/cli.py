@@ -43,11 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     engine = db.make_engine(config.database.url)
     try:
         db.upgrade(engine)
-    except (SQLAlchemyError, OSError) as exc:
-        print(
-            f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
-            file=sys.stderr,
-        )
+    except (SQLAlchemyError, OSError, db.SchemaTooNew) as exc:
+        line = f"database {db.describe(config.database.url)}: {first_line(exc)}"
+        log.error(line)  # the journal / container log says why this replica did not start
+        print(f"parkguard-center: {line}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

@@ -61,18 +61,39 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by newer code than this process (a replica left on an older
+    release): it must not write rows it does not know the shape of."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to call from several replicas at once on PostgreSQL."""
+    """Bring the schema to ``revision``; safe to call from several replicas at once on PostgreSQL
+    (one migrates under an advisory lock, the others wait for it and find nothing to do).
+
+    Raises :class:`SchemaTooNew` when the database's revision is one this code does not know."""
     cfg = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         before = MigrationContext.configure(conn).get_current_revision()
+        if before is not None and not _known_revision(before):
+            raise SchemaTooNew(
+                f"database schema is at revision {before}, newer than this center's code knows "
+                f"(its newest migration is {head_revision()}): refusing to start; upgrade this "
+                "replica to the release that migrated the database"
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         after = MigrationContext.configure(conn).get_current_revision()
     if before != after:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises for an id it cannot locate
+        return False
 
 
 def check(engine: Engine) -> str:
