@@ -29,6 +29,7 @@ from center.api.deps import document_body_errors
 from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises
 from center.api.evidence import routes as evidence
+from center.api.feed.fanout import FeedFanout
 from center.api.feed.hub import LiveHub
 from center.api.feed.routes import alerts_feed
 from center.api.hazards import routes as hazards
@@ -139,12 +140,16 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         worker = NotifyWorker(notifier)
         if config.notify.enabled:
             worker.start()
+        fanout: FeedFanout | None = app.state.fanout
+        if fanout is not None:
+            fanout.start()
         ingest = Ingest(
             config.mqtt,
             config.site,
             app.state.session_factory,
             on_alert=hub.publish_alert_threadsafe,
             on_new=notifier.enqueue_alerts,
+            on_changed=fanout.announce if fanout is not None else None,
         )
         app.state.ingest = ingest
         if start_ingest:
@@ -159,6 +164,8 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             if start_ingest:
                 await run_in_threadpool(ingest.stop)
             await run_in_threadpool(worker.stop)
+            if fanout is not None:
+                await run_in_threadpool(fanout.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -181,6 +188,12 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         timezone=config.timezone,
     )
     app.state.hub = hub
+    # replicas on one PostgreSQL: every replica's feed shows what any replica stored
+    app.state.fanout = (
+        FeedFanout(engine, app.state.session_factory, hub.publish_alert_threadsafe)
+        if engine.dialect.name == "postgresql"
+        else None
+    )
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
     app.state.login_limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)

@@ -62,6 +62,7 @@ class Ingest:
         factory: sessionmaker[Session],
         on_alert: AlertListener | None = None,
         on_new: NewAlerts | None = None,
+        on_changed: NewAlerts | None = None,
     ) -> None:
         self.config = mqtt_config
         self.site = site
@@ -69,6 +70,7 @@ class Ingest:
         self.cameras = CameraRegistry(factory)  # who may send for which camera (cached)
         self.on_alert = on_alert
         self.on_new = on_new  # the notifier's enqueue, in the ingest's transaction
+        self.on_changed = on_changed  # the feed's announcement to other replicas, in the transaction
         self.counts: dict[str, int] = {}
         self._queue: queue.Queue[Received | object] = queue.Queue(maxsize=1000)
         self._stopping = threading.Event()
@@ -261,7 +263,13 @@ class Ingest:
             try:
                 return list(
                     process_batch(
-                        self.factory, self.site, batch, self.on_alert is not None, self.cameras, self.on_new
+                        self.factory,
+                        self.site,
+                        batch,
+                        self.on_alert is not None,
+                        self.cameras,
+                        self.on_new,
+                        self.on_changed,
                     )
                 )
             except _TRANSIENT as exc:
@@ -287,6 +295,7 @@ class Ingest:
                     item.received_ms,
                     self.cameras,
                     self.on_new,
+                    self.on_changed,
                 )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)
