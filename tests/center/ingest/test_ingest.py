@@ -208,7 +208,9 @@ def test_an_older_message_still_adds_its_evidence_and_warning_result(center: Cen
     keeps phase, count and objects; the older ones add evidence, severity and the result."""
     played = {"outcome": "played", "message": "请离开", "reason": "r", "decided_ms": 1_750_000_000_600}
     eid = new_event_id()
-    pub.send(event(eid, "end", 3, count=2, ended_ms=1_750_000_009_000, warning={**played, "outcome": "queued"}))
+    pub.send(
+        event(eid, "end", 3, count=2, ended_ms=1_750_000_009_000, warning={**played, "outcome": "queued"})
+    )
     pub.send(event(eid, objects=[OBJ_A], evidence=[SNAP]))
     pub.send(event(eid, "update", 1, severity="major", evidence=[SNAP, CLIP], warning=played, count=9))
     pub.send(event(eid, "update", 2, evidence=[CLIP]))  # adds nothing new: unchanged
