@@ -22,5 +22,6 @@ pytestmark = pytest.mark.e2e
 def test_the_wan_cut_for_20_s_loses_nothing(tmp_workdir: Path) -> None:
     result = run_bridge(tmp_workdir, nodes=20, events=3000, rate=120, cut_s=20)
     print(result)
-    assert result["stored_after_settling"] == 0, "events crossed a link that was cut: the cut is not real"
+    # what the center stored by the end of the cut had been sent before it (a real cut)
+    assert result["stored_by_end_of_cut"] <= result["sent_before_cut"], result
     assert result["sent_during_cut"] >= 2000, "the backlog was smaller than planned"

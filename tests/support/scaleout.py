@@ -171,7 +171,8 @@ http: {{host: {central_host}, port: {http_port}}}
         time.sleep(cut_s - settle)
         sent_in_cut = last_sent(sim) - sent_at_cut
         stored_in_cut = rows.present() - stored_at_cut
-        out["stored_after_settling"] = rows.present() - stored_settled  # 0 when the cut is real
+        out["stored_after_settling"] = rows.present() - stored_settled  # 0 unless the center lags
+        out["sent_before_cut"], out["stored_by_end_of_cut"] = sent_at_cut, rows.present()
         held = time.monotonic() - cut_at
         say(f"cut for {held:.0f} s: {sent_in_cut} events sent meanwhile, {stored_in_cut} stored")
         if wan is not None:
