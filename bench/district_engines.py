@@ -131,7 +131,13 @@ async def measure(port: int, mqtt_port: int, n: int) -> dict[str, object]:
             await m.ack()
         got += len(msgs)
     consume_s = time.monotonic() - t0
-    left = (await js.stream_info("PARKGUARD")).state.messages
+    await nc.flush()  # acks are sent without waiting: let the server take them all
+    left = -1
+    for _ in range(50):
+        left = (await js.stream_info("PARKGUARD")).state.messages
+        if left == 0:
+            break
+        await asyncio.sleep(0.1)
 
     # a consumer dies with a batch unacked: the batch goes to another after ack_wait
     extra = payloads(200)

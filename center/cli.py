@@ -44,9 +44,11 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         db.upgrade(engine)
     except (SQLAlchemyError, OSError, db.SchemaTooNew) as exc:
-        line = f"database {db.describe(config.database.url)}: {first_line(exc)}"
-        log.error(line)  # the journal / container log says why this replica did not start
-        print(f"parkguard-center: {line}", file=sys.stderr)
+        # one line on stderr: the journal / the container's log says why this replica did not start
+        print(
+            f"parkguard-center: database {db.describe(config.database.url)}: {first_line(exc)}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         engine.dispose()

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 def test_the_wan_cut_for_20_s_loses_nothing(tmp_workdir: Path) -> None:
     result = run_bridge(tmp_workdir, nodes=20, events=3000, rate=120, cut_s=20)
     print(result)
-    # what the center stored by the end of the cut had been sent before it (a real cut)
-    assert result["stored_by_end_of_cut"] <= result["sent_before_cut"], result
+    # what the center stored by the end of the cut had been sent before it (a real cut; the nodes
+    # tell their count every 15 events)
+    assert result["stored_by_end_of_cut"] <= result["sent_before_cut"] + 15, result
     assert result["sent_during_cut"] >= 2000, "the backlog was smaller than planned"

@@ -100,7 +100,7 @@ def run(
             with lock:
                 sent[eid] = camera_name(i)
                 count[0] += 1
-                if count[0] % max(1, events // 20) == 0:
+                if count[0] % max(1, events // 200) == 0:
                     print(f"sent {count[0]}/{events}", flush=True)
             if interval:
                 nxt += interval
