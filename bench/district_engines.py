@@ -205,6 +205,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=30_000)
     args = ap.parse_args()
+    try:
+        import nats  # noqa: F401
+    except ImportError:
+        print("NOT RUN: nats-py is not installed (pip install nats-py); it is needed by this bench only")
+        return 0
     with tempfile.TemporaryDirectory(prefix="pg-nats-") as tmp:
         proc, port, mqtt_port = start_nats(Path(tmp))
         try:
@@ -214,6 +219,7 @@ def main() -> int:
             proc.wait(10)
     result["mosquitto_publish_per_s"] = round(mosquitto_publish_rate(args.messages))
     print(json.dumps(result, indent=1))
+    print("RESULT nats_jetstream " + " ".join(f"{k}={v}" for k, v in result.items()))
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python bench/scale_out.py replicas [--events 50000] [--rate 0] [--no-kill]
     python bench/scale_out.py bridge   [--events 34000] [--cut 60] [--rate 0]
+    python bench/scale_out.py          (both, as ./dev.sh bench runs it)
 
 replicas: three ``parkguard-center serve`` on one PostgreSQL (a fresh database on the machine's
 server, or a private instance), a private Mosquitto, 20 simulated nodes through the real
@@ -34,7 +35,7 @@ from tests.support.scaleout import run_bridge, run_replicas  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("scenario", choices=["replicas", "bridge"])
+    ap.add_argument("scenario", nargs="?", choices=["replicas", "bridge", "all"], default="all")
     ap.add_argument("--events", type=int, default=None, help="events (3 messages each)")
     ap.add_argument("--nodes", type=int, default=20)
     ap.add_argument(
@@ -43,25 +44,31 @@ def main() -> int:
     ap.add_argument("--cut", type=float, default=60.0, help="bridge: seconds the link stays cut")
     ap.add_argument("--no-kill", action="store_true", help="replicas: no SIGKILL")
     args = ap.parse_args()
+    for scenario in ("replicas", "bridge") if args.scenario == "all" else (args.scenario,):
+        result = run(scenario, args)
+        print(json.dumps(result, indent=1))
+        print(f"RESULT {scenario} " + " ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
+
+
+def run(scenario: str, args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pg-scale-") as tmp:
         work = Path(tmp)
-        if args.scenario == "bridge":
-            result = run_bridge(
+        if scenario == "bridge":
+            return run_bridge(
                 work, nodes=args.nodes, events=args.events or 34_000, rate=args.rate, cut_s=args.cut
             )
-        else:
-            with (
-                provide_postgres() as pg,
-                MosquittoBroker(work / "broker", extra_config="max_queued_messages 1000000") as broker,
-            ):
-                result = run_replicas(
-                    work, emptied(pg.url), broker.port, nodes=args.nodes, events=args.events or 50_000,
-                    rate=args.rate, kill=not args.no_kill,
-                )  # fmt: skip
-                if result.get("stored_s"):
-                    result["messages_per_s"] = round(result["messages"] / result["stored_s"])
-    print(json.dumps(result, indent=1))
-    return 0
+        with (
+            provide_postgres() as pg,
+            MosquittoBroker(work / "broker", extra_config="max_queued_messages 1000000") as broker,
+        ):
+            result = run_replicas(
+                work, emptied(pg.url), broker.port, nodes=args.nodes, events=args.events or 50_000,
+                rate=args.rate, kill=not args.no_kill,
+            )  # fmt: skip
+        if result.get("stored_s"):
+            result["messages_per_s"] = round(result["messages"] / result["stored_s"])
+        return result
 
 
 if __name__ == "__main__":
