@@ -150,10 +150,19 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             on_alert=hub.publish_alert_threadsafe,
             on_new=notifier.enqueue_alerts,
             on_changed=fanout.announce if fanout is not None else None,
+            events=config.jetstream is None,
         )
         app.state.ingest = ingest
+        jetstream = None
+        if config.jetstream is not None:
+            from center.ingest.jetstream import JetStreamIngest
+
+            jetstream = JetStreamIngest(config.jetstream, config.site, ingest)
+        app.state.jetstream = jetstream
         if start_ingest:
             ingest.start()
+            if jetstream is not None:
+                jetstream.start()
         snapshots = asyncio.create_task(_snapshot_loop(app, config))
         try:
             yield
@@ -162,6 +171,8 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await snapshots
             if start_ingest:
+                if jetstream is not None:
+                    await run_in_threadpool(jetstream.stop)
                 await run_in_threadpool(ingest.stop)
             await run_in_threadpool(worker.stop)
             if fanout is not None:

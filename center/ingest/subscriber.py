@@ -35,12 +35,14 @@ CONFIG_RETRY_S = 30.0
 AlertListener = Callable[[dict[str, Any]], None]
 
 
-def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
+def subscriptions(shared_group: str | None, events: bool = True) -> list[tuple[str, int]]:
     """Events and heartbeats through a shared subscription (replicas split them); node status
     without one, because brokers do not send retained messages to shared subscriptions and
     every replica should know each node's last birth/death. No group: plain subscriptions
     (a broker without ``$share``, such as the demo's amqtt)."""
     share = f"$share/{shared_group}/" if shared_group else ""
+    if not events:  # events and heartbeats come from elsewhere (center/ingest/jetstream.py)
+        return [(subscription(TopicKind.STATUS), 1)]
     return [
         (f"{share}{subscription(TopicKind.EVENT)}", 1),
         (f"{share}{subscription(TopicKind.HEARTBEAT)}", 1),
@@ -63,8 +65,10 @@ class Ingest:
         on_alert: AlertListener | None = None,
         on_new: NewAlerts | None = None,
         on_changed: NewAlerts | None = None,
+        events: bool = True,
     ) -> None:
         self.config = mqtt_config
+        self.events = events  # False: subscribe to node status only (events come from JetStream)
         self.site = site
         self.factory = factory
         self.cameras = CameraRegistry(factory)  # who may send for which camera (cached)
@@ -147,7 +151,7 @@ class Ingest:
             log.error("MQTT broker refused the connection: %s", reason)
             return
         self._generation += 1
-        client.subscribe(subscriptions(self.config.shared_group))
+        client.subscribe(subscriptions(self.config.shared_group, self.events))
         self._connected.set()
         threading.Thread(target=self._republish_configs, name="center-config-publish", daemon=True).start()
         log.info(
@@ -242,11 +246,22 @@ class Ingest:
             if stop_after:
                 return
 
+    def store(self, batch: list[Received]) -> list[Result | None] | None:
+        """Store a batch from another source (JetStream) as MQTT messages are stored: retried while
+        the database is away, quarantined when invalid, counted, told to the live feed. None:
+        stopping before it was stored (the caller must not acknowledge)."""
+        results = self._store_batch(batch)
+        if results is None:
+            return None
+        for done, result in zip(batch, results, strict=True):
+            self._finish(done, result)
+        return results
+
     def _finish(self, item: Received, result: Result | None) -> None:
         if result is None:
             return
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
-        if item.qos > 0 and item.generation == self._generation:
+        if item.qos > 0 and item.mid >= 0 and item.generation == self._generation:
             self._client.ack(item.mid, item.qos)  # after the commit, in arrival order
         if result.alert is not None and self.on_alert is not None:
             try:
