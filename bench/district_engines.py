@@ -15,8 +15,7 @@ cluster adds replicas of the same stream), makes a work-queue stream over
    handed to the other consumer (what Mosquitto 2.0's shared subscription does not do: it
    keeps a dead member's share in its session until it returns).
 
-Needs ``nats-py`` (``pip install nats-py``; not a dependency of ParkGuard) and the
-``nats-server`` binary.
+Needs ``nats-py`` (the ``jetstream`` and ``test`` extras) and the ``nats-server`` binary.
 """
 
 from __future__ import annotations
@@ -208,7 +207,7 @@ def main() -> int:
     try:
         import nats  # noqa: F401
     except ImportError:
-        print("NOT RUN: nats-py is not installed (pip install nats-py); it is needed by this bench only")
+        print("NOT RUN: nats-py is not installed (pip install -e '.[jetstream]')")
         return 0
     with tempfile.TemporaryDirectory(prefix="pg-nats-") as tmp:
         proc, port, mqtt_port = start_nats(Path(tmp))
