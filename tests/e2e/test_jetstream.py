@@ -137,3 +137,20 @@ def test_events_through_jetstream_once_and_a_dead_consumer_loses_nothing(
     rows = stored(tmp_workdir)
     assert set(rows) == set(first) | set(second)
     assert all(v == (2, "end") for v in rows.values())
+
+
+def test_three_replicas_on_jetstream_and_one_killed_not_restarted(
+    tmp_workdir: Path, nats_server: tuple[int, int], pg_url: str
+) -> None:
+    """The replica scenario of tests/e2e/test_replicas.py on JetStream: 20 nodes publish through
+    the NATS MQTT gateway, three replicas compete on the durable consumer, the third is SIGKILLed
+    midway and NOT started again: its unacked batch goes to the others after ack_wait (5 s);
+    every event stored whole and once, both survivors' feeds complete."""
+    from tests.centerkit import emptied
+    from tests.support.scaleout import run_replicas
+
+    port, mqtt_port = nats_server
+    result = run_replicas(
+        tmp_workdir, emptied(pg_url), mqtt_port, nodes=20, events=3000, rate=250, kill=True, nats_port=port
+    )
+    print(result)

@@ -50,8 +50,10 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str, step: float 
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def simnodes(workdir: Path, port: int, nodes: int, events: int, rate: float) -> ManagedProcess:
-    args = {"port": port, "nodes": nodes, "events": events, "rate": rate}
+def simnodes(
+    workdir: Path, port: int, nodes: int, events: int, rate: float, protocol: str = "5"
+) -> ManagedProcess:
+    args = {"port": port, "nodes": nodes, "events": events, "rate": rate, "protocol": protocol}
     return ManagedProcess(
         [sys.executable, "-m", "tests.support.simnodes", *(f"--{k}={v}" for k, v in args.items()),
          "--state", workdir / "nodes", "--out", workdir / "sent.json"],
@@ -206,15 +208,27 @@ def enterprise_of(i: int) -> str:
 
 
 class Replica:
-    def __init__(self, n: int, workdir: Path, db_url: str, mqtt_port: int, evidence: Path) -> None:
+    def __init__(
+        self, n: int, workdir: Path, db_url: str, mqtt_port: int, evidence: Path, nats_port: int | None = None
+    ) -> None:
         self.n = n
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = workdir / f"center-{n}.yaml"
+        if nats_port is None:  # MQTT: the replicas split a shared subscription
+            mqtt_section = (
+                f"mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: center-{n}, shared_group: centers, "
+                'protocol: "5"}'
+            )
+        else:  # JetStream: one durable consumer; MQTT (the NATS gateway, 3.1.1) for node status only
+            mqtt_section = (
+                f'mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: center-{n}, protocol: "3.1.1"}}\n'
+                f"jetstream: {{url: 'nats://127.0.0.1:{nats_port}', ack_wait_s: 5}}"
+            )
         cfg.write_text(
             f"""site: yijia
 database: {{url: "{db_url}"}}
-mqtt: {{host: 127.0.0.1, port: {mqtt_port}, client_id: center-{n}, shared_group: centers, protocol: "5"}}
+{mqtt_section}
 http: {{host: 127.0.0.1, port: {self.port}}}
 evidence_dir: {evidence}
 """,
@@ -270,11 +284,14 @@ def run_replicas(
     events: int,
     rate: float,
     kill: bool,
+    nats_port: int | None = None,
     say: Say = print,
 ) -> dict[str, Any]:
     """Three replicas on ``db_url`` (migrated, empty) and the broker at ``broker_port``; the third
     SIGKILLed midway and started again when ``kill``. Asserts every event stored whole, once, and
-    every (surviving) feed client's view; returns figures."""
+    every (surviving) feed client's view; returns figures. ``nats_port``: the replicas take the
+    events from NATS JetStream (``broker_port`` is then NATS's MQTT gateway) and the killed one
+    is not started again: its unacked batch goes to the others after ``ack_wait``."""
     url = db_url
     engine = db.make_engine(url)
     factory = db.make_session_factory(engine)
@@ -282,15 +299,18 @@ def run_replicas(
     add_user(factory, "op", "operator")
     add_user(factory, "officer-a", "enterprise", enterprise_id=ENT_A)
     evidence = workdir / "evidence"  # one folder every replica reaches (an NFS mount on a site)
-    replicas = [Replica(n, workdir, url, broker_port, evidence) for n in (1, 2, 3)]
+    replicas = [Replica(n, workdir, url, broker_port, evidence, nats_port) for n in (1, 2, 3)]
     sim: ManagedProcess | None = None
     out: dict[str, Any] = {}
     clients: list[FeedClient] = []
     try:
         for r in replicas:
             r.proc.start()
+        if nats_port is not None:  # the stream exists before the nodes publish
+            for r in replicas:
+                r.proc.wait_for_line("JetStream ingest: consuming", timeout=60)
         clients = [FeedClient(r, user) for r in replicas for user in ("op", "officer-a")]
-        sim = simnodes(workdir, broker_port, nodes, events, rate)
+        sim = simnodes(workdir, broker_port, nodes, events, rate, "5" if nats_port is None else "3.1.1")
         started = time.monotonic()
         sim.start()
         victim = replicas[2]
@@ -316,13 +336,15 @@ def run_replicas(
         # the survivors carried on: nearly every event has a row (all three of an event's messages
         # handed to the dead replica's session: about 1 in 27 of those sent after the kill)
         parked, late = 0, set()
-        if kill:
+        if kill and nats_port is None:
             wait_until(lambda: present() >= events * 0.9, 600, "the survivors to store their share")
             parked = events - stored()
             with factory() as s:
                 late = set(sent) - set(s.scalars(select(Alert.event_id)))
             say(f"survivors stored their share; {parked} events wait (in part) for the killed replica")
             victim.proc.start()  # restarted with its client id: the broker hands it what waited for it
+        elif kill:
+            say("the killed replica stays down: JetStream hands its unacked batch to the others")
         try:
             wait_until(lambda: stored() == events, 90 + events / 100, "every event whole", step=1.0)
             out["stored_s"] = round(time.monotonic() - started, 1)
@@ -356,7 +378,7 @@ def run_replicas(
         assert {e for c in clients[:4] if not c.name.endswith("/op") for e in c.enterprises} == {ENT_A}
         if kill:
             assert any(c.seen for c in clients[4:]), "the victim's clients saw nothing before it died"
-            assert parked > 0, "nothing waited for the killed replica: the group did not split the stream"
+            assert parked > 0 or nats_port is not None, "nothing waited for the killed replica: no split"
         out.update(events=events, messages=3 * events, parked=parked, feed_clients=len(clients))
         return out
     finally:

@@ -73,11 +73,13 @@ def _event(node: int, eid: str, phase: str, seq: int, t0: int) -> AlertEvent:
 
 
 def run(
-    port: int, nodes: int, events: int, state: Path, rate: float, host: str = "127.0.0.1"
+    port: int, nodes: int, events: int, state: Path, rate: float, host: str = "127.0.0.1", protocol: str = "5"
 ) -> dict[str, object]:
     pubs: list[Publisher] = []
     for i in range(nodes):
-        cfg = MqttConfig(host=host, port=port, client_id=f"sim-{node_name(i)}", protocol="5")
+        cfg = MqttConfig.model_validate(
+            {"host": host, "port": port, "client_id": f"sim-{node_name(i)}", "protocol": protocol}
+        )
         outbox = Outbox(state / node_name(i) / "outbox.db")
         pub = Publisher(cfg, SITE, node_name(i), "sim", [camera_name(i)], outbox, window=100)
         pub.start()
@@ -133,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--nodes", type=int, default=20)
     ap.add_argument("--events", type=int, default=1000)
+    ap.add_argument("--protocol", default="5", choices=["5", "3.1.1", "auto"])
     ap.add_argument("--rate", type=float, default=0.0, help="events a second in all (0: unlimited)")
     ap.add_argument("--state", type=Path, required=True, help="folder of the nodes' outboxes")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    result = run(args.port, args.nodes, args.events, args.state, args.rate, args.host)
+    result = run(args.port, args.nodes, args.events, args.state, args.rate, args.host, args.protocol)
     args.out.write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["drained"] else 1
 
