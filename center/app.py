@@ -30,6 +30,7 @@ from center.api.deps import document_body_errors
 from center.api.docs import install_docs
 from center.api.enterprises import routes as enterprises
 from center.api.evidence import routes as evidence
+from center.api.feed.fanout import FeedFanout
 from center.api.feed.hub import LiveHub
 from center.api.feed.routes import alerts_feed
 from center.api.grid import routes as grid
@@ -153,20 +154,33 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         worker = NotifyWorker(notifier)
         if config.notify.enabled:
             worker.start()
+        fanout: FeedFanout | None = app.state.fanout
+        if fanout is not None:
+            fanout.start()
         ingest = Ingest(
             config.mqtt,
             config.site,
             app.state.session_factory,
             on_alert=hub.publish_alert_threadsafe,
             on_new=notifier.enqueue_alerts,
+            on_changed=fanout.announce if fanout is not None else None,
+            events=config.jetstream is None,
         )
         ingest.metrics = app.state.metrics
         app.state.ingest = ingest
         relay = LiveRelay(config.mqtt, config.site)  # live video signaling (center/api/live)
         app.state.live_relay = relay
+        jetstream = None
+        if config.jetstream is not None:
+            from center.ingest.jetstream import JetStreamIngest
+
+            jetstream = JetStreamIngest(config.jetstream, config.site, ingest)
+        app.state.jetstream = jetstream
         if start_ingest:
             ingest.start()
             relay.start()
+            if jetstream is not None:
+                jetstream.start()
         snapshots = asyncio.create_task(_snapshot_loop(app, config))
         try:
             yield
@@ -175,9 +189,13 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await snapshots
             if start_ingest:
+                if jetstream is not None:
+                    await run_in_threadpool(jetstream.stop)
                 await run_in_threadpool(ingest.stop)
                 await run_in_threadpool(relay.stop)
             await run_in_threadpool(worker.stop)
+            if fanout is not None:
+                await run_in_threadpool(fanout.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -200,6 +218,12 @@ def create_app(config: CenterConfig, *, start_ingest: bool = True) -> FastAPI:
         timezone=config.timezone,
     )
     app.state.hub = hub
+    # replicas on one PostgreSQL: every replica's feed shows what any replica stored
+    app.state.fanout = (
+        FeedFanout(engine, app.state.session_factory, hub.publish_alert_threadsafe)
+        if engine.dialect.name == "postgresql"
+        else None
+    )
     on_sessions_ended(app.state.session_factory, hub.sessions_ended_threadsafe)
     app.state.ingest = None
     app.state.live_relay = None

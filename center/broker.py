@@ -254,3 +254,106 @@ def broker_accounts_main(args: argparse.Namespace) -> int:
         "(see docker/mosquitto.conf)"
     )
     return 0
+
+
+def bridge_config_text(
+    site: str,
+    remote: str,
+    *,
+    listen_host: str = "0.0.0.0",
+    listen_port: int = 1883,
+    persistence_dir: str = "/var/lib/mosquitto/",
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: str | None = None,
+    password_file: str | None = None,
+    acl_file: str | None = None,
+    keepalive_s: int = 15,
+    max_queued: int = 1_000_000,
+) -> str:
+    """A site's Mosquitto config: the nodes' listener, and a bridge that forwards the site's
+    messages to the central broker ``remote`` (``host:port``) and brings the nodes' configs back.
+
+    Store and forward: ``cleansession false`` keeps the bridge's session on both brokers, so what
+    the nodes publish while the WAN is down waits on the site broker (up to ``max_queued``
+    messages, in its persistence file across a restart) and goes out, in order, when the link is
+    back; the central broker keeps the configs for the bridge likewise. ``keepalive_s`` bounds
+    how long a silently dead link (a cut cable, not a closed socket) goes unnoticed (×1.5).
+    The remote password has to be in the file (Mosquitto reads it from there only): keep the file
+    0600, readable by the broker's user. ``password_file`` / ``acl_file``: the nodes' accounts on
+    the site broker (``parkguard-center broker-accounts``); without them Mosquitto 2 lets no one in.
+    """
+    from protocol.ids import valid_id
+    from protocol.topics import ROOT
+
+    if not valid_id(site):
+        raise ValueError(f"{site!r} is not a valid site id (letters, digits, '_', '-', '.')")
+    host, sep, port = remote.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"remote {remote!r}: give host:port")
+    base = f"{ROOT}/{site}"
+    lines = [
+        f"# ParkGuard site broker of {site}, bridged to the central broker {remote}",
+        "# written by `parkguard-center bridge-config`; see docs/scale.md",
+        "per_listener_settings false",
+        f"listener {listen_port} {listen_host}",
+        "persistence true",
+        f"persistence_location {persistence_dir}",
+        "autosave_interval 60",
+        f"max_queued_messages {max_queued}",
+        "max_queued_bytes 0",
+        *([f"password_file {password_file}"] if password_file else []),
+        *([f"acl_file {acl_file}"] if acl_file else []),
+        "",
+        f"connection parkguard-{site}",
+        f"address {host}:{port}",
+        f"remote_clientid parkguard-bridge-{site}",
+        "cleansession false",
+        "bridge_protocol_version mqttv311",
+        "try_private true",
+        "notifications false",
+        f"keepalive_interval {keepalive_s}",
+        "restart_timeout 1 30",
+        f"topic {base}/+/event out 1",
+        f"topic {base}/+/status out 1",
+        f"topic {base}/+/heartbeat out 0",
+        f"topic {base}/+/config in 1",
+    ]
+    if username:
+        lines.append(f"remote_username {username}")
+    if password:
+        lines.append(f"remote_password {password}")
+    if ca_file:
+        lines.append(f"bridge_cafile {ca_file}")
+    return "\n".join(lines) + "\n"
+
+
+def bridge_config_main(args: argparse.Namespace) -> int:
+    """``parkguard-center bridge-config``: the site broker's config with its bridge (0600)."""
+    import os
+
+    password = os.environ.get(args.password_env) if args.password_env else None
+    if args.password_env and not password:
+        print(f"parkguard-center: bridge-config: {args.password_env} is not set", file=sys.stderr)
+        return 2
+    try:
+        text = bridge_config_text(
+            args.site,
+            args.remote,
+            listen_host=args.listen_host,
+            listen_port=args.listen_port,
+            persistence_dir=args.persistence_dir,
+            username=args.username,
+            password=password,
+            ca_file=args.ca_file,
+            password_file=args.password_file,
+            acl_file=args.acl_file,
+        )
+    except ValueError as exc:
+        print(f"parkguard-center: bridge-config: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(out, text)
+    print(f"wrote {out} (bridge to {args.remote}; the password, if any, is in the file only)")
+    return 0

@@ -375,6 +375,12 @@ def _broker_accounts(args: argparse.Namespace) -> int:
     return broker_accounts_main(args)
 
 
+def _bridge_config(args: argparse.Namespace) -> int:
+    from center.broker import bridge_config_main
+
+    return bridge_config_main(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from center.demo import main as demo_main
 
@@ -477,6 +483,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accounts.add_argument("--out", required=True, help="folder for passwd, acl (and credentials.env)")
     accounts.set_defaults(func=_broker_accounts)
+
+    bridge = sub.add_parser(
+        "bridge-config", help="a site broker's config, bridged to the central one (store and forward)"
+    )
+    bridge.add_argument("--site", required=True, help="the site id (the topics' site level)")
+    bridge.add_argument("--remote", required=True, metavar="HOST:PORT", help="the central broker")
+    bridge.add_argument("--listen-host", default="0.0.0.0", help="where the site's nodes connect")
+    bridge.add_argument("--listen-port", type=int, default=1883)
+    bridge.add_argument("--persistence-dir", default="/var/lib/mosquitto/")
+    bridge.add_argument("--username", help="the bridge's account on the central broker")
+    bridge.add_argument("--password-env", metavar="NAME", help="environment variable holding its password")
+    bridge.add_argument("--ca-file", help="CA of the central broker's TLS certificate")
+    bridge.add_argument("--password-file", help="the site's accounts (from broker-accounts)")
+    bridge.add_argument("--acl-file", help="the site's ACL (from broker-accounts)")
+    bridge.add_argument("--out", required=True, help="the config file to write (mode 0600)")
+    bridge.set_defaults(func=_bridge_config)
 
     # demo and broker parse their own options (add_help=False lets --help through to them)
     demo = sub.add_parser(

@@ -107,6 +107,21 @@ class MqttConfig(_Section):
         return os.environ.get(self.password_env)
 
 
+class JetStreamConfig(_Section):
+    """Events and heartbeats from a NATS JetStream stream (the edges publish through NATS's MQTT
+    gateway) instead of the MQTT subscription: replicas compete on one durable work-queue
+    consumer and ack after the commit; status and configs stay on MQTT (docs/scale.md)."""
+
+    url: str = Field(default="nats://127.0.0.1:4222", description="the NATS server (or cluster seed)")
+    stream: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "PARKGUARD"
+    durable: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "centers"
+    ack_wait_s: float = Field(default=30.0, ge=1, le=3600, description="unacked this long: redelivered")
+    batch: int = Field(default=500, ge=1, le=5000, description="messages fetched (and committed) at once")
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="copies of the stream when the center makes it"
+    )
+
+
 class BodyLimits(_Section):
     """Largest request body of each class of route, checked before the body is read (a bigger
     ``Content-Length`` is refused at once, a streamed body as soon as it passes the limit)."""
@@ -343,6 +358,9 @@ class CenterConfig(_Section):
     timezone: str = "Asia/Shanghai"
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    jetstream: JetStreamConfig | None = Field(
+        default=None, description="take events and heartbeats from NATS JetStream (null: from MQTT)"
+    )
     http: HttpConfig = Field(default_factory=HttpConfig)
     evidence_dir: Path = Path("var/evidence")
     public_url: str | None = Field(

@@ -78,10 +78,12 @@ def process(
     received_ms: int,
     registry: CameraRegistry | None = None,
     on_new: NewAlerts | None = None,
+    on_changed: NewAlerts | None = None,
 ) -> Result:
     """Validate and store one message in one transaction. Database errors propagate.
     ``registry``: the ingest's cached camera registry (None: read the cameras now); ``on_new``:
-    told of an inserted alert inside the transaction."""
+    told of an inserted alert inside the transaction; ``on_changed``: of an inserted or updated
+    one (the live feed's fan-out to other replicas)."""
     try:
         msg = _checked(topic, payload, site, registry or CameraRegistry(factory))
     except Rejected as exc:
@@ -95,6 +97,8 @@ def process(
             result.sent_ms = msg.sent_ms if isinstance(msg, AlertEvent) else None
             if on_new is not None and result.outcome == upsert.Outcome.INSERTED.value and result.alert:
                 on_new(session, [result.alert])
+            if on_changed is not None and result.alert:
+                on_changed(session, [result.alert])
             return result
     except upsert.Conflict as exc:
         return quarantine(factory, topic, payload, str(exc), received_ms)
@@ -122,6 +126,7 @@ def process_batch(
     want_alerts: bool = True,
     registry: CameraRegistry | None = None,
     on_new: NewAlerts | None = None,
+    on_changed: NewAlerts | None = None,
 ) -> list[Result]:
     """Validate and store many messages in ONE transaction (the ingest's fast path).
 
@@ -130,7 +135,8 @@ def process_batch(
     (there are few). Invalid or conflicting messages go to the quarantine in the same
     transaction. Database errors propagate and nothing of the batch is committed; the caller
     then retries or falls back to one message a transaction. ``want_alerts``: build the
-    committed alerts for the live feed; ``registry`` and ``on_new`` as for :func:`process`.
+    committed alerts for the live feed; ``registry``, ``on_new`` and ``on_changed`` as for
+    :func:`process`.
     """
     results: list[Result | None] = [None] * len(items)
     events: list[tuple[int, AlertEvent]] = []
@@ -159,7 +165,8 @@ def process_batch(
                     continue
                 outcome, row = res
                 results[i] = Result(outcome.value)
-                if (want_alerts or on_new is not None) and outcome is not upsert.Outcome.UNCHANGED:
+                wanted = want_alerts or on_new is not None or on_changed is not None
+                if wanted and outcome is not upsert.Outcome.UNCHANGED:
                     changed.append((i, outcome.value, row))
             # the feed's alerts, with their names: one lookup for the whole batch
             named = alerts_out(session, [row for _i, _o, row in changed])
@@ -173,6 +180,8 @@ def process_batch(
                 ]
                 if inserted:
                     on_new(session, inserted)
+            if on_changed is not None and changed:
+                on_changed(session, [r.alert for r in results if r is not None and r.alert is not None])
         for i, msg in others:
             results[i] = _apply(session, msg, items[i].received_ms)
         if rejected:

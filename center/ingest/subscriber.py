@@ -39,12 +39,14 @@ CONFIG_RETRY_S = 30.0
 AlertListener = Callable[[dict[str, Any]], None]
 
 
-def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
+def subscriptions(shared_group: str | None, events: bool = True) -> list[tuple[str, int]]:
     """Events and heartbeats through a shared subscription (replicas split them); node status
     without one, because brokers do not send retained messages to shared subscriptions and
     every replica should know each node's last birth/death. No group: plain subscriptions
     (a broker without ``$share``, such as the demo's amqtt)."""
     share = f"$share/{shared_group}/" if shared_group else ""
+    if not events:  # events and heartbeats come from elsewhere (center/ingest/jetstream.py)
+        return [(subscription(TopicKind.STATUS), 1)]
     return [
         (f"{share}{subscription(TopicKind.EVENT)}", 1),
         (f"{share}{subscription(TopicKind.HEARTBEAT)}", 1),
@@ -66,13 +68,17 @@ class Ingest:
         factory: sessionmaker[Session],
         on_alert: AlertListener | None = None,
         on_new: NewAlerts | None = None,
+        on_changed: NewAlerts | None = None,
+        events: bool = True,
     ) -> None:
         self.config = mqtt_config
+        self.events = events  # False: subscribe to node status only (events come from JetStream)
         self.site = site
         self.factory = factory
         self.cameras = CameraRegistry(factory)  # who may send for which camera (cached)
         self.on_alert = on_alert
         self.on_new = on_new  # the notifier's enqueue, in the ingest's transaction
+        self.on_changed = on_changed  # the feed's announcement to other replicas, in the transaction
         self.counts: dict[str, int] = {}
         self.metrics: CenterMetrics | None = None  # commit time and arrival lag (center/metrics.py)
         self._queue: queue.Queue[Received | object] = queue.Queue(maxsize=1000)
@@ -155,7 +161,7 @@ class Ingest:
             log.error("MQTT broker refused the connection: %s", reason)
             return
         self._generation += 1
-        client.subscribe(subscriptions(self.config.shared_group))
+        client.subscribe(subscriptions(self.config.shared_group, self.events))
         self._connected.set()
         threading.Thread(target=self._republish_configs, name="center-config-publish", daemon=True).start()
         log.info(
@@ -253,6 +259,17 @@ class Ingest:
             if stop_after:
                 return
 
+    def store(self, batch: list[Received]) -> list[Result | None] | None:
+        """Store a batch from another source (JetStream) as MQTT messages are stored: retried while
+        the database is away, quarantined when invalid, counted, told to the live feed. None:
+        stopping before it was stored (the caller must not acknowledge)."""
+        results = self._store_batch(batch)
+        if results is None:
+            return None
+        for done, result in zip(batch, results, strict=True):
+            self._finish(done, result)
+        return results
+
     def _finish(self, item: Received, result: Result | None) -> None:
         if result is None:
             return
@@ -262,7 +279,7 @@ class Ingest:
             self.metrics.observe_lag(kind, item.received_ms - result.event_ms)
             if result.sent_ms is not None:
                 self.metrics.observe_transit(item.received_ms - result.sent_ms)
-        if item.qos > 0 and item.generation == self._generation:
+        if item.qos > 0 and item.mid >= 0 and item.generation == self._generation:
             self._client.ack(item.mid, item.qos)  # after the commit, in arrival order
         if result.alert is not None and self.on_alert is not None:
             try:
@@ -279,7 +296,13 @@ class Ingest:
             try:
                 return list(
                     process_batch(
-                        self.factory, self.site, batch, self.on_alert is not None, self.cameras, self.on_new
+                        self.factory,
+                        self.site,
+                        batch,
+                        self.on_alert is not None,
+                        self.cameras,
+                        self.on_new,
+                        self.on_changed,
                     )
                 )
             except _TRANSIENT as exc:
@@ -305,6 +328,7 @@ class Ingest:
                     item.received_ms,
                     self.cameras,
                     self.on_new,
+                    self.on_changed,
                 )
             except _TRANSIENT as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", first_line(exc), delay)

@@ -21,7 +21,7 @@ QUARANTINE_KEEP_BYTES = 64 * 1024
 class Outcome(StrEnum):
     INSERTED = "inserted"
     UPDATED = "updated"
-    UNCHANGED = "unchanged"  # a replay, or an older seq than the one stored
+    UNCHANGED = "unchanged"  # a replay, or an older seq that adds nothing
 
 
 class Conflict(Exception):
@@ -64,7 +64,8 @@ def new_alert(ev: AlertEvent, now_ms: int, enterprise_of: Callable[[str], str | 
 def merge_alert(
     row: Mapping[str, Any], ev: AlertEvent, now_ms: int, enterprise_of: Callable[[str], str | None]
 ) -> dict[str, Any] | None:
-    """The changes ``ev`` makes to a stored alert; None for a replay or an older seq.
+    """The changes ``ev`` makes to a stored alert; None for a replay. An older seq adds only what
+    it carries that the row lacks (:func:`_late_changes`).
 
     Raises :class:`Conflict` when the event id belongs to another site/node/camera/rule.
     """
@@ -76,7 +77,7 @@ def merge_alert(
             f"not {'/'.join(theirs)}"
         )
     if ev.seq <= row["seq"]:
-        return None
+        return _late_changes(row, ev, now_ms)
     ch: dict[str, Any] = {
         "seq": ev.seq,
         "phase": ev.phase.value,
@@ -107,6 +108,32 @@ def merge_alert(
     elif row["enterprise"] is None:
         ch["enterprise"] = enterprise_of(ev.camera)
     return ch
+
+
+def _late_changes(row: Mapping[str, Any], ev: AlertEvent, now_ms: int) -> dict[str, Any] | None:
+    """What an older (or replayed) message still adds: its evidence, a higher severity, a later
+    ``last_ms``, a warning result the row lacks. Its phase, count, score and objects lose to the
+    newer seq stored. Messages of one event arrive out of order when replicas split the ingest
+    (a shared subscription hands the ``new`` to one and the ``end`` to another) or when a node
+    replays its outbox; an event's clip or snapshot must not be lost that way. None: nothing new
+    (a replay)."""
+    ch: dict[str, Any] = {}
+    if SEVERITY_RANK[ev.severity.value] > SEVERITY_RANK.get(row["severity"], -1):
+        ch["severity"] = ev.severity.value
+    if ev.last_ms > row["last_ms"]:
+        ch["last_ms"] = ev.last_ms
+    if ev.evidence:
+        merged = _merge_evidence(row["evidence"], [e.model_dump(mode="json") for e in ev.evidence])
+        if len(merged) != len(row["evidence"]):
+            ch["evidence"] = merged
+    stored = (row.get("warning") or {}).get("outcome")
+    if ev.warning is not None and (
+        stored is None or (stored == "queued" and ev.warning.outcome is not WarningOutcome.QUEUED)
+    ):  # the stored (newer) message knew no result yet: take this one's
+        ch["warning"] = ev.warning.model_dump(mode="json")
+    if ch:
+        ch["updated_ms"] = now_ms
+    return ch or None
 
 
 _MERGE_READS = (

@@ -154,6 +154,10 @@ def _published(request: Request, session: SessionDep, row: Alert) -> AlertOut:
     """Tell the live feed about the verdict, so every console shows it."""
     out = service.alert_out(session, row)
     request.app.state.hub.publish_alert_threadsafe(out.model_dump(mode="json"))
+    fanout = request.app.state.fanout
+    if fanout is not None:  # the consoles on the other replicas
+        fanout.tell(session, [row.event_id])
+        session.commit()
     return out
 
 

@@ -18,7 +18,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CLIENT_QUEUE_SIZE = 256
+# A burst comes in one turn of the event loop (an ingest batch of up to 500, or a replica that
+# catches up after a restart relayed from the others) before a client's sender runs again:
+# 256 lost changes in the three-replica test (tests/e2e/test_replicas.py), 2048 none.
+CLIENT_QUEUE_SIZE = 2048
 
 MessageFilter = Callable[[dict[str, Any]], bool]
 
@@ -30,6 +33,7 @@ class LiveHub:
         self._rechecks: set[asyncio.Event] = set()
         self.sessions_generation = 0  # raised each time login sessions end
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.dropped = 0  # messages dropped for slow clients since start
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -80,6 +84,9 @@ class LiveHub:
                 continue
             if q.full():
                 q.get_nowait()  # drop the oldest for this slow client only
+                self.dropped += 1
+                if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                    log.warning("live feed: %d message(s) dropped for slow clients so far", self.dropped)
             q.put_nowait(text)
 
     def publish_alert_threadsafe(self, alert: dict[str, Any]) -> None:

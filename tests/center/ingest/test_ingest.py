@@ -202,6 +202,32 @@ def test_update_before_new_creates_the_row(center: Center, pub: Publisher) -> No
     assert (row.phase, row.seq, row.count, row.objects) == ("update", 3, 4, [OBJ_A])
 
 
+def test_an_older_message_still_adds_its_evidence_and_warning_result(center: Center, pub: Publisher) -> None:
+    """Replicas splitting the ingest store one event's messages in any order: the end first, then
+    the new with the snapshot and an update with the clip and the warning's result. The newest seq
+    keeps phase, count and objects; the older ones add evidence, severity and the result."""
+    played = {"outcome": "played", "message": "请离开", "reason": "r", "decided_ms": 1_750_000_000_600}
+    eid = new_event_id()
+    pub.send(
+        event(eid, "end", 3, count=2, ended_ms=1_750_000_009_000, warning={**played, "outcome": "queued"})
+    )
+    pub.send(event(eid, objects=[OBJ_A], evidence=[SNAP]))
+    pub.send(event(eid, "update", 1, severity="major", evidence=[SNAP, CLIP], warning=played, count=9))
+    pub.send(event(eid, "update", 2, evidence=[CLIP]))  # adds nothing new: unchanged
+    marker = new_event_id()
+    pub.send(event(marker, camera="cam-marker"))
+    wait_for(lambda: center.alert(marker), what="marker stored")  # one subscriber: in order
+
+    row = center.alert(eid)
+    assert row is not None
+    assert (row.phase, row.seq, row.count, row.ended_ms) == ("end", 3, 2, 1_750_000_009_000)
+    assert [e["kind"] for e in row.evidence] == ["snapshot", "clip"]
+    assert row.severity == "major"
+    assert row.warning is not None and row.warning["outcome"] == "played"
+    assert row.last_ms == 1_750_000_003_000
+    assert center.ingest.counts.get("updated") == 2 and center.ingest.counts.get("unchanged") == 1
+
+
 def test_malformed_payloads_are_quarantined_and_ingest_goes_on(center: Center, pub: Publisher) -> None:
     eid = new_event_id()
     pub.send(b"{not json")

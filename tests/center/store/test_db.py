@@ -126,3 +126,37 @@ def test_migration_0005_gives_stored_evidence_its_owners(db_url: str) -> None:
         assert {via for *_rest, via in rows} == {"migration"}
     finally:
         engine.dispose()
+
+
+def test_a_replica_older_than_the_schema_refuses_to_start(db_url: str, tmp_workdir: Path) -> None:
+    """The database migrated by a newer release (a revision this code does not know): upgrade
+    refuses with a line that says what to do, and ``serve`` exits 1 with it in the log and on
+    stderr, before it takes a single message."""
+    import subprocess
+    import sys
+
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    head = db.head_revision()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        with pytest.raises(db.SchemaTooNew, match=r"revision 0099_future, newer than this center's code"):
+            db.upgrade(engine)
+        ok, _database, current = db.readiness(engine)
+        assert (ok, current) == (False, "0099_future")
+
+        cfg = tmp_workdir / "center.yaml"
+        cfg.write_text(f'site: yijia\ndatabase: {{url: "{db_url}"}}\nhttp: {{port: 1}}\n', encoding="utf-8")
+        serve = Path(sys.executable).parent / "parkguard-center"
+        done = subprocess.run(
+            [serve, "serve", "--config", cfg], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "refusing to start; upgrade this replica" in done.stderr
+        assert "0099_future" in done.stderr and str(head) in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :h"), {"h": head})
+        engine.dispose()
