@@ -111,6 +111,7 @@ def live_cameras(session: SessionDep, config: ConfigDep, user: CurrentUser) -> L
     """The cameras the caller may watch, with their node's and their own state (the camera wall
     polls it), and the STUN/TURN servers the browser should use."""
     cams = _describe(session, config, _scoped_cameras(session, user, config))
+    cams.sort(key=lambda c: not c.live)  # the wall's first tiles show pictures, offline ones after (stable)
     return LiveCamerasOut(items=cams, ice_servers=[s.browser() for s in config.live.ice_servers])
 
 
