@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from common.logs import setup_logging
 
-    setup_logging(args.log_level, quiet=("libav",))
+    # aioice logs each ICE candidate check of a live session at info: the session lines say enough
+    setup_logging(args.log_level, quiet=("libav", "aioice", "aiortc"))
     try:
         if args.command == "run":
             return cmd_run(args)
