@@ -10,6 +10,7 @@ const REFRESH_MS = 2000; // camera and node states
 const STALL_MS = 3000; // no decoded frame for this long while connected: say so
 const HIDDEN_CLOSE_MS = 20000; // a hidden tab closes its sessions after this (reopened when shown)
 const RETRY_MS = 5000; // a session that failed is retried this often while its camera is live
+const STALE_DETS_MS = 3000; // boxes older than this behind the frame shown are not drawn
 const ICE_GATHER_MS = 1500;
 const DETS_KEPT = 60; // overlay messages kept per tile (to match them to the frame shown)
 const RTP_CLOCK_MS = 90; // 90 kHz video clock
@@ -258,7 +259,9 @@ class Tile {
     if (frameTs === null) return this.dets[this.dets.length - 1];
     let best = null;
     for (const d of this.dets) if (d.ts_ms <= frameTs + 40) best = d;
-    if (best && frameTs - best.ts_ms > 1500) return null; // nothing analyzed lately: no stale boxes
+    // nothing analyzed in the last 3 s (a node behind under load, or analysing 1 frame a second):
+    // no stale boxes over a picture that has moved on
+    if (best && frameTs - best.ts_ms > STALE_DETS_MS) return null;
     return best;
   }
 
