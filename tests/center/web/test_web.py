@@ -272,7 +272,7 @@ def test_risk_map_and_safety_code_pages(center: Center, tmp_workdir: Path, page:
     expect(page.locator('#enterprise-rows tr[data-enterprise-id="yj-metal"] .level')).to_have_text("红")
     levels = {rows.nth(i).get_attribute("data-level") for i in range(8)}
     assert len(levels) >= 3, levels
-    expect(page.locator("#map circle")).to_have_count(8)
+    expect(page.locator("#map .ent-dot")).to_have_count(8)  # the enterprises on the park's plan
     page.screenshot(path="/tmp/center-risk.png", full_page=True)
     # the 全安码 page: a visitor who is not logged in sees the name and the colour only
     anon = page.context.browser.new_context(locale="zh-CN").new_page()  # type: ignore[union-attr]
@@ -582,7 +582,7 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
     expect(row(page, eid)).to_contain_text("区域闯入")
     detail = page.locator("#detail")
     expect(detail).to_be_hidden()
-    row(page, eid).locator("td.camera").click()
+    row(page, eid).locator("td.time").click()  # the camera cell links to /wall
     expect(detail).to_be_visible()
     expect(detail).to_have_attribute("data-event-id", eid)
     expect(page.locator("#detail-title")).to_have_text("区域闯入 · 大门禁区")
@@ -609,7 +609,7 @@ def test_alert_detail_shows_snapshot_and_clip(center: Center, publisher: mqtt.Cl
     expect(page.locator("#detail-facts")).to_contain_text("已确认")
     expect(detail.locator("img.snapshot")).to_be_visible()  # the evidence stays (not fetched again)
 
-    row(page, gone).locator("td.camera").click()
+    row(page, gone).locator("td.time").click()  # the camera cell links to /wall
     expect(detail).to_have_attribute("data-event-id", gone)
     expect(page.locator("#evidence-note")).to_have_text("部分证据暂不可用 (HTTP 404)")
     expect(page.locator("#evidence")).to_be_hidden()
@@ -661,7 +661,7 @@ def test_alert_detail_shows_what_was_played_at_the_post(
 
     log_in(page, center.url)
     expect(row(page, limited)).to_be_visible()
-    row(page, eid).locator("td.camera").click()
+    row(page, eid).locator("td.time").click()  # the camera cell links to /wall
     clock = datetime.fromtimestamp(played_ms / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
     line = page.locator("#detail-facts dd.warning")
     expect(line).to_have_text(
@@ -669,10 +669,10 @@ def test_alert_detail_shows_what_was_played_at_the_post(
         "Modbus device 10.0.0.40:502 unreachable)"
     )
     expect(page.locator("#detail-facts dt", has_text="现场提醒")).to_have_count(1)
-    row(page, quiet).locator("td.camera").click()
+    row(page, quiet).locator("td.time").click()  # the camera cell links to /wall
     expect(page.locator("#detail")).to_have_attribute("data-event-id", quiet)
     expect(page.locator("#detail-facts dd.warning")).to_have_count(0)
-    row(page, limited).locator("td.camera").click()
+    row(page, limited).locator("td.time").click()  # the camera cell links to /wall
     decided = datetime.fromtimestamp((t0 + 600) / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
     expect(line).to_have_text(f"未播放（频率限制）「请佩戴安全帽」 {decided}")
 
@@ -730,7 +730,9 @@ def test_alert_table_and_nodes_page_show_names(
     page.wait_for_timeout(2600)  # let the arrival highlight fade
     page.screenshot(path="/tmp/names-alerts.png")
     live.locator("td.rule").click()
-    expect(page.locator("#detail-facts dd.camera")).to_have_text("厂区主通道（cam-yard-01）")
+    expect(page.locator("#detail-facts dd.camera")).to_contain_text("厂区主通道（cam-yard-01）")
+    wall = page.locator("#detail-facts dd.camera a.live-link")
+    expect(wall).to_have_attribute("href", "/wall?camera=cam-yard-01")
     expect(page.locator("#detail-facts dd.node")).to_have_text("A区机房 (zone A)（edge-01）")
     page.screenshot(path="/tmp/names-alert-detail.png")
 
