@@ -182,6 +182,7 @@ setup_test() {
     # train-ppe: PyTorch (CPU) for the PPE classifier's training test; never in the runtime install
     pip_install test -e '.[test,dev,train-ppe]'
     unpack_nginx
+    unpack_nats
     if [[ $apt_ok -eq 0 ]]; then
         say "some Debian packages are missing: tests that need them will fail and say which"
     fi
@@ -198,6 +199,21 @@ unpack_nginx() {
         for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir"; done
     else
         say "could not download nginx (apt-get download): tests/deploy/test_nginx.py will be skipped"
+    fi
+}
+
+# nats-server for tests/e2e/test_jetstream.py (the JetStream ingest), unpacked under .cache/nats
+# rather than installed, for the same reason: the package starts a server on port 4222.
+unpack_nats() {
+    local dir=.cache/nats
+    command -v nats-server >/dev/null 2>&1 && return 0
+    [[ -x "$dir/usr/sbin/nats-server" ]] && return 0
+    command -v apt-get >/dev/null 2>&1 || return 0
+    mkdir -p "$dir/debs"
+    if (cd "$dir/debs" && apt-get download nats-server >/dev/null 2>&1); then
+        for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir"; done
+    else
+        say "could not download nats-server (apt-get download): tests/e2e/test_jetstream.py will fail and say so"
     fi
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from protocol import new_event_id
 from tests.centerkit import SITE, event, register_cameras_at, wait_for
 from tests.support.ports import free_port
 from tests.support.procs import ManagedProcess
+from tests.support.tools import require_binary
 
 pytestmark = pytest.mark.e2e
 STREAM, DURABLE = "PARKGUARD", "centers"
@@ -38,8 +38,7 @@ STREAM, DURABLE = "PARKGUARD", "centers"
 
 @pytest.fixture
 def nats_server(tmp_workdir: Path) -> Iterator[tuple[int, int]]:
-    binary = shutil.which("nats-server")
-    assert binary, "nats-server is not installed (Debian package nats-server)"
+    binary = require_binary("nats-server")  # installed, or unpacked by scripts/setup.sh test
     port, mqtt_port = free_port(), free_port()
     conf = tmp_workdir / "nats.conf"
     conf.write_text(

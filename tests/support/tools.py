@@ -22,6 +22,7 @@ DEBIAN_PACKAGES: dict[str, str] = {
     "initdb": "postgresql",
     "postgres": "postgresql",
     "pg_ctl": "postgresql",
+    "nats-server": "nats-server",
 }
 
 RTSP_CAMERA_PACKAGES = (
@@ -29,8 +30,10 @@ RTSP_CAMERA_PACKAGES = (
     "gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg"
 )
 
-# Programs such as mosquitto live in sbin, which a non-root PATH often lacks.
-_EXTRA_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+# Programs such as mosquitto live in sbin, which a non-root PATH often lacks; scripts/setup.sh
+# unpacks nats-server under .cache/nats rather than installing its service.
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_EXTRA_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin", os.path.join(_REPO, ".cache", "nats", "usr", "sbin"))
 
 
 class MissingTool(RuntimeError):
