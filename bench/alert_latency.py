@@ -33,11 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_throughput import drop_pg, free_port, pg_database, register_camera, start_broker  # noqa: E402
-from latency import PASSWORD, TOPIC, event, pct, start_center  # noqa: E402
+from ingest_throughput import drop_pg, free_port, start_broker  # noqa: E402
+from latency import PASSWORD, TOPIC, event, pct, prepare_store, start_center  # noqa: E402
 
 from bench.edge_common import goal  # noqa: E402
-from center.store import db as center_db  # noqa: E402
 from protocol import new_event_id  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -152,17 +151,7 @@ def main() -> None:
     pg_name = None
     center = None
     try:
-        db_url = f"sqlite:///{work / 'center.db'}"
-        if args.postgres:
-            pg_url, pg_name = pg_database(args.pg_url)
-            if pg_url is None:
-                raise SystemExit("PostgreSQL is not available")
-            db_url = pg_url
-        engine = center_db.make_engine(db_url)
-        center_db.upgrade(engine)
-        register_camera(center_db.make_session_factory(engine), "cam-lat", "edge-lat")
-        engine.dispose()
-        time.sleep(0.5)
+        db_url, pg_name = prepare_store(work, args.postgres, args.pg_url)
         center, url = start_center(work, port, db_url)
         lat = run(port, url, args.events, args.rate, args.still)
         store = "PostgreSQL" if args.postgres else "SQLite"

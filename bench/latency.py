@@ -172,6 +172,23 @@ def run(port: int, center_url: str, n: int, rate: float) -> dict[str, list[float
     }
 
 
+def prepare_store(work: Path, postgres: bool, pg_admin_url: str | None) -> tuple[str, str | None]:
+    """The center's database for a latency run, migrated, with the camera the events name:
+    (its URL, the PostgreSQL database to drop afterwards or None)."""
+    db_url, pg_name = f"sqlite:///{work / 'center.db'}", None
+    if postgres:
+        pg_url, pg_name = pg_database(pg_admin_url)
+        if pg_url is None:
+            raise SystemExit("PostgreSQL is not available")
+        db_url = pg_url
+    engine = center_db.make_engine(db_url)
+    center_db.upgrade(engine)
+    register_camera(center_db.make_session_factory(engine), "cam-lat", "edge-lat")
+    engine.dispose()
+    time.sleep(0.5)
+    return db_url, pg_name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=300)
@@ -185,17 +202,7 @@ def main() -> None:
     pg_name = None
     center = None
     try:
-        db_url = f"sqlite:///{work / 'center.db'}"
-        if args.postgres:
-            pg_url, pg_name = pg_database(args.pg_url)
-            if pg_url is None:
-                raise SystemExit("PostgreSQL is not available")
-            db_url = pg_url
-        engine = center_db.make_engine(db_url)
-        center_db.upgrade(engine)
-        register_camera(center_db.make_session_factory(engine), "cam-lat", "edge-lat")
-        engine.dispose()
-        time.sleep(0.5)
+        db_url, pg_name = prepare_store(work, args.postgres, args.pg_url)
         center, url = start_center(work, port, db_url)
         lat = run(port, url, args.events, args.rate)
         store = "PostgreSQL" if args.postgres else "SQLite"
