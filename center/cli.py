@@ -23,6 +23,9 @@ log = logging.getLogger("center")
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # a broken config is answered before the application's imports (about 1.5 s)
+    config = load_config(args.config)
+
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,7 +33,6 @@ def _serve(args: argparse.Namespace) -> int:
     from center.store import db
     from common.logs import setup_logging
 
-    config = load_config(args.config)
     setup_logging(
         args.log_level,
         propagate=("uvicorn", "uvicorn.error", "uvicorn.access"),

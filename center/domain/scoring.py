@@ -8,6 +8,7 @@ counts from the database as of a moment, :func:`snapshot` stores a day's scores.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -166,44 +167,82 @@ def compute(inputs: RiskInputs, cfg: RiskConfig) -> dict[str, Any]:
 # --- from the database -------------------------------------------------------------------
 
 
+#: ids per IN (...) list: well under SQLite's and PostgreSQL's bound parameter limits
+IN_CHUNK = 500
+
+
+def gather_many(
+    session: Session, enterprise_ids: Sequence[str] | None, at_ms: int, cfg: RiskConfig, chunk: int = IN_CHUNK
+) -> dict[str, RiskInputs]:
+    """:func:`gather` for many enterprises in three queries per ``chunk`` of them (every
+    enterprise when ``enterprise_ids`` is None): the park's map and risk list score thousands at once."""
+    since = at_ms - cfg.window_days * DAY_MS
+    if enterprise_ids is None:
+        ids = list(session.scalars(select(Enterprise.id)))
+        chunks: list[list[str] | None] = [None]
+    else:
+        ids = list(dict.fromkeys(enterprise_ids))
+        chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
+    cameras: Counter[str] = Counter()
+    facts: dict[str, list[AlertFact]] = {eid: [] for eid in ids}
+    open_h: dict[str, Counter[str]] = {eid: Counter() for eid in ids}
+    overdue: dict[str, Counter[str]] = {eid: Counter() for eid in ids}
+    for chunk in chunks:
+        cam_q = select(Camera.enterprise_id, func.count()).group_by(Camera.enterprise_id)
+        alert_q = select(Alert.enterprise, Alert.camera, Alert.rule_id, Alert.severity, Alert.status).where(
+            Alert.started_ms >= since, Alert.started_ms < at_ms
+        )
+        hazard_q = select(Hazard.enterprise_id, Hazard.level, Hazard.deadline_ms).where(
+            Hazard.created_ms <= at_ms, (Hazard.closed_ms.is_(None)) | (Hazard.closed_ms > at_ms)
+        )
+        if chunk is not None:
+            cam_q = cam_q.where(Camera.enterprise_id.in_(chunk))
+            alert_q = alert_q.where(Alert.enterprise.in_(chunk))
+            hazard_q = hazard_q.where(Hazard.enterprise_id.in_(chunk))
+        for eid, n in session.execute(cam_q):
+            cameras[eid] += n
+        for eid, camera, rule_id, severity, status in session.execute(alert_q):
+            if eid in facts:  # an alert of a camera not (or no longer) registered to a known enterprise
+                facts[eid].append(AlertFact(camera, rule_id, severity, status))
+        for eid, level, deadline in session.execute(hazard_q):
+            if eid in open_h:
+                open_h[eid][level] += 1
+                if deadline < at_ms:
+                    overdue[eid][level] += 1
+    return {
+        eid: RiskInputs(int(cameras[eid]), cfg.window_days, facts[eid], open_h[eid], overdue[eid])
+        for eid in ids
+    }
+
+
 def gather(session: Session, enterprise_id: str, at_ms: int, cfg: RiskConfig) -> RiskInputs:
     """The inputs as of ``at_ms``: alerts that started in the window before it, hazards open
     at that moment (created before, not closed yet) and, of those, the overdue ones."""
-    since = at_ms - cfg.window_days * DAY_MS
-    cameras = session.scalar(
-        select(func.count()).select_from(Camera).where(Camera.enterprise_id == enterprise_id)
-    )
-    rows = session.execute(
-        select(Alert.camera, Alert.rule_id, Alert.severity, Alert.status).where(
-            Alert.enterprise == enterprise_id, Alert.started_ms >= since, Alert.started_ms < at_ms
-        )
-    )
-    alerts = [AlertFact(*r) for r in rows]
-    hazards = session.execute(
-        select(Hazard.level, Hazard.deadline_ms).where(
-            Hazard.enterprise_id == enterprise_id,
-            Hazard.created_ms <= at_ms,
-            (Hazard.closed_ms.is_(None)) | (Hazard.closed_ms > at_ms),
-        )
-    )
-    open_h: Counter[str] = Counter()
-    overdue: Counter[str] = Counter()
-    for level, deadline in hazards:
-        open_h[level] += 1
-        if deadline < at_ms:
-            overdue[level] += 1
-    return RiskInputs(int(cameras or 0), cfg.window_days, alerts, open_h, overdue)
+    return gather_many(session, [enterprise_id], at_ms, cfg)[enterprise_id]
+
+
+def _explained(enterprise_id: str, inputs: RiskInputs, cfg: RiskConfig, at: int) -> dict[str, Any]:
+    result = compute(inputs, cfg)
+    result["enterprise_id"] = enterprise_id
+    result["as_of_ms"] = at
+    result["window"] = {"from_ms": at - cfg.window_days * DAY_MS, "to_ms": at}
+    return result
 
 
 def current(
     session: Session, enterprise_id: str, cfg: RiskConfig, at_ms: int | None = None
 ) -> dict[str, Any]:
     at = now_ms() if at_ms is None else at_ms
-    result = compute(gather(session, enterprise_id, at, cfg), cfg)
-    result["enterprise_id"] = enterprise_id
-    result["as_of_ms"] = at
-    result["window"] = {"from_ms": at - cfg.window_days * DAY_MS, "to_ms": at}
-    return result
+    return _explained(enterprise_id, gather(session, enterprise_id, at, cfg), cfg, at)
+
+
+def current_many(
+    session: Session, enterprise_ids: Sequence[str] | None, cfg: RiskConfig, at_ms: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """:func:`current` of many enterprises (all when None), keyed by id, in the order given."""
+    at = now_ms() if at_ms is None else at_ms
+    inputs = gather_many(session, enterprise_ids, at, cfg)
+    return {eid: _explained(eid, got, cfg, at) for eid, got in inputs.items()}
 
 
 def day_end_ms(day: date, tz: ZoneInfo) -> int:
@@ -218,9 +257,11 @@ def snapshot(session: Session, cfg: RiskConfig, tz: ZoneInfo, day: date | None =
     day = day or today
     at = min(now, day_end_ms(day, tz))
     n = 0
-    for ent in session.scalars(select(Enterprise.id)):
-        result = current(session, ent, cfg, at)
-        row = session.get(RiskScore, (ent, day.isoformat()))
+    stored = {
+        r.enterprise_id: r for r in session.scalars(select(RiskScore).where(RiskScore.day == day.isoformat()))
+    }
+    for ent, result in current_many(session, None, cfg, at).items():
+        row = stored.get(ent)
         if row is None:
             row = RiskScore(enterprise_id=ent, day=day.isoformat())
             session.add(row)

@@ -122,11 +122,12 @@ def park_report(
     up_by: dict[str, list[uptime.Uptime | None]] = defaultdict(list)
     for cam, eid, _ms in cam_rows:
         up_by[eid].append(spans[cam])
+    tell("scores", 0.0)
+    scores_now = scoring.current_many(session, ids, config.risk, at)
+    scores_before = scoring.current_many(session, ids, config.risk, period.from_ms)
     rows = []
-    for i, e in enumerate(enterprises):
-        tell("scores", i / max(1, len(enterprises)))
-        now_r = scoring.current(session, e.id, config.risk, at)
-        before = scoring.current(session, e.id, config.risk, period.from_ms)
+    for e in enterprises:
+        now_r, before = scores_now[e.id], scores_before[e.id]
         a = alerts.get(e.id, Counter())
         reviewed = a["acknowledged"] + a["escalated"] + a["dismissed"]
         f, c = int(found.get(e.id, 0)), int(closed.get(e.id, 0))

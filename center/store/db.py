@@ -76,6 +76,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         before = MigrationContext.configure(conn).get_current_revision()
+        if revision == "head" and before is not None and before == head_revision():
+            return  # the usual start: nothing to do, and no need to load every migration script
         if before is not None and not _known_revision(before):
             raise SchemaTooNew(
                 f"database schema is at revision {before}, newer than this center's code knows "

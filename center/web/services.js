@@ -56,8 +56,8 @@ function button(text, onClick, cls = "btn small") {
 async function act(path, body, done) {
   const res = await PG.send(path, "POST", body);
   if (!res.ok) throw new Error(await PG.errorText(res));
-  note(done);
-  await load();
+  // the note comes once the list is drawn again: nobody acts on a row that is about to be replaced
+  if (await load()) note(done);
 }
 
 function actions(...buttons) {
@@ -263,8 +263,10 @@ async function load() {
   $("detail").replaceChildren();
   try {
     await TABS[state.tab]();
+    return true;
   } catch (err) {
     note(`加载失败：${err.message}`, true);
+    return false;
   }
 }
 

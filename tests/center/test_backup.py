@@ -174,6 +174,7 @@ def rewrite_manifest(folder: Path, **changes: Any) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
+@pytest.mark.slow  # seven CLI round trips: about 13 s even on SQLite
 def test_restore_gives_the_same_answers(sites: tuple[Site, Site, Site], tmp_workdir: Path) -> None:
     src, dst, spare = sites
     token, sha = populate(src)

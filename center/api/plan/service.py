@@ -32,9 +32,11 @@ def plan_enterprises(
         .group_by(Hazard.enterprise_id, Hazard.level)
     ):
         hazards.setdefault(eid, Counter())[level] += n
+    enterprises = list(session.scalars(stmt))
+    scores = scoring.current_many(session, [e.id for e in enterprises], config.risk)
     out = []
-    for e in session.scalars(stmt):
-        r = scoring.current(session, e.id, config.risk)
+    for e in enterprises:
+        r = scores[e.id]
         open_ = hazards.get(e.id, Counter())
         out.append(
             PlanEnterprise(

@@ -47,9 +47,11 @@ def risk_overview(
     scope = scope_of(session, user, config)
     if scope is not None:
         stmt = stmt.where(Enterprise.id.in_(sorted(scope)))
+    enterprises = list(session.scalars(stmt.order_by(Enterprise.id)))
+    scores = scoring.current_many(session, [e.id for e in enterprises], config.risk)
     out = []
-    for e in session.scalars(stmt.order_by(Enterprise.id)):
-        r = scoring.current(session, e.id, config.risk)
+    for e in enterprises:
+        r = scores[e.id]
         if level is not None and r["level"] != level:
             continue
         out.append(RiskOverviewRow.model_validate({**e.columns(), **r}))

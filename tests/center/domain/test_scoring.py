@@ -125,7 +125,7 @@ def factory(db_url: str) -> Any:
     engine.dispose()
 
 
-def _alert(s: Any, enterprise: str, camera: str, started: int, severity: str, status: str) -> None:
+def _alert(s: Any, enterprise: str | None, camera: str, started: int, severity: str, status: str) -> None:
     ev = AlertEvent(
         event_id=str(uuid.uuid4()), phase="new", seq=0, site="yijia", node="edge-01", camera=camera,
         enterprise=enterprise, rule_id="r1", rule_type="intrusion", severity=severity, started_ms=started,
@@ -166,6 +166,25 @@ def test_gather_as_of_a_moment_by_hand(factory: Any) -> None:
     assert terms == {"events": 3.65, "repeats": 0.2, "open_hazards": 19.0, "overdue_hazards": 6.0}
     assert (r["score"], r["level"], r["coefficient"]) == (28.8, "yellow", 0.87)  # 3.646 + 0.2 + 4 + 15 + 6
     assert r["window"] == {"from_ms": T - 30 * DAY, "to_ms": T}
+
+
+def test_many_at_once_scores_as_one_at_a_time(factory: Any) -> None:
+    test_gather_as_of_a_moment_by_hand(factory)  # the same history
+    with factory.begin() as s:
+        _alert(s, ENT_B, "cam-b1", T - 2 * DAY, "general", "dismissed")
+        _alert(s, None, "cam-x", T - 2 * DAY, "major", "open")  # a camera of no known enterprise
+    with factory() as s:
+        one = {e: scoring.current(s, e, CFG, at_ms=T) for e in (ENT_A, ENT_B, "nobody")}
+        every = scoring.current_many(s, None, CFG, at_ms=T)
+        assert every == {e: one[e] for e in (ENT_A, ENT_B)}
+        assert scoring.current_many(s, [ENT_B, ENT_A, "nobody", ENT_B], CFG, at_ms=T) == {
+            ENT_B: one[ENT_B],
+            ENT_A: one[ENT_A],
+            "nobody": one["nobody"],
+        }
+        chunked = scoring.gather_many(s, [ENT_A, ENT_B, "nobody"], T, CFG, chunk=1)
+        assert chunked == {e: scoring.gather(s, e, T, CFG) for e in (ENT_A, ENT_B, "nobody")}
+    assert one[ENT_A]["score"] == 28.8 and one[ENT_B]["score"] > 0 and one["nobody"]["score"] == 0
 
 
 def test_snapshot_keeps_one_row_per_enterprise_and_day(factory: Any) -> None:

@@ -72,6 +72,7 @@ def test_motion_in_a_still_scene_is_seen(still_clip: Path) -> None:
     assert gate.check(other, 2000)
 
 
+@pytest.mark.footage  # the detector over a clip of the sample footage, twice: seconds
 def test_skipped_frames_carry_the_detections_forward(still_clip: Path) -> None:
     """Rules on a gated still scene give the same events as without gating, for far less inference."""
     cfg = load_edge_config(REPO / "configs" / "demo-edge.yaml")
