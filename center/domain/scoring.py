@@ -187,7 +187,7 @@ def gather_many(
     facts: dict[str, list[AlertFact]] = {eid: [] for eid in ids}
     open_h: dict[str, Counter[str]] = {eid: Counter() for eid in ids}
     overdue: dict[str, Counter[str]] = {eid: Counter() for eid in ids}
-    for chunk in chunks:
+    for part in chunks:
         cam_q = select(Camera.enterprise_id, func.count()).group_by(Camera.enterprise_id)
         alert_q = select(Alert.enterprise, Alert.camera, Alert.rule_id, Alert.severity, Alert.status).where(
             Alert.started_ms >= since, Alert.started_ms < at_ms
@@ -195,15 +195,16 @@ def gather_many(
         hazard_q = select(Hazard.enterprise_id, Hazard.level, Hazard.deadline_ms).where(
             Hazard.created_ms <= at_ms, (Hazard.closed_ms.is_(None)) | (Hazard.closed_ms > at_ms)
         )
-        if chunk is not None:
-            cam_q = cam_q.where(Camera.enterprise_id.in_(chunk))
-            alert_q = alert_q.where(Alert.enterprise.in_(chunk))
-            hazard_q = hazard_q.where(Hazard.enterprise_id.in_(chunk))
-        for eid, n in session.execute(cam_q):
-            cameras[eid] += n
-        for eid, camera, rule_id, severity, status in session.execute(alert_q):
-            if eid in facts:  # an alert of a camera not (or no longer) registered to a known enterprise
-                facts[eid].append(AlertFact(camera, rule_id, severity, status))
+        if part is not None:
+            cam_q = cam_q.where(Camera.enterprise_id.in_(part))
+            alert_q = alert_q.where(Alert.enterprise.in_(part))
+            hazard_q = hazard_q.where(Hazard.enterprise_id.in_(part))
+        for cam_ent, n in session.execute(cam_q):
+            if cam_ent is not None:
+                cameras[cam_ent] += n
+        for alert_ent, camera, rule_id, severity, status in session.execute(alert_q):
+            if alert_ent in facts:  # not an alert of a camera of no (or an unknown) enterprise
+                facts[alert_ent].append(AlertFact(camera, rule_id, severity, status))
         for eid, level, deadline in session.execute(hazard_q):
             if eid in open_h:
                 open_h[eid][level] += 1
