@@ -374,6 +374,9 @@ def test_postgres_url_answers(pg_url: str) -> None:
             conn.execute(sa.text("create table if not exists support_probe (id int primary key)"))
             conn.execute(sa.text("insert into support_probe values (1) on conflict do nothing"))
             assert conn.execute(sa.text("select count(*) from support_probe")).scalar_one() == 1
+            # the session's database is shared with the center's tests, which compare its tables
+            # with the models: leave nothing behind
+            conn.execute(sa.text("drop table support_probe"))
     finally:
         engine.dispose()
 
