@@ -20,7 +20,7 @@ usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 # what the fast loop leaves out (markers are set in tests/conftest.py and on the slow modules)
 FAST_DESELECT="not e2e and not browser and not postgres and not footage and not slow"
 # the first, parallel pass of ./dev.sh test
-UNIT_PASS="not e2e and not browser"
+UNIT_PASS="not e2e and not browser and not single_process"
 
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
@@ -44,7 +44,8 @@ case "$cmd" in
         done
         # Two passes. First every test that starts no broker, camera, center or browser, one worker
         # per core (pytest-xdist; each worker gets its own PostgreSQL database). Then the end-to-end
-        # and browser tests one at a time: their timing assumes the machine is theirs.
+        # and browser tests one at a time (their timing assumes the machine is theirs), and those
+        # marked single_process (schemathesis' items share one node id: xdist would run one of them).
         set +e
         echo "[dev] pytest -n auto -m \"$UNIT_PASS\" $*" >&2
         "$PY" -m pytest -q -n auto --dist loadscope -m "$UNIT_PASS" "$@"

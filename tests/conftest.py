@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -39,6 +40,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture in getattr(item, "fixturenames", ()):
             if marker := _FIXTURE_MARKERS.get(fixture):
                 item.add_marker(marker)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """pytest-xdist tells tests apart by node id: of several items sharing one, a worker runs one
+    and the rest are silently lost. Refuse to start instead (mark them single_process)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    seen: set[str] = set()
+    shared = sorted({item.nodeid for item in session.items if item.nodeid in seen or seen.add(item.nodeid)})
+    if shared:
+        message = (
+            f"{len(shared)} node id(s) name several tests, which pytest-xdist would run only once: "
+            f"{', '.join(shared[:5])}; mark them single_process or run with -n 0"
+        )
+        os.write(2, f"\n{message}\n".encode())  # the controller shows only its own error
+        raise pytest.UsageError(message)
 
 
 @pytest.hookimpl(wrapper=True)

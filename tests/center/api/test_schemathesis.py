@@ -20,7 +20,9 @@ from center.seed import demo_password, seed
 from center.store import db
 from protocol import now_ms
 
-pytestmark = pytest.mark.slow  # property-based fuzzing of every route: left out of the fast loop
+# property-based fuzzing of every route: left out of the fast loop; its items (one per operation)
+# share one node id, which pytest-xdist cannot tell apart, so it runs in the one-process pass
+pytestmark = [pytest.mark.slow, pytest.mark.single_process]
 WORKDIR = Path("/tmp") / f"parkguard-schemathesis-{now_ms()}"
 WORKDIR.mkdir(parents=True, exist_ok=True)
 CONFIG = CenterConfig.model_validate(
