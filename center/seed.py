@@ -991,7 +991,6 @@ def seed(session: Session, config: CenterConfig, at_ms: int | None = None) -> Se
     session.flush()
     for back in range(HISTORY_DAYS, -1, -1):
         scoring.snapshot(session, config.risk, tz, today - timedelta(days=back))
-    for e in ENTERPRISES:
-        r = scoring.current(session, e.id, config.risk, now)
-        report.scores.append((e.id, r["score"], r["level_label"]))
+    scores = scoring.current_many(session, [e.id for e in ENTERPRISES], config.risk, now)
+    report.scores.extend((eid, r["score"], r["level_label"]) for eid, r in scores.items())
     return report
